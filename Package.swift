@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric targets are built optimised in every configuration (debug tests of numeric code are
+// otherwise 10-100x slower) and, on x86-64, for AVX2+FMA: without `-target-cpu` every SIMD FMA
+// becomes a libm call, about 100x slower. The manifest is compiled for the host, so `#if arch`
+// keeps these flags off arm64 and macOS-on-Apple-silicon builds.
+#if arch(x86_64)
+let cpuFlags = ["-target-cpu", "haswell"]
+// Only the AVX-512 GEMM kernels are built for AVX-512; they run only where the CPU reports it.
+let avx512Flags = ["-target-cpu", "skylake-avx512"]
+#else
+let cpuFlags: [String] = []
+let avx512Flags: [String] = []
+#endif
+
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(cpuFlags + ["-O", "-enforce-exclusivity=unchecked", "-cross-module-optimization"]),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "swift-cs231n",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "CS231n", targets: ["CS231n"]),
+        .executable(name: "cs231n", targets: ["cs231n"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Hand-written SIMD kernels (the Swift GEMM) and the parallel loops they run on.
+        .target(name: "CS231nKernels", swiftSettings: numericSettings),
+        // The same GEMM instantiated for AVX-512, chosen at run time where the CPU has it.
+        .target(name: "CS231nKernelsAVX512", dependencies: ["CS231nKernels"], swiftSettings: [
+            .unsafeFlags(avx512Flags + ["-O", "-enforce-exclusivity=unchecked", "-cross-module-optimization"]),
+            .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+        ]),
+        // Tensor core: dense row-major tensors, BLAS backend with a Swift GEMM fallback,
+        // seeded RNG, parallel loops, gradient checking.
+        .target(name: "CS231nTensor", dependencies: ["CS231nKernels", "CS231nKernelsAVX512"],
+                swiftSettings: numericSettings),
+        // CIFAR-10 and the built-in dataset, splits, preprocessing, augmentation, PNG output.
+        .target(name: "CS231nData", dependencies: ["CS231nTensor"], swiftSettings: numericSettings),
+        // k-nearest-neighbour and linear (SVM, Softmax) classifiers, image features.
+        .target(name: "CS231nClassifiers", dependencies: ["CS231nTensor", "CS231nData"],
+                swiftSettings: numericSettings),
+        // Layers with forward/backward side by side, losses, fully-connected and conv nets.
+        .target(name: "CS231nNN", dependencies: ["CS231nTensor"], swiftSettings: numericSettings),
+        // Update rules, the training Solver, safetensors checkpoints.
+        .target(name: "CS231nOptim", dependencies: ["CS231nTensor", "CS231nNN", "CS231nData"],
+                swiftSettings: numericSettings),
+        // Plots and pictures of what a model learned.
+        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData"],
+                swiftSettings: numericSettings),
+        // The library product: one import for all stages.
+        .target(name: "CS231n", dependencies: [
+            "CS231nTensor", "CS231nData", "CS231nClassifiers", "CS231nNN", "CS231nOptim",
+            "CS231nVisualize",
+        ]),
+        .executableTarget(name: "cs231n", dependencies: [
+            "CS231n", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: numericSettings),
+        .testTarget(name: "CS231nTensorTests", dependencies: ["CS231nTensor"]),
+        .testTarget(name: "CS231nDataTests", dependencies: ["CS231nData"]),
+        .testTarget(name: "CS231nClassifiersTests", dependencies: ["CS231nClassifiers"]),
+        .testTarget(name: "CS231nNNTests", dependencies: ["CS231nNN", "CS231nOptim"]),
+        .testTarget(name: "CS231nCLITests", dependencies: ["CS231n"]),
+    ]
+)

@@ -1,0 +1,82 @@
+import Dispatch
+import Foundation
+
+/// Parallel loops over batch items or rows, sized to the core count.
+///
+/// Two rules keep the cores from being oversubscribed: a loop started inside another runs
+/// serially, and BLAS always runs single-threaded, its large products split over the cores by
+/// `GEMM.run` itself (see `BLAS`).
+public enum Parallel {
+    /// Worker count: the active cores, or `CS231N_THREADS` when set.
+    public static let coreCount: Int = {
+        if let text = ProcessInfo.processInfo.environment["CS231N_THREADS"], let n = Int(text), n > 0 {
+            return n
+        }
+        return Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    private static let nesting = ThreadLocalFlag()
+
+    /// Splits 0..<count into at most `coreCount` contiguous ranges of at least `minimumChunk`
+    /// items and runs `body` on each, in parallel. Returns when all are done.
+    public static func forEachChunk(_ count: Int, minimumChunk: Int = 1,
+                                    _ body: @Sendable (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = Swift.min(coreCount, Swift.max(1, count / Swift.max(1, minimumChunk)))
+        if chunks == 1 || nesting.isSet {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            nesting.isSet = true
+            defer { nesting.isSet = false }
+            body(chunkRange(chunk, of: chunks, count: count))
+        }
+    }
+
+    /// True on a worker of a parallel loop, where further loops run serially.
+    public static var isInsideParallelLoop: Bool { nesting.isSet }
+
+    /// Runs `body(i)` for every i in 0..<count, in parallel chunks.
+    @inlinable
+    public static func forEach(_ count: Int, minimumChunk: Int = 1, _ body: @Sendable (Int) -> Void) {
+        forEachChunk(count, minimumChunk: minimumChunk) { range in
+            for i in range { body(i) }
+        }
+    }
+
+    /// The `index`-th of `parts` nearly equal contiguous ranges covering 0..<count.
+    public static func chunkRange(_ index: Int, of parts: Int, count: Int) -> Range<Int> {
+        let base = count / parts, extra = count % parts
+        let start = index * base + Swift.min(index, extra)
+        return start..<(start + base + (index < extra ? 1 : 0))
+    }
+}
+
+/// A per-thread boolean (Foundation's thread dictionary is too slow for a hot flag).
+final class ThreadLocalFlag: @unchecked Sendable {
+    private var key = pthread_key_t()
+    init() { pthread_key_create(&key, nil) }
+    var isSet: Bool {
+        get { pthread_getspecific(key) != nil }
+        set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    }
+}
+
+/// Hands a raw pointer to parallel workers that write disjoint ranges of it.
+public struct SendablePointer<Scalar>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<Scalar>
+    public init(_ base: UnsafeMutablePointer<Scalar>) { self.base = base }
+}
+
+/// Read-only counterpart of `SendablePointer`.
+public struct SendableConstPointer<Scalar>: @unchecked Sendable {
+    public let base: UnsafePointer<Scalar>
+    public init(_ base: UnsafePointer<Scalar>) { self.base = base }
+}
+
+/// Carries a value that is safe to share because workers only read it.
+public struct UnsafeSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import CS231n
+import Foundation
+
+/// The standard workloads of BENCHMARKS.md, with the peers run in the same sitting on request.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run the standard workloads (W0…) and print median, min and max, with ratios to peers.")
+
+    enum Workload: String, ExpressibleByArgument, CaseIterable {
+        case W0
+    }
+
+    @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var workloads: [Workload]
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "Timed repetitions (after one warm-up).")
+    var repeats = 5
+
+    @Option(name: .long, parsing: .upToNextOption, help: "W0 matrix sizes.")
+    var sizes: [Int] = [1024, 2048, 4096]
+
+    @Option(name: .long, help: "Peers to run in the same sitting, comma-separated (numpy, torch).")
+    var peers = ""
+
+    @Option(name: .long, help: "Folder of the peer scripts.")
+    var peersDir = "../shared/peers"
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--sizes must be positive") }
+    }
+
+    func run() throws {
+        let printer = ResultPrinter(json: common.json)
+        let peerNames = peers.split(separator: ",").map(String.init)
+        for workload in workloads {
+            switch workload {
+            case .W0: try benchGEMM(printer: printer, peerNames: peerNames)
+            }
+        }
+    }
+
+    /// Measured fp32 FMA peak of the 2-core reference machine (BENCHMARKS.md).
+    static let peakGFLOPS = 192.0
+
+    func benchGEMM(printer: ResultPrinter, peerNames: [String]) throws {
+        printer.say("W0: sgemm C = A·B, fp32, 1 warm-up + median of \(repeats); peak \(Int(Self.peakGFLOPS)) GFLOP/s")
+        var backends: [(String, (GemmCall<Float>) -> Void)] = [(BLAS.Backend.swiftFallback.rawValue, { Float.swiftGemm($0) })]
+        if BLAS.backend != .swiftFallback { backends.append((BLAS.backend.rawValue, { GEMM.run($0) })) }
+        var ours: [String: [Int: Double]] = [:]
+        printer.say("backend".padded(22) + String(format: "%6@ %10@ %10@ %10@ %8@", "n", "median", "min", "max", "of peak"))
+        for n in sizes {
+            var rng = RandomGenerator(seed: common.seed)
+            let a = Tensor<Float>.randn([n, n], using: &rng), b = Tensor<Float>.randn([n, n], using: &rng)
+            var c = Tensor<Float>.zeros([n, n])
+            for (name, gemm) in backends {
+                let timing = a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        c.withUnsafeMutableBufferPointer { pc in
+                            TimingSummary.measure(repeats: repeats) {
+                                gemm(GemmCall(m: n, n: n, k: n, a: pa.baseAddress!, lda: n, b: pb.baseAddress!, ldb: n,
+                                              c: pc.baseAddress!, ldc: n))
+                            }
+                        }
+                    }
+                }
+                let flop = 2 * pow(Double(n), 3)
+                let median = flop / timing.median / 1e9
+                ours[name, default: [:]][n] = median
+                printer.say(name.padded(22) + String(format: "%6d %10.1f %10.1f %10.1f %7.0f%%", n, median,
+                                   flop / timing.max / 1e9, flop / timing.min / 1e9, 100 * median / Self.peakGFLOPS))
+                printer.figure([("workload", "W0"), ("backend", .string(name)), ("n", .int(n)),
+                                ("min", .double(flop / timing.max / 1e9)), ("max", .double(flop / timing.min / 1e9)),
+                                ("percent_of_peak", .double(100 * median / Self.peakGFLOPS))],
+                               metric: "gflops", value: median)
+            }
+        }
+        if let blas = ours[BLAS.backend.rawValue], BLAS.backend != .swiftFallback,
+           let fallback = ours[BLAS.Backend.swiftFallback.rawValue] {
+            for n in sizes {
+                let ratio = fallback[n]! / blas[n]!
+                printer.say(String(format: "fallback / %@ at n=%d: %.2f", BLAS.backend.rawValue as NSString, n, ratio))
+                printer.figure([("workload", "W0"), ("n", .int(n)), ("of", .string("fallback/\(BLAS.backend.rawValue)"))],
+                               metric: "ratio", value: ratio)
+            }
+        }
+        let runner = PeerRunner(peersDirectory: peersDir)
+        for peer in peerNames {
+            let result = try runner.run(script: "w0_gemm.py", peer: peer, log: printer.say)
+            guard let perSize = result["sizes"] as? [String: [String: Any]] else { continue }
+            for n in sizes {
+                guard let peerFigure = perSize[String(n)]?["gflops_median"] as? Double else { continue }
+                printer.figure([("workload", "W0"), ("peer", .string(peer)), ("n", .int(n))], metric: "gflops", value: peerFigure)
+                for (name, figures) in ours.sorted(by: { $0.key < $1.key }) {
+                    guard let mine = figures[n] else { continue }
+                    printer.say(String(format: "%@ / %@ at n=%d: %.1f / %.1f GFLOP/s = %.2f×", name as NSString, peer as NSString,
+                                       n, mine, peerFigure, mine / peerFigure))
+                    printer.figure([("workload", "W0"), ("backend", .string(name)), ("peer", .string(peer)), ("n", .int(n))],
+                                   metric: "ratio", value: mine / peerFigure)
+                }
+            }
+        }
+    }
+}
+
+extension String {
+    /// Left-aligned in a column of `width` characters.
+    func padded(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+import CS231n
+
+@main
+struct CS231nCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cs231n",
+        abstract: "CS231n visual recognition in Swift: datasets, classifiers, nets and what they learned.",
+        version: Toolkit.version,
+        subcommands: [InfoCommand.self, BenchCommand.self])
+}

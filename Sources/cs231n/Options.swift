@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+
+/// The options every command shares: the conventions of the tool.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Seed for every random draw; the same seed gives the same numbers.")
+    var seed: UInt64 = 0
+
+    @Flag(name: .long, help: "Print results as JSON lines on stdout, one object per figure.")
+    var json = false
+}
+
+/// A value in a JSON results line.
+enum JSONValue: CustomStringConvertible {
+    case string(String), int(Int), double(Double), bool(Bool)
+
+    var description: String {
+        switch self {
+        case .string(let s): return JSONValue.quote(s)
+        case .int(let i): return String(i)
+        case .double(let d): return d.isFinite ? String(d) : "null"
+        case .bool(let b): return b ? "true" : "false"
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral {
+    init(stringLiteral value: String) { self = .string(value) }
+    init(integerLiteral value: Int) { self = .int(value) }
+    init(floatLiteral value: Double) { self = .double(value) }
+}
+
+/// Prints one figure: a JSON line under `--json`, nothing otherwise (commands print their own
+/// tables for people). Keys keep their order; "metric" and "value" come last.
+struct ResultPrinter {
+    let json: Bool
+
+    func figure(_ keys: [(String, JSONValue)], metric: String, value: Double) {
+        guard json else { return }
+        let fields = keys + [("metric", .string(metric)), ("value", .double(value))]
+        print("{" + fields.map { "\(JSONValue.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}")
+    }
+
+    /// Text for people, sent to stderr under `--json` so stdout stays machine-readable.
+    func say(_ text: String) {
+        if json {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        } else {
+            print(text)
+        }
+    }
+}
