@@ -1,1 +1,2 @@
-import CS231nTensor
+// Users of the data module work with tensors throughout; one import brings both.
+@_exported import CS231nTensor

@@ -1,0 +1,184 @@
+import CS231nTensor
+import Foundation
+
+/// The CIFAR-10 binary release (https://www.cs.toronto.edu/~kriz/cifar.html), read in the style
+/// of torchvision's `CIFAR10(root:train:)`: a `cifar-10-batches-bin` folder or the official
+/// `cifar-10-binary.tar.gz` archive.
+///
+/// Each batch file is a run of 3073-byte records: a label byte, then a 32×32 image as 1024 red,
+/// 1024 green and 1024 blue bytes. `batches.meta.txt` names the classes, one per line.
+public enum CIFAR10 {
+    public static let recordSize = 1 + LabeledImages.imageSize
+    public static let trainingFiles = (1...5).map { "data_batch_\($0).bin" }
+    public static let testFile = "test_batch.bin"
+    public static let metaFile = "batches.meta.txt"
+    public static let folderName = "cifar-10-batches-bin"
+    public static let archiveName = "cifar-10-binary.tar.gz"
+    public static let archiveURL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+    public static let archiveMD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+    public static let classCount = 10
+
+    /// `$CS231N_DATA_DIR` when set, else `~/.cache/cs231n/cifar-10-batches-bin`.
+    public static var defaultDirectory: String {
+        if let dir = ProcessInfo.processInfo.environment["CS231N_DATA_DIR"], !dir.isEmpty { return dir }
+        return defaultCacheDirectory + "/" + folderName
+    }
+
+    /// Where downloads go: `~/.cache/cs231n` (honouring `$XDG_CACHE_HOME`).
+    public static var defaultCacheDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/cs231n" }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return home + "/.cache/cs231n"
+    }
+
+    /// The five training batches (50,000 images) or the test batch (10,000), in file order.
+    public static func load(directory: String, train: Bool) throws -> LabeledImages {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+              isDirectory.boolValue else {
+            throw CIFARError.missingDirectory(path: directory)
+        }
+        let names = train ? trainingFiles : [testFile]
+        let missing = (names + [metaFile]).filter {
+            !FileManager.default.fileExists(atPath: directory + "/" + $0)
+        }
+        if !missing.isEmpty { throw CIFARError.missingFiles(directory: directory, missing: missing) }
+
+        let metaPath = directory + "/" + metaFile
+        guard let metaBytes = FileManager.default.contents(atPath: metaPath) else {
+            throw CIFARError.unreadableFile(path: metaPath, reason: "permission denied or not a file")
+        }
+        let classNames = try parseClassNames(Array(metaBytes), path: metaPath)
+        let files = try names.map { try BatchFile(path: directory + "/" + $0) }
+        return try readBatches(files, classNames: classNames)
+    }
+
+    /// True when `directory` holds `test_batch.bin` (the mirror in ../shared/data has none).
+    public static func hasTestBatch(directory: String) -> Bool {
+        return FileManager.default.fileExists(atPath: directory + "/" + testFile)
+    }
+
+    /// The class names in a meta file: exactly ten non-empty lines (trailing blank lines allowed).
+    public static func parseClassNames(_ bytes: [UInt8], path: String) throws -> [String] {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CIFARError.malformedMeta(path: path, detail: "it is not UTF-8 text")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r"))) }
+        while let last = lines.last, last.isEmpty { lines.removeLast() }
+        if let blank = lines.firstIndex(of: "") {
+            throw CIFARError.malformedMeta(path: path, detail: "line \(blank + 1) is blank")
+        }
+        guard lines.count == classCount else {
+            throw CIFARError.malformedMeta(path: path, detail: "found \(lines.count) class names")
+        }
+        if let odd = lines.firstIndex(where: { $0.unicodeScalars.contains { $0.value < 0x20 } }) {
+            throw CIFARError.malformedMeta(path: path, detail: "line \(odd + 1) holds control characters")
+        }
+        if Set(lines).count != lines.count {
+            throw CIFARError.malformedMeta(path: path, detail: "a class name appears twice")
+        }
+        return lines
+    }
+
+    /// Splits records into pixels and labels (files in parallel), then checks every label.
+    static func readBatches(_ files: [BatchFile], classNames: [String]) throws -> LabeledImages {
+        var offsets = [0]
+        for file in files { offsets.append(offsets.last! + file.recordCount) }
+        let starts = offsets
+        let total = starts.last!
+        let size = LabeledImages.imageSize
+        var labels = [Int](repeating: 0, count: total)
+        let pixels = try [UInt8](unsafeUninitializedCapacity: total * size) { buffer, initialized in
+            let pixelBase = SendablePointer(buffer.baseAddress!)
+            try labels.withUnsafeMutableBufferPointer { labelBuffer in
+                let labelBase = SendablePointer(labelBuffer.baseAddress!)
+                let failures = ErrorSlots(count: files.count)
+                Parallel.forEach(files.count) { i in
+                    do {
+                        try files[i].read(pixels: pixelBase.base + starts[i] * size,
+                                          labels: labelBase.base + starts[i])
+                    } catch {
+                        failures.set(i, error)
+                    }
+                }
+                if let error = failures.first { throw error }
+            }
+            initialized = total * size
+        }
+        for (i, file) in files.enumerated() {
+            if let record = (0..<file.recordCount).first(where: { labels[starts[i] + $0] >= classCount }) {
+                throw CIFARError.badLabel(path: file.path, record: record, label: labels[starts[i] + record])
+            }
+        }
+        return LabeledImages(pixels: pixels, labels: labels, classNames: classNames)
+    }
+}
+
+/// One batch file whose size has been checked.
+struct BatchFile: Sendable {
+    let path: String
+    let recordCount: Int
+
+    init(path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw CIFARError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        let size = Int(info.st_size)
+        guard size > 0, size % CIFAR10.recordSize == 0 else {
+            throw CIFARError.badFileSize(path: path, size: size)
+        }
+        self.path = path
+        self.recordCount = size / CIFAR10.recordSize
+    }
+
+    /// Reads the whole file, then copies each record's pixels and label out of it.
+    func read(pixels: UnsafeMutablePointer<UInt8>, labels: UnsafeMutablePointer<Int>) throws {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else {
+            throw CIFARError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        let byteCount = recordCount * CIFAR10.recordSize
+        let contents = UnsafeMutableRawBufferPointer.allocate(byteCount: byteCount, alignment: 64)
+        defer { contents.deallocate() }
+        var done = 0
+        while done < byteCount {
+            let got = Foundation.read(descriptor, contents.baseAddress! + done, byteCount - done)
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else {
+                throw CIFARError.unreadableFile(
+                    path: path, reason: got < 0 ? String(cString: strerror(errno)) : "file shrank while reading")
+            }
+            done += got
+        }
+        RecordParser.split(UnsafeRawBufferPointer(contents), recordCount: recordCount,
+                           pixels: pixels, labels: labels)
+    }
+}
+
+enum RecordParser {
+    /// Copies `recordCount` records out of `bytes`. Labels are checked afterwards, serially, so
+    /// the first bad record is the one reported whatever the thread count.
+    static func split(_ bytes: UnsafeRawBufferPointer, recordCount: Int,
+                      pixels: UnsafeMutablePointer<UInt8>, labels: UnsafeMutablePointer<Int>) {
+        let source = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let size = LabeledImages.imageSize
+        for record in 0..<recordCount {
+            let start = source + record * CIFAR10.recordSize
+            labels[record] = Int(start[0])
+            (pixels + record * size).update(from: start + 1, count: size)
+        }
+    }
+}
+
+/// The first error thrown by any worker of a parallel loop, by worker index.
+final class ErrorSlots: @unchecked Sendable {
+    private var errors: [Error?]
+    private let lock = NSLock()
+    init(count: Int) { errors = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ error: Error) { lock.withLock { errors[index] = error } }
+    var first: Error? { lock.withLock { errors.compactMap { $0 }.first } }
+}
