@@ -37,6 +37,10 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let printer = ResultPrinter(json: common.json)
         let peerNames = peers.split(separator: ",").map(String.init)
+        if let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], BLAS.backend == .openBLAS {
+            printer.say("note: OPENBLAS_CORETYPE=\(coreType) pins OpenBLAS to that kernel; the peers run without it. "
+                        + "For like-for-like ratios run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE cs231n bench …")
+        }
         for workload in workloads {
             switch workload {
             case .W0: try benchGEMM(printer: printer, peerNames: peerNames)
