@@ -33,7 +33,9 @@ public enum CIFAR10 {
     }
 
     /// The five training batches (50,000 images) or the test batch (10,000), in file order.
+    /// `directory` may also be the path of the `.tar.gz` archive itself.
     public static func load(directory: String, train: Bool) throws -> LabeledImages {
+        if isArchivePath(directory) { return try load(archive: directory, train: train) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
               isDirectory.boolValue else {
@@ -56,7 +58,12 @@ public enum CIFAR10 {
 
     /// True when `directory` holds `test_batch.bin` (the mirror in ../shared/data has none).
     public static func hasTestBatch(directory: String) -> Bool {
+        if isArchivePath(directory) { return FileManager.default.fileExists(atPath: directory) }
         return FileManager.default.fileExists(atPath: directory + "/" + testFile)
+    }
+
+    static func isArchivePath(_ path: String) -> Bool {
+        path.hasSuffix(".tar.gz") || path.hasSuffix(".tgz")
     }
 
     /// The class names in a meta file: exactly ten non-empty lines (trailing blank lines allowed).
@@ -116,26 +123,40 @@ public enum CIFAR10 {
     }
 }
 
-/// One batch file whose size has been checked.
+/// One batch, on disk or already in memory (an archive member), whose size has been checked.
 struct BatchFile: Sendable {
     let path: String
     let recordCount: Int
+    private let memory: UnsafeSendable<UnsafeRawBufferPointer>?
 
     init(path: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw CIFARError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
         }
-        let size = Int(info.st_size)
+        try self.init(path: path, size: Int(info.st_size), memory: nil)
+    }
+
+    /// A batch held in `bytes`, which must outlive the reading.
+    init(name: String, bytes: UnsafeRawBufferPointer) throws {
+        try self.init(path: name, size: bytes.count, memory: UnsafeSendable(bytes))
+    }
+
+    private init(path: String, size: Int, memory: UnsafeSendable<UnsafeRawBufferPointer>?) throws {
         guard size > 0, size % CIFAR10.recordSize == 0 else {
             throw CIFARError.badFileSize(path: path, size: size)
         }
         self.path = path
         self.recordCount = size / CIFAR10.recordSize
+        self.memory = memory
     }
 
-    /// Reads the whole file, then copies each record's pixels and label out of it.
+    /// Copies each record's pixels and label out, reading a file whole first.
     func read(pixels: UnsafeMutablePointer<UInt8>, labels: UnsafeMutablePointer<Int>) throws {
+        if let memory {
+            RecordParser.split(memory.value, recordCount: recordCount, pixels: pixels, labels: labels)
+            return
+        }
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else {
             throw CIFARError.unreadableFile(path: path, reason: String(cString: strerror(errno)))

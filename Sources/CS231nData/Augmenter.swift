@@ -1,0 +1,97 @@
+import CS231nTensor
+
+/// Seeded data augmentation for CNN training: a random horizontal flip and a random crop of
+/// the image padded by `padding` zeros, drawn per image and applied in place to one NCHW batch
+/// at a time, so the training set itself is never copied.
+///
+/// All random draws are made serially before the parallel pixel work, so the same seed gives
+/// the same batches whatever the thread count.
+public struct Augmenter: Sendable {
+    public var flip: Bool
+    public var padding: Int
+    @usableFromInline var rng: RandomGenerator
+
+    public init(seed: UInt64, flip: Bool = true, padding: Int = 4) {
+        self.flip = flip
+        self.padding = padding
+        rng = RandomGenerator(seed: seed, stream: .augmentation)
+    }
+
+    /// One image's draw: whether to mirror it and the crop offset in -padding...padding.
+    public struct Draw: Sendable, Equatable {
+        public var mirrored: Bool
+        public var shiftX: Int, shiftY: Int
+
+        public init(mirrored: Bool, shiftX: Int, shiftY: Int) {
+            self.mirrored = mirrored
+            self.shiftX = shiftX
+            self.shiftY = shiftY
+        }
+    }
+
+    @inlinable
+    public mutating func nextDraws(_ count: Int) -> [Draw] {
+        (0..<count).map { _ in
+            let mirrored = flip && rng.nextInt(below: 2) == 1
+            let span = 2 * padding + 1
+            return Draw(mirrored: mirrored, shiftX: rng.nextInt(below: span) - padding,
+                        shiftY: rng.nextInt(below: span) - padding)
+        }
+    }
+
+    /// Augments an (N, C, H, W) batch in place; returns the draws made, image by image.
+    @inlinable
+    @discardableResult
+    public mutating func apply<S: TensorScalar>(to batch: inout Tensor<S>) throws -> [Draw] {
+        guard batch.rank == 4 else {
+            throw TensorError.invalidArgument(operation: "Augmenter.apply",
+                detail: "expected an (N, C, H, W) batch, got \(describeShape(batch.shape))")
+        }
+        guard padding >= 0 else {
+            throw TensorError.invalidArgument(operation: "Augmenter.apply", detail: "padding \(padding) is negative")
+        }
+        let draws = nextDraws(batch.shape[0])
+        Augmenter.transform(&batch, draws: draws)
+        return draws
+    }
+
+    /// Moves each image's pixels per its draw: output (y, x) takes input (y + shiftY, x')
+    /// where x' is x + shiftX, mirrored when asked; pixels from outside the image are zero.
+    @inlinable
+    public static func transform<S: TensorScalar>(_ batch: inout Tensor<S>, draws: [Draw]) {
+        let channels = batch.shape[1], height = batch.shape[2], width = batch.shape[3]
+        let imageSize = channels * height * width
+        batch.withUnsafeMutableBufferPointer { values in
+            let base = SendablePointer(values.baseAddress!)
+            draws.withUnsafeBufferPointer { drawBuffer in
+                let drawList = SendableConstPointer(drawBuffer.baseAddress!)
+                Parallel.forEachChunk(draws.count, minimumChunk: 8) { range in
+                    let copy = UnsafeMutablePointer<S>.allocate(capacity: imageSize)
+                    defer { copy.deallocate() }
+                    for index in range {
+                        let draw = drawList.base[index]
+                        if !draw.mirrored && draw.shiftX == 0 && draw.shiftY == 0 { continue }
+                        let image = base.base + index * imageSize
+                        copy.update(from: image, count: imageSize)
+                        for c in 0..<channels {
+                            for y in 0..<height {
+                                let row = image + (c * height + y) * width
+                                let sourceY = y + draw.shiftY
+                                guard sourceY >= 0 && sourceY < height else {
+                                    row.update(repeating: 0, count: width)
+                                    continue
+                                }
+                                let sourceRow = copy + (c * height + sourceY) * width
+                                for x in 0..<width {
+                                    let shifted = x + draw.shiftX
+                                    let sourceX = draw.mirrored ? width - 1 - shifted : shifted
+                                    row[x] = shifted >= 0 && shifted < width ? sourceRow[sourceX] : 0
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

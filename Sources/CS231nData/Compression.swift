@@ -1,0 +1,102 @@
+/// zlib streams (RFC 1950): the compressed data inside a PNG.
+public enum Zlib {
+    public static func compress(_ data: [UInt8]) -> [UInt8] {
+        let adler = Adler32.checksum(data)
+        // CMF 0x78: deflate with a 32 KiB window; FLG 0x01 makes the header a multiple of 31.
+        return [0x78, 0x01] + Deflate.compress(data) + (0..<4).map { UInt8(truncatingIfNeeded: adler >> (24 - 8 * $0)) }
+    }
+
+    public static func decompress(_ data: [UInt8], source: String) throws -> [UInt8] {
+        try data.withUnsafeBytes { bytes in
+            guard bytes.count >= 6 else { throw ArchiveError.truncated(source: source, detail: "no zlib header") }
+            guard bytes[0] & 0x0F == 8, (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0, bytes[1] & 0x20 == 0 else {
+                throw ArchiveError.corrupt(source: source, offset: 0, detail: "not a zlib stream")
+            }
+            var inflater = Inflater(bytes, from: 2, source: source)
+            try inflater.run()
+            let end = inflater.endOffset
+            guard end + 4 <= bytes.count else {
+                throw ArchiveError.truncated(source: source, detail: "the Adler-32 checksum is missing")
+            }
+            let stored = (0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(bytes[end + $1]) }
+            guard stored == Adler32.checksum(inflater.output) else {
+                throw ArchiveError.corrupt(source: source, offset: end, detail: "Adler-32 checksum mismatch")
+            }
+            return inflater.output
+        }
+    }
+}
+
+/// gzip files (RFC 1952), such as the CIFAR-10 archive.
+public enum Gzip {
+    public static func compress(_ data: [UInt8]) -> [UInt8] {
+        func littleEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        return [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255] + Deflate.compress(data)
+            + littleEndian(CRC32.checksum(data)) + littleEndian(UInt32(truncatingIfNeeded: data.count))
+    }
+
+    /// The decompressed contents of every member, checked against their CRC-32 and size.
+    public static func decompress(_ data: UnsafeRawBufferPointer, source: String) throws -> [UInt8] {
+        var output = [UInt8]()
+        var offset = 0
+        repeat {
+            let member = try decompressMember(data, at: &offset, source: source)
+            if output.isEmpty { output = member } else { output += member }
+        } while offset < data.count && data[offset] == 0x1F
+        return output
+    }
+
+    private static func decompressMember(_ data: UnsafeRawBufferPointer, at offset: inout Int,
+                                         source: String) throws -> [UInt8] {
+        let start = offset
+        func need(_ count: Int, _ what: String) throws {
+            guard offset + count <= data.count else {
+                throw ArchiveError.truncated(source: source, detail: "the file ends inside the gzip \(what)")
+            }
+        }
+        func skipZeroTerminated() throws {
+            while true {
+                try need(1, "header")
+                offset += 1
+                if data[offset - 1] == 0 { return }
+            }
+        }
+        try need(10, "header")
+        guard data[offset] == 0x1F, data[offset + 1] == 0x8B else {
+            throw ArchiveError.corrupt(source: source, offset: offset, detail: "not gzip data (bad magic bytes)")
+        }
+        guard data[offset + 2] == 8 else {
+            throw ArchiveError.corrupt(source: source, offset: offset + 2, detail: "unknown gzip compression method")
+        }
+        let flags = data[offset + 3]
+        offset += 10
+        if flags & 4 != 0 {
+            try need(2, "header")
+            let extra = Int(data[offset]) | Int(data[offset + 1]) << 8
+            try need(2 + extra, "header")
+            offset += 2 + extra
+        }
+        if flags & 8 != 0 { try skipZeroTerminated() }
+        if flags & 16 != 0 { try skipZeroTerminated() }
+        if flags & 2 != 0 {
+            try need(2, "header")
+            offset += 2
+        }
+        let expectedSize = data.count >= 4
+            ? (0..<4).reduce(0) { $0 | Int(data[data.count - 4 + $1]) << (8 * $1) } : 0
+        var inflater = Inflater(data, from: offset, source: source,
+                                expectedSize: start == 0 ? expectedSize : 0)
+        try inflater.run()
+        offset = inflater.endOffset
+        try need(8, "trailer")
+        func word(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(data[at + $1]) << (8 * UInt32($1)) } }
+        guard word(offset) == CRC32.checksum(inflater.output) else {
+            throw ArchiveError.corrupt(source: source, offset: offset, detail: "CRC-32 mismatch: the data is damaged")
+        }
+        guard word(offset + 4) == UInt32(truncatingIfNeeded: inflater.output.count) else {
+            throw ArchiveError.corrupt(source: source, offset: offset + 4, detail: "the stored length does not match")
+        }
+        offset += 8
+        return inflater.output
+    }
+}
