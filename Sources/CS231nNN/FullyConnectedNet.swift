@@ -1,0 +1,176 @@
+/// {affine - [batch/layer norm] - ReLU - [dropout]} × (L − 1) - affine - softmax, as in CS231n's
+/// `FullyConnectedNet`. Parameters: W1…WL, b1…bL, and gamma1…, beta1… for the normalized
+/// hidden layers; buffers: running_mean1…, running_var1… under batchnorm.
+public struct FullyConnectedNet<S: TensorScalar>: Model {
+    public typealias Scalar = S
+
+    public let configuration: ModelConfiguration
+    public var parameters = ParameterStore<S>()
+    public var trainingSteps = 0
+    @usableFromInline var batchNormStates: [BatchNormState<S>] = []
+
+    /// `keepProbability` 1 disables dropout; `weightScale` nil means He initialization.
+    public init(inputShape: [Int] = [3072], hiddenSizes: [Int], classes: Int = 10,
+                normalization: Normalization = .none, keepProbability: Double = 1,
+                regularization: Double = 0, weightScale: Double? = 1e-2, seed: UInt64 = 0) throws {
+        try self.init(configuration: ModelConfiguration(
+            kind: "fully-connected", inputShape: inputShape, hiddenSizes: hiddenSizes, classes: classes,
+            normalization: normalization, keepProbability: keepProbability, regularization: regularization,
+            weightScale: weightScale, seed: seed))
+    }
+
+    /// A freshly initialized net of `configuration` (its kind may be any fully-connected one).
+    public init(configuration: ModelConfiguration) throws {
+        let c = configuration
+        guard c.inputSize > 0, c.classes > 0, c.hiddenSizes.allSatisfy({ $0 > 0 }) else {
+            throw TensorError.invalidArgument(operation: "FullyConnectedNet",
+                detail: "sizes must be positive: input \(c.inputShape), hidden \(c.hiddenSizes), classes \(c.classes)")
+        }
+        guard c.keepProbability > 0, c.keepProbability <= 1 else {
+            throw TensorError.invalidArgument(operation: "FullyConnectedNet",
+                                              detail: "dropout keep probability \(c.keepProbability) is not in (0, 1]")
+        }
+        guard c.regularization >= 0, (c.weightScale ?? 1) > 0 else {
+            throw TensorError.invalidArgument(operation: "FullyConnectedNet",
+                detail: "regularization \(c.regularization) and weight scale \(c.weightScale ?? 0) must be ≥ 0 and > 0")
+        }
+        self.configuration = c
+        var generator = RandomGenerator(seed: c.seed, stream: .initialization)
+        let sizes = [c.inputSize] + c.hiddenSizes + [c.classes]
+        for layer in 1..<sizes.count {
+            let (fanIn, fanOut) = (sizes[layer - 1], sizes[layer])
+            parameters["W\(layer)"] = initialWeights([fanIn, fanOut], fanIn: fanIn, weightScale: c.weightScale,
+                                                     using: &generator)
+            parameters["b\(layer)"] = .zeros([fanOut])
+            if layer < sizes.count - 1, c.normalization != .none {
+                parameters["gamma\(layer)"] = .ones([fanOut])
+                parameters["beta\(layer)"] = .zeros([fanOut])
+            }
+        }
+        if c.normalization == .batchnorm { batchNormStates = c.hiddenSizes.map { BatchNormState(features: $0) } }
+    }
+
+    public var layerCount: Int { configuration.hiddenSizes.count + 1 }
+
+    public var buffers: ParameterStore<S> {
+        get {
+            var store = ParameterStore<S>()
+            for (i, state) in batchNormStates.enumerated() {
+                store["running_mean\(i + 1)"] = state.runningMean
+                store["running_var\(i + 1)"] = state.runningVariance
+            }
+            return store
+        }
+        set {
+            for i in batchNormStates.indices {
+                if let mean = newValue["running_mean\(i + 1)"] { batchNormStates[i].runningMean = mean }
+                if let variance = newValue["running_var\(i + 1)"] { batchNormStates[i].runningVariance = variance }
+            }
+        }
+    }
+
+    /// What a hidden layer's backward needs.
+    @usableFromInline
+    enum HiddenCache {
+        case plain(AffineReLU.Cache<S>)
+        case normalized(AffineNormReLU.Cache<S>)
+    }
+
+    @inlinable
+    public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
+        var generator = RandomGenerator(seed: configuration.seed &+ UInt64(trainingSteps) &* 0x9E37_79B9_7F4A_7C15,
+                                        stream: .dropout)
+        trainingSteps += 1
+        var states = batchNormStates
+        let (scores, hiddenCaches, dropoutCaches, outputCache) = try forward(x, mode: .train, states: &states,
+                                                                            generator: &generator)
+        batchNormStates = states
+        var (loss, dscores) = try SoftmaxLoss.forwardBackward(scores, labels: y)
+        let reg = S(configuration.regularization)
+        if reg != 0 {
+            for layer in 1...layerCount { loss += 0.5 * reg * parameters["W\(layer)"]!.squaredSum() }
+        }
+        var gradients: [String: Tensor<S>] = [:]
+        try backward(dscores, hiddenCaches, dropoutCaches, outputCache, into: &gradients)
+        return (loss, ParameterStore(parameters.names.map { ($0, gradients[$0]!) }))
+    }
+
+    public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
+        var states = batchNormStates
+        var unused = RandomGenerator(seed: 0, stream: .dropout)
+        return try forward(x, mode: .test, states: &states, generator: &unused).scores
+    }
+
+    @inlinable
+    func forward(_ x: Tensor<S>, mode: Mode, states: inout [BatchNormState<S>], generator: inout RandomGenerator)
+        throws -> (scores: Tensor<S>, hidden: [HiddenCache], dropout: [Dropout.Cache<S>], output: Affine.Cache<S>) {
+        guard x.rank >= 2, x.count / Swift.max(1, x.shape[0]) == configuration.inputSize else {
+            throw TensorError.shapeMismatch(operation: "FullyConnectedNet",
+                detail: "input \(describeShape(x.shape)) for a net over examples of \(describeShape(configuration.inputShape))")
+        }
+        let keep = S(configuration.keepProbability)
+        var hiddenCaches: [HiddenCache] = [], dropoutCaches: [Dropout.Cache<S>] = []
+        var h = x
+        for layer in 1..<layerCount {
+            let w = parameters["W\(layer)"]!, b = parameters["b\(layer)"]!
+            switch configuration.normalization {
+            case .none:
+                let (out, cache) = try AffineReLU.forward(h, w, b)
+                h = out
+                hiddenCaches.append(.plain(cache))
+            case .batchnorm, .layernorm:
+                var state = states.isEmpty ? BatchNormState<S>(features: 0) : states[layer - 1]
+                let (out, cache) = try AffineNormReLU.forward(
+                    h, w, b, gamma: parameters["gamma\(layer)"]!, beta: parameters["beta\(layer)"]!,
+                    normalization: configuration.normalization, state: &state, mode: mode)
+                if !states.isEmpty { states[layer - 1] = state }
+                h = out
+                hiddenCaches.append(.normalized(cache))
+            }
+            if keep < 1 {
+                let (out, cache) = try Dropout.forward(h, keepProbability: keep, mode: mode, generator: &generator)
+                h = out
+                dropoutCaches.append(cache)
+            }
+        }
+        let (scores, outputCache) = try Affine.forward(h, parameters["W\(layerCount)"]!, parameters["b\(layerCount)"]!)
+        return (scores, hiddenCaches, dropoutCaches, outputCache)
+    }
+
+    /// Walks the layers back from the scores. The first layer's input gradient is never
+    /// computed: nothing needs the gradient of the data.
+    @inlinable
+    func backward(_ dscores: Tensor<S>, _ hiddenCaches: [HiddenCache], _ dropoutCaches: [Dropout.Cache<S>],
+                  _ outputCache: Affine.Cache<S>, into gradients: inout [String: Tensor<S>]) throws {
+        let reg = S(configuration.regularization)
+        try storeAffineGradients(dscores, outputCache, layer: layerCount, reg: reg, into: &gradients)
+        var dh = try Affine.inputGradient(dscores, outputCache)
+        for layer in stride(from: layerCount - 1, through: 1, by: -1) {
+            if !dropoutCaches.isEmpty { dh = try Dropout.backward(dh, dropoutCaches[layer - 1]) }
+            let daffine: Tensor<S>, affineCache: Affine.Cache<S>
+            switch hiddenCaches[layer - 1] {
+            case .plain(let cache):
+                daffine = try ReLU.backward(dh, gate: cache.out)
+                affineCache = cache.affine
+            case .normalized(let cache):
+                let dnormalized = try ReLU.backward(dh, cache.relu)
+                let (da, dgamma, dbeta) = try AffineNormReLU.normBackward(dnormalized, cache.norm)
+                gradients["gamma\(layer)"] = dgamma
+                gradients["beta\(layer)"] = dbeta
+                (daffine, affineCache) = (da, cache.affine)
+            }
+            try storeAffineGradients(daffine, affineCache, layer: layer, reg: reg, into: &gradients)
+            if layer > 1 { dh = try Affine.inputGradient(daffine, affineCache) }
+        }
+    }
+
+    @inlinable
+    func storeAffineGradients(_ dout: Tensor<S>, _ cache: Affine.Cache<S>, layer: Int, reg: S,
+                              into gradients: inout [String: Tensor<S>]) throws {
+        var dw = Tensor<S>(uninitializedShape: cache.w.shape)
+        var db = Tensor<S>(uninitializedShape: [cache.w.shape[1]])
+        try Affine.parameterGradients(dout, cache, dw: &dw, db: &db, regularization: reg)
+        gradients["W\(layer)"] = dw
+        gradients["b\(layer)"] = db
+    }
+}

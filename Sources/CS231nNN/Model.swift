@@ -1,0 +1,97 @@
+import Foundation
+
+/// A classifier the Solver can train, checkpoint and rebuild: fully-connected nets now,
+/// convolutional nets later.
+public protocol Model<Scalar> {
+    associatedtype Scalar: TensorScalar
+    /// The kind and hyper-parameters: enough for `ModelFactory` to build the same model again.
+    var configuration: ModelConfiguration { get }
+    /// The trained parameters, named as in CS231n (W1, b1, gamma1, beta1, …).
+    var parameters: ParameterStore<Scalar> { get set }
+    /// State that is saved but not trained: batch norm's running mean and variance.
+    var buffers: ParameterStore<Scalar> { get set }
+    /// How many training-mode losses have been computed. Random choices of a training step
+    /// (dropout masks) derive from the seed and this count, so a resumed run draws the same.
+    var trainingSteps: Int { get set }
+    /// The training-mode loss (data loss plus regularization) of a labelled batch and the
+    /// gradient of every parameter, under the same names.
+    mutating func loss(_ x: Tensor<Scalar>, _ y: [Int]) throws -> (loss: Scalar, gradients: ParameterStore<Scalar>)
+    /// Test-mode class scores (N, C).
+    func scores(_ x: Tensor<Scalar>) throws -> Tensor<Scalar>
+}
+
+extension Model {
+    /// The predicted class of each row, scoring `batchSize` rows at a time.
+    public func predict(_ x: Tensor<Scalar>, batchSize: Int = 1000) throws -> [Int] {
+        let n = x.shape.first ?? 0
+        var predictions: [Int] = []
+        predictions.reserveCapacity(n)
+        for start in stride(from: 0, to: n, by: Swift.max(1, batchSize)) {
+            let batch = try x.slice(start..<Swift.min(n, start + batchSize))
+            predictions += try scores(batch).argmax(axis: 1)
+        }
+        return predictions
+    }
+
+    /// The fraction of rows whose predicted class is their label.
+    public func accuracy(_ x: Tensor<Scalar>, _ y: [Int], batchSize: Int = 1000) throws -> Double {
+        guard !y.isEmpty else { return 0 }
+        let predictions = try predict(x, batchSize: batchSize)
+        return Double(zip(predictions, y).filter { $0 == $1 }.count) / Double(y.count)
+    }
+}
+
+/// What a model is and its hyper-parameters, stored as JSON in checkpoints.
+public struct ModelConfiguration: Codable, Sendable, Equatable {
+    /// "two-layer" or "fully-connected" (conv nets add their own kinds).
+    public var kind: String
+    /// The shape of one example, e.g. [3072] or [3, 32, 32].
+    public var inputShape: [Int]
+    public var hiddenSizes: [Int]
+    public var classes: Int
+    public var normalization: Normalization
+    /// Dropout's p: the probability of keeping a unit (1 = no dropout).
+    public var keepProbability: Double
+    /// L2 strength: the loss gains 0.5 · reg · ΣW² over the weight matrices.
+    public var regularization: Double
+    /// Standard deviation of the initial weights, or nil for He initialization (√(2/fan-in)).
+    public var weightScale: Double?
+    public var seed: UInt64
+    /// Hyper-parameters of other kinds of model (filter counts, sizes, …).
+    public var options: [String: String]
+
+    public init(kind: String, inputShape: [Int], hiddenSizes: [Int], classes: Int,
+                normalization: Normalization = .none, keepProbability: Double = 1, regularization: Double = 0,
+                weightScale: Double? = nil, seed: UInt64 = 0, options: [String: String] = [:]) {
+        self.kind = kind
+        self.inputShape = inputShape
+        self.hiddenSizes = hiddenSizes
+        self.classes = classes
+        self.normalization = normalization
+        self.keepProbability = keepProbability
+        self.regularization = regularization
+        self.weightScale = weightScale
+        self.seed = seed
+        self.options = options
+    }
+
+    public var inputSize: Int { inputShape.reduce(1, *) }
+
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    public static func fromJSON(_ text: String) throws -> ModelConfiguration {
+        try JSONDecoder().decode(ModelConfiguration.self, from: Data(text.utf8))
+    }
+}
+
+/// The initial weights of a layer with `fanIn` inputs: N(0, scale²), or He's N(0, 2/fanIn).
+@inlinable
+func initialWeights<S: TensorScalar>(_ shape: [Int], fanIn: Int, weightScale: Double?,
+                                     using generator: inout RandomGenerator) -> Tensor<S> {
+    let std = weightScale ?? (2.0 / Double(fanIn)).squareRoot()
+    return Tensor<S>.randn(shape, scale: S(std), using: &generator)
+}

@@ -1,0 +1,66 @@
+/// affine - ReLU - affine - softmax, CS231n's `TwoLayerNet`: parameters W1 (D, H), b1 (H),
+/// W2 (H, C), b2 (C). It is the one-hidden-layer case of `FullyConnectedNet`, with the
+/// course's small Gaussian initialization by default.
+public struct TwoLayerNet<S: TensorScalar>: Model {
+    public typealias Scalar = S
+
+    @usableFromInline var net: FullyConnectedNet<S>
+
+    /// `weightScale` nil means He initialization (√(2/fan-in)).
+    public init(inputSize: Int = 3072, hiddenSize: Int = 100, classes: Int = 10,
+                weightScale: Double? = 1e-4, regularization: Double = 0, seed: UInt64 = 0) throws {
+        try self.init(configuration: ModelConfiguration(
+            kind: "two-layer", inputShape: [inputSize], hiddenSizes: [hiddenSize], classes: classes,
+            regularization: regularization, weightScale: weightScale, seed: seed))
+    }
+
+    public init(configuration: ModelConfiguration) throws {
+        guard configuration.hiddenSizes.count == 1, configuration.normalization == .none,
+              configuration.keepProbability == 1 else {
+            throw TensorError.invalidArgument(operation: "TwoLayerNet",
+                detail: "has one hidden layer and no normalization or dropout (got hidden \(configuration.hiddenSizes), "
+                    + "\(configuration.normalization), keep \(configuration.keepProbability)); use FullyConnectedNet")
+        }
+        net = try FullyConnectedNet(configuration: configuration)
+    }
+
+    public var configuration: ModelConfiguration { net.configuration }
+
+    public var parameters: ParameterStore<S> {
+        get { net.parameters }
+        _modify { yield &net.parameters }
+    }
+
+    public var buffers: ParameterStore<S> {
+        get { net.buffers }
+        set { net.buffers = newValue }
+    }
+
+    public var trainingSteps: Int {
+        get { net.trainingSteps }
+        set { net.trainingSteps = newValue }
+    }
+
+    @inlinable
+    public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
+        try net.loss(x, y)
+    }
+
+    public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try net.scores(x) }
+}
+
+/// Builds the model a configuration describes, by its kind.
+public enum ModelFactory {
+    public static let kinds = ["two-layer", "fully-connected"]
+
+    public static func make<S: TensorScalar>(_ configuration: ModelConfiguration, as _: S.Type = S.self) throws
+        -> any Model<S> {
+        switch configuration.kind {
+        case "two-layer": return try TwoLayerNet<S>(configuration: configuration)
+        case "fully-connected": return try FullyConnectedNet<S>(configuration: configuration)
+        default:
+            throw TensorError.invalidArgument(operation: "ModelFactory",
+                detail: "unknown model kind \"\(configuration.kind)\" (known: \(kinds.joined(separator: ", ")))")
+        }
+    }
+}
