@@ -1,1 +1,1 @@
-import CS231nTensor
+import CS231nNN

@@ -1,0 +1,181 @@
+import CS231nNN
+import Foundation
+
+/// The Solver's checkpoint, a safetensors file. Tensors (dtype of the model, F64 for histories):
+///
+/// | name | what |
+/// |---|---|
+/// | `params.<p>` | the model's parameters now: W1, b1, gamma1, beta1, …, WL, bL |
+/// | `buffers.<b>` | untrained state: running_mean1, running_var1, … (batch norm) |
+/// | `best.params.<p>`, `best.buffers.<b>` | the best-val snapshot, which training ends with |
+/// | `optimizer.<p>.<slot>` | moments: velocity (momentum, nesterov, pytorch-momentum), cache (rmsprop), m and v (adam) |
+/// | `history.loss` | F64, the loss of every iteration |
+/// | `history.train_accuracy`, `history.val_accuracy` | F64, one per epoch |
+/// | `data.<name>` | preprocessing tensors the caller adds (the CLI: `data.mean_image`) |
+///
+/// Metadata (strings): `format`, `format_version`, `model.config` (JSON: kind, sizes, norm,
+/// dropout, reg, init, seed), `model.training_steps`, `solver.options` (JSON), `solver.epoch`,
+/// `solver.iteration`, `solver.best_val_accuracy`, `solver.completed`, `optimizer.settings`
+/// (JSON, with the learning rate as decayed so far), `optimizer.step`, `rng` (how every random
+/// draw derives from the seeds and counters above), `data.*` from the caller, and `data_crc32`.
+public enum Checkpoint {
+    public static let format = "swift-cs231n-checkpoint"
+    public static let formatVersion = "1"
+    static let randomScheme = "xoshiro256**: epoch e shuffles with seed (solver seed, e) on the dataOrder stream and "
+        + "samples its train-accuracy subset on the main stream; training step t draws dropout masks with seed "
+        + "(model seed, t) on the dropout stream; so the counters above restore every generator"
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ file: SafetensorsFile, _ key: String, path: String) throws -> T {
+        guard let text = file.metadata[key] else { throw CheckpointError.corrupt(path: path, detail: "metadata lacks \(key)") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw CheckpointError.corrupt(path: path, detail: "metadata \(key) is not valid: \(error)")
+        }
+    }
+
+    static func number<T: LosslessStringConvertible>(_ file: SafetensorsFile, _ key: String, path: String) throws -> T {
+        guard let text = file.metadata[key], let value = T(text) else {
+            throw CheckpointError.corrupt(path: path, detail: "metadata \(key) is missing or not a number (\(file.metadata[key] ?? "absent"))")
+        }
+        return value
+    }
+
+    /// Reads a checkpoint file and checks it is one of ours.
+    public static func read(_ path: String) throws -> SafetensorsFile {
+        let file = try SafetensorsFile(contentsOf: path)
+        guard file.metadata["format"] == format else {
+            throw CheckpointError.incompatible(path: path, detail: "it is a safetensors file but not a swift-cs231n checkpoint (metadata format is \(file.metadata["format"] ?? "absent"))")
+        }
+        guard file.metadata["format_version"] == formatVersion else {
+            throw CheckpointError.incompatible(path: path, detail: "format version \(file.metadata["format_version"] ?? "absent"), expected \(formatVersion)")
+        }
+        return file
+    }
+
+    /// The tensors under `prefix` with the prefix removed, in file order.
+    static func store<S: TensorScalar>(_ file: SafetensorsFile, prefix: String, as _: S.Type) -> ParameterStore<S> {
+        var store = ParameterStore<S>()
+        for name in file.names where name.hasPrefix(prefix) { store[String(name.dropFirst(prefix.count))] = file.tensor(name) }
+        return store
+    }
+
+    /// Puts `source`'s tensors into `target`, insisting on the same names and shapes.
+    static func assign<S: TensorScalar>(_ source: ParameterStore<S>, to target: inout ParameterStore<S>, what: String, path: String) throws {
+        guard Set(source.names) == Set(target.names) else {
+            throw CheckpointError.incompatible(path: path, detail: "its \(what) are \(source.names.joined(separator: ", ")) but the model has \(target.names.joined(separator: ", "))")
+        }
+        for (name, tensor) in source {
+            guard tensor.shape == target[name]!.shape else {
+                throw CheckpointError.incompatible(path: path, detail: "\(what) \(name) is \(describeShape(tensor.shape)) in the file but \(describeShape(target[name]!.shape)) in the model")
+            }
+            target[name] = tensor
+        }
+    }
+
+    /// A model rebuilt from a checkpoint: its best-val weights (or the latest, when asked).
+    public static func loadModel<S: TensorScalar>(_ path: String, as _: S.Type = S.self, latest: Bool = false) throws
+        -> (model: any Model<S>, file: SafetensorsFile) {
+        let file = try read(path)
+        let configuration = try decode(ModelConfiguration.self, file, "model.config", path: path)
+        var model = try ModelFactory.make(configuration, as: S.self)
+        let prefix = latest || !file.names.contains(where: { $0.hasPrefix("best.params.") }) ? "" : "best."
+        var parameters = model.parameters, buffers = model.buffers
+        try assign(store(file, prefix: prefix + "params.", as: S.self), to: &parameters, what: "parameters", path: path)
+        try assign(store(file, prefix: prefix + "buffers.", as: S.self), to: &buffers, what: "buffers", path: path)
+        model.parameters = parameters
+        model.buffers = buffers
+        return (model, file)
+    }
+
+    /// The histories saved in a checkpoint.
+    public static func history(_ file: SafetensorsFile) -> SolverHistory {
+        var history = SolverHistory()
+        history.loss = file.tensor("history.loss", as: Double.self)?.scalars ?? []
+        history.trainAccuracy = file.tensor("history.train_accuracy", as: Double.self)?.scalars ?? []
+        history.valAccuracy = file.tensor("history.val_accuracy", as: Double.self)?.scalars ?? []
+        return history
+    }
+}
+
+extension Solver {
+    /// Everything needed to continue training exactly where it stands.
+    public func checkpointFile(completed: Bool = false) -> SafetensorsFile {
+        var file = SafetensorsFile()
+        for (name, tensor) in model.parameters { file.add("params." + name, tensor) }
+        for (name, tensor) in model.buffers { file.add("buffers." + name, tensor) }
+        for (name, tensor) in bestParameters { file.add("best.params." + name, tensor) }
+        for (name, tensor) in bestBuffers { file.add("best.buffers." + name, tensor) }
+        for (name, tensor) in optimizer.state { file.add("optimizer." + name, tensor) }
+        file.add("history.loss", Tensor<Double>(history.loss))
+        file.add("history.train_accuracy", Tensor<Double>(history.trainAccuracy))
+        file.add("history.val_accuracy", Tensor<Double>(history.valAccuracy))
+        for (name, tensor) in checkpointTensors { file.add("data." + name, tensor) }
+        file.metadata = checkpointMetadata.filter { $0.key.hasPrefix("data.") }
+        file.metadata.merge([
+            "format": Checkpoint.format, "format_version": Checkpoint.formatVersion,
+            "model.config": Checkpoint.encode(model.configuration),
+            "model.training_steps": String(model.trainingSteps),
+            "solver.options": Checkpoint.encode(options),
+            "solver.epoch": String(epoch), "solver.iteration": String(iteration),
+            "solver.best_val_accuracy": String(bestValAccuracy),
+            "solver.completed": String(completed || epoch >= options.epochs),
+            "optimizer.settings": Checkpoint.encode(optimizer.settings),
+            "optimizer.step": String(optimizer.step),
+            "rng": Checkpoint.randomScheme,
+        ]) { _, ours in ours }
+        return file
+    }
+
+    /// Writes the checkpoint atomically.
+    public func saveCheckpoint(to path: String) throws {
+        try writeFileAtomically(checkpointFile().serialized(), to: path)
+    }
+
+    /// Restores the state saved at `path`, so that `train()` continues as if never stopped.
+    /// The model must have the same configuration and the options the same batch size and seed;
+    /// the epoch count may grow.
+    public mutating func resume(from path: String) throws {
+        let file = try Checkpoint.read(path)
+        let configuration = try Checkpoint.decode(ModelConfiguration.self, file, "model.config", path: path)
+        guard configuration == model.configuration else {
+            throw CheckpointError.incompatible(path: path, detail: "it holds a model \(configuration.jsonString()) but this run builds \(model.configuration.jsonString())")
+        }
+        let saved = try Checkpoint.decode(SolverOptions.self, file, "solver.options", path: path)
+        guard saved.batchSize == options.batchSize, saved.seed == options.seed else {
+            throw CheckpointError.incompatible(path: path, detail: "it was trained with batch size \(saved.batchSize) and seed \(saved.seed), this run asks for \(options.batchSize) and \(options.seed)")
+        }
+        let settings = try Checkpoint.decode(OptimizerSettings.self, file, "optimizer.settings", path: path)
+        var parameters = model.parameters, buffers = model.buffers
+        try Checkpoint.assign(Checkpoint.store(file, prefix: "params.", as: S.self), to: &parameters, what: "parameters", path: path)
+        try Checkpoint.assign(Checkpoint.store(file, prefix: "buffers.", as: S.self), to: &buffers, what: "buffers", path: path)
+        var best = parameters, bestBuffered = buffers
+        try Checkpoint.assign(Checkpoint.store(file, prefix: "best.params.", as: S.self), to: &best, what: "best parameters", path: path)
+        try Checkpoint.assign(Checkpoint.store(file, prefix: "best.buffers.", as: S.self), to: &bestBuffered, what: "best buffers", path: path)
+        let restoredHistory = Checkpoint.history(file)
+        let savedEpoch: Int = try Checkpoint.number(file, "solver.epoch", path: path)
+        let savedIteration: Int = try Checkpoint.number(file, "solver.iteration", path: path)
+        guard restoredHistory.loss.count == savedIteration, restoredHistory.valAccuracy.count == savedEpoch,
+              restoredHistory.trainAccuracy.count == savedEpoch else {
+            throw CheckpointError.corrupt(path: path, detail: "its histories (\(restoredHistory.loss.count) losses, \(restoredHistory.valAccuracy.count) accuracies) disagree with iteration \(savedIteration), epoch \(savedEpoch)")
+        }
+        model.parameters = parameters
+        model.buffers = buffers
+        model.trainingSteps = try Checkpoint.number(file, "model.training_steps", path: path)
+        optimizer = Optimizer(settings)
+        optimizer.state = Checkpoint.store(file, prefix: "optimizer.", as: S.self)
+        optimizer.step = try Checkpoint.number(file, "optimizer.step", path: path)
+        bestParameters = best
+        bestBuffers = bestBuffered
+        bestValAccuracy = try Checkpoint.number(file, "solver.best_val_accuracy", path: path)
+        epoch = savedEpoch
+        iteration = savedIteration
+        history = restoredHistory
+    }
+}

@@ -1,0 +1,196 @@
+import CS231nNN
+import Foundation
+
+/// Preprocessed examples (N, …) with their labels, as the Solver consumes them.
+public struct LabeledTensors<S: TensorScalar>: Sendable {
+    public var x: Tensor<S>
+    public var y: [Int]
+
+    public init(x: Tensor<S>, y: [Int]) throws {
+        guard x.rank >= 1, x.shape[0] == y.count else {
+            throw TensorError.shapeMismatch(operation: "LabeledTensors", detail: "\(y.count) labels for examples \(describeShape(x.shape))")
+        }
+        self.x = x
+        self.y = y
+    }
+
+    public var count: Int { y.count }
+}
+
+/// How the Solver trains (CS231n's `Solver` keyword arguments).
+public struct SolverOptions: Codable, Sendable, Equatable {
+    public var epochs: Int
+    public var batchSize: Int
+    /// The learning rate is multiplied by this after every epoch.
+    public var learningRateDecay: Double
+    /// Training examples sampled to measure the train accuracy after each epoch (nil: all).
+    public var trainAccuracySamples: Int?
+    /// Validation examples used for the val accuracy (nil: all).
+    public var valAccuracySamples: Int?
+    /// Seeds the data order and the accuracy samples.
+    public var seed: UInt64
+
+    public init(epochs: Int = 10, batchSize: Int = 100, learningRateDecay: Double = 1,
+                trainAccuracySamples: Int? = 1000, valAccuracySamples: Int? = nil, seed: UInt64 = 0) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRateDecay = learningRateDecay
+        self.trainAccuracySamples = trainAccuracySamples
+        self.valAccuracySamples = valAccuracySamples
+        self.seed = seed
+    }
+}
+
+/// Loss per iteration and accuracies per epoch, as CS231n's Solver keeps them.
+public struct SolverHistory: Sendable, Equatable {
+    public var loss: [Double] = []
+    public var trainAccuracy: [Double] = []
+    public var valAccuracy: [Double] = []
+    public init() {}
+}
+
+/// What the Solver reports as it goes (to draw a progress bar).
+public enum SolverEvent: Sendable {
+    case iteration(epoch: Int, step: Int, stepsPerEpoch: Int, loss: Double)
+    case epochEnd(epoch: Int, trainAccuracy: Double, valAccuracy: Double, seconds: Double, improved: Bool)
+}
+
+public enum SolverError: Error, CustomStringConvertible, Equatable {
+    case nonFiniteLoss(iteration: Int, epoch: Int, loss: Double, learningRate: Double, rule: UpdateRule)
+    case invalidOptions(String)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteLoss(iteration, epoch, loss, learningRate, rule):
+            return "the loss became \(loss) at iteration \(iteration) (epoch \(epoch)); training stopped. "
+                + "The likely cause is a learning rate too high for \(rule.rawValue) (\(learningRate)): the weights "
+                + "diverged. Try a learning rate 3–10× smaller, or a smaller weight scale."
+        case .invalidOptions(let detail): return "solver: \(detail)"
+        }
+    }
+}
+
+/// Trains a model with minibatch gradient descent, as CS231n's `Solver`: epochs over a fresh
+/// permutation of the data, per-epoch learning-rate decay and accuracy checks, the best-val
+/// parameters kept and restored at the end, a checkpoint after every epoch.
+public struct Solver<M: Model> {
+    public typealias S = M.Scalar
+
+    public var model: M
+    public var optimizer: Optimizer<S>
+    public let trainSet: LabeledTensors<S>
+    public let valSet: LabeledTensors<S>
+    public var options: SolverOptions
+    public internal(set) var history = SolverHistory()
+    /// Completed epochs and iterations.
+    public internal(set) var epoch = 0
+    public internal(set) var iteration = 0
+    public internal(set) var bestValAccuracy = -Double.infinity
+    public internal(set) var bestParameters: ParameterStore<S>
+    public internal(set) var bestBuffers: ParameterStore<S>
+    /// Written after every epoch when set.
+    public var checkpointPath: String?
+    /// Facts about the data saved with each checkpoint (the dataset, the preprocessing).
+    public var checkpointMetadata: [String: String] = [:]
+    /// Tensors saved with each checkpoint under "data." (the mean image).
+    public var checkpointTensors = ParameterStore<S>()
+    public var onEvent: ((SolverEvent) -> Void)?
+
+    public init(model: M, train: LabeledTensors<S>, val: LabeledTensors<S>, optimizer: OptimizerSettings,
+                options: SolverOptions = SolverOptions()) throws {
+        guard options.epochs >= 0, options.batchSize > 0, options.learningRateDecay > 0 else {
+            throw SolverError.invalidOptions("epochs \(options.epochs), batch size \(options.batchSize) and lr decay "
+                + "\(options.learningRateDecay) must be ≥ 0, > 0 and > 0")
+        }
+        guard train.count > 0, val.count > 0 else {
+            throw SolverError.invalidOptions("needs training and validation examples (have \(train.count) and \(val.count))")
+        }
+        self.model = model
+        self.trainSet = train
+        self.valSet = val
+        self.options = options
+        self.optimizer = Optimizer(optimizer)
+        bestParameters = model.parameters
+        bestBuffers = model.buffers
+    }
+
+    public var stepsPerEpoch: Int { (trainSet.count + options.batchSize - 1) / options.batchSize }
+
+    /// Trains the epochs not yet done, then puts the best-val parameters in the model.
+    public mutating func train() throws {
+        var batch = Tensor<S>(uninitializedShape: [0])
+        while epoch < options.epochs {
+            let start = Date()
+            let order = Self.dataOrder(seed: options.seed, epoch: epoch + 1, count: trainSet.count)
+            for step in 0..<stepsPerEpoch {
+                let indices = Array(order[(step * options.batchSize)..<Swift.min(trainSet.count, (step + 1) * options.batchSize)])
+                try gatherRows(indices, into: &batch)
+                let (loss, gradients) = try model.loss(batch, indices.map { trainSet.y[$0] })
+                guard loss.isFinite else {
+                    throw SolverError.nonFiniteLoss(iteration: iteration + 1, epoch: epoch + 1, loss: Double(loss),
+                                                    learningRate: optimizer.settings.learningRate, rule: optimizer.settings.rule)
+                }
+                try optimizer.update(&model.parameters, gradients: gradients)
+                iteration += 1
+                history.loss.append(Double(loss))
+                onEvent?(.iteration(epoch: epoch + 1, step: step + 1, stepsPerEpoch: stepsPerEpoch, loss: Double(loss)))
+            }
+            epoch += 1
+            try finishEpoch(seconds: Date().timeIntervalSince(start))
+        }
+        model.parameters = bestParameters
+        model.buffers = bestBuffers
+    }
+
+    /// Accuracy checks, best-val bookkeeping, lr decay and the checkpoint.
+    mutating func finishEpoch(seconds: Double) throws {
+        var sampler = RandomGenerator(seed: Self.epochSeed(options.seed, epoch), stream: .main)
+        let trainAccuracy = try accuracy(on: trainSet, samples: options.trainAccuracySamples, using: &sampler)
+        let valAccuracy = try accuracy(on: valSet, samples: options.valAccuracySamples, using: &sampler)
+        history.trainAccuracy.append(trainAccuracy)
+        history.valAccuracy.append(valAccuracy)
+        let improved = valAccuracy > bestValAccuracy
+        if improved {
+            bestValAccuracy = valAccuracy
+            bestParameters = model.parameters
+            bestBuffers = model.buffers
+        }
+        optimizer.settings.learningRate *= options.learningRateDecay
+        onEvent?(.epochEnd(epoch: epoch, trainAccuracy: trainAccuracy, valAccuracy: valAccuracy, seconds: seconds,
+                           improved: improved))
+        if let checkpointPath { try saveCheckpoint(to: checkpointPath) }
+    }
+
+    func accuracy(on data: LabeledTensors<S>, samples: Int?, using generator: inout RandomGenerator) throws -> Double {
+        guard let samples, samples < data.count else { return try model.accuracy(data.x, data.y) }
+        let picked = generator.sampleWithoutReplacement(count: samples, from: data.count)
+        return try model.accuracy(data.x.gather(picked), picked.map { data.y[$0] })
+    }
+
+    /// The order of epoch `epoch` (1-based): a permutation drawn from a generator seeded by the
+    /// seed and the epoch alone, so a resumed run shuffles exactly as an uninterrupted one.
+    public static func dataOrder(seed: UInt64, epoch: Int, count: Int) -> [Int] {
+        var generator = RandomGenerator(seed: epochSeed(seed, epoch), stream: .dataOrder)
+        return generator.permutation(count)
+    }
+
+    static func epochSeed(_ seed: UInt64, _ epoch: Int) -> UInt64 { seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15 }
+
+    /// Copies the rows `indices` of the training set into `batch`, reusing its buffer.
+    func gatherRows(_ indices: [Int], into batch: inout Tensor<S>) throws {
+        let rowSize = trainSet.x.count / trainSet.count
+        let shape = [indices.count] + trainSet.x.shape.dropFirst()
+        if batch.shape != shape { batch = Tensor(uninitializedShape: shape) }
+        trainSet.x.withUnsafeBufferPointer { source in
+            batch.withUnsafeMutableBufferPointer { target in
+                let from = SendableConstPointer(source.baseAddress!), to = SendablePointer(target.baseAddress!)
+                let rows = UnsafeSendable(indices)
+                Parallel.forEachChunk(indices.count, minimumChunk: Swift.max(1, 16_384 / Swift.max(1, rowSize))) { range in
+                    for row in range {
+                        (to.base + row * rowSize).update(from: from.base + rows.value[row] * rowSize, count: rowSize)
+                    }
+                }
+            }
+        }
+    }
+}
