@@ -1,0 +1,89 @@
+import Testing
+@testable import CS231nNN
+
+struct ConvBlocksTests {
+    /// The fused block equals conv → ReLU → pool done one layer at a time, forward and for
+    /// every ReLU backward rule; the 16-wide input exercises the vectorised 2×2 unpooling.
+    @Test(arguments: [(2, 2, [2, 3, 9, 17]), (3, 2, [2, 3, 10, 18])])
+    func fusedConvReLUPoolMatchesTheLayersInSequence(_ pool: (Int, Int, [Int])) throws {
+        let (size, stride, xShape) = pool
+        let x = randomNormal(xShape, seed: 1, as: Float.self)
+        let w = randomNormal([4, 3, 2, 2], seed: 2, scale: 0.5, as: Float.self)
+        let b = randomNormal([4], seed: 3, scale: 0.1, as: Float.self)
+        let (out, cache) = try ConvReLUPool.forward(x, w, b, padding: 0, poolHeight: size, poolWidth: size, poolStride: stride)
+        let (a, convCache) = try Conv2D.forward(x, w, b)
+        let (r, reluCache) = ReLU.forward(a)
+        let (p, poolCache) = try MaxPool2D.forward(r, poolHeight: size, poolWidth: size, stride: stride)
+        #expect(out == p)
+        let dout = randomNormal(out.shape, seed: 4, as: Float.self)
+        for rule in ReLUBackwardRule.allCases {
+            let fused = try ConvReLUPool.backward(dout, cache, rule: rule)
+            let da = try ReLU.backward(try MaxPool2D.backward(dout, poolCache), reluCache, rule: rule)
+            let layered = try Conv2D.backward(da, convCache)
+            #expect(normwiseRelativeError(fused.dx, layered.dx) < 1e-6, "\(rule)")
+            #expect(normwiseRelativeError(fused.dw, layered.dw) < 1e-6, "\(rule)")
+            #expect(normwiseRelativeError(fused.db, layered.db) < 1e-6, "\(rule)")
+        }
+    }
+
+    @Test func convReLUPoolGradientsMatchNumericalGradients() throws {
+        let x = randomNormal([2, 2, 6, 6], seed: 5, as: Double.self)
+        let w = randomNormal([3, 2, 3, 3], seed: 6, as: Double.self)
+        let b = randomNormal([3], seed: 7, as: Double.self)
+        func forward(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>) throws -> Tensor<Double> {
+            try ConvReLUPool.forward(x, w, b, padding: 1).out
+        }
+        let (out, cache) = try ConvReLUPool.forward(x, w, b, padding: 1)
+        let dout = randomNormal(out.shape, seed: 8, as: Double.self)
+        let (dx, dw, db) = try ConvReLUPool.backward(dout, cache)
+        #expect(GradientCheck.relativeError(dx, try GradientCheck.numericGradient(at: x, upstream: dout) { try forward($0, w, b) }) < 1e-7)
+        #expect(GradientCheck.relativeError(dw, try GradientCheck.numericGradient(at: w, upstream: dout) { try forward(x, $0, b) }) < 1e-7)
+        #expect(GradientCheck.relativeError(db, try GradientCheck.numericGradient(at: b, upstream: dout) { try forward(x, w, $0) }) < 1e-7)
+        var dw2 = Tensor<Double>(uninitializedShape: [0]), db2 = Tensor<Double>(uninitializedShape: [0])
+        try ConvReLUPool.parameterGradients(dout, cache, dw: &dw2, db: &db2, regularization: 0.1)
+        #expect(normwiseRelativeError(dw2, try dw + w * 0.1) < 1e-14 && db2 == db)
+    }
+
+    @Test func geometryNamesTheBlockAndTheNumbers() throws {
+        let (conv, pool) = try ConvReLUPool.geometry(layer: "block1", input: [3, 32, 32], weights: [16, 3, 3, 3])
+        #expect([conv.outputHeight, pool.outputHeight, pool.channels] == [30, 15, 16])
+        let odd = thrownMessage {
+            _ = try ConvReLUPool.geometry(layer: "block1", input: [3, 32, 32], weights: [16, 3, 4, 4])
+        }
+        #expect(odd.contains("block1 pool") && odd.contains("(29 − 2 + 2·0)/2 + 1 = 14.5"))
+    }
+
+    @Test(arguments: [SpatialNormalization.batch, .group(2)], [Mode.train, Mode.test])
+    func convNormReLUGradientsMatchNumericalGradients(_ normalization: SpatialNormalization, _ mode: Mode) throws {
+        let x = randomNormal([2, 2, 5, 5], seed: 9, as: Double.self)
+        let w = randomNormal([4, 2, 3, 3], seed: 10, as: Double.self)
+        let b = randomNormal([4], seed: 11, as: Double.self)
+        let gamma = try randomNormal([4], seed: 12, scale: 0.3, as: Double.self) + 1
+        let beta = randomNormal([4], seed: 13, scale: 0.3, as: Double.self)
+        var state = BatchNormState<Double>(features: 4)
+        state.runningMean = randomNormal([4], seed: 14, as: Double.self)
+        state.runningVariance = try randomNormal([4], seed: 15, as: Double.self).abs() + 1
+        let frozen = state
+        func forward(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>, _ g: Tensor<Double>,
+                     _ be: Tensor<Double>) throws -> Tensor<Double> {
+            var copy = frozen
+            return try ConvNormReLU.forward(x, w, b, gamma: g, beta: be, stride: 2, padding: 1,
+                                            normalization: normalization, state: &copy, mode: mode).out
+        }
+        let (out, cache) = try ConvNormReLU.forward(x, w, b, gamma: gamma, beta: beta, stride: 2, padding: 1,
+                                                    normalization: normalization, state: &state, mode: mode)
+        let dout = randomNormal(out.shape, seed: 16, as: Double.self)
+        let grads = try ConvNormReLU.backward(dout, cache)
+        // h = 1e-4 as for the normalizations alone (ConvNormTests).
+        let numeric = [
+            try GradientCheck.numericGradient(at: x, upstream: dout, h: 1e-4) { try forward($0, w, b, gamma, beta) },
+            try GradientCheck.numericGradient(at: w, upstream: dout, h: 1e-4) { try forward(x, $0, b, gamma, beta) },
+            try GradientCheck.numericGradient(at: b, upstream: dout, h: 1e-4) { try forward(x, w, $0, gamma, beta) },
+            try GradientCheck.numericGradient(at: gamma, upstream: dout, h: 1e-4) { try forward(x, w, b, $0, beta) },
+            try GradientCheck.numericGradient(at: beta, upstream: dout, h: 1e-4) { try forward(x, w, b, gamma, $0) },
+        ]
+        let analytic = [grads.dx, grads.dw, grads.db, grads.dgamma, grads.dbeta]
+        let errors = zip(analytic, numeric).map { GradientCheck.relativeError($0, $1) }
+        #expect(errors.allSatisfy { $0 < 1e-7 }, "\(normalization) \(mode): \(errors)")
+    }
+}
