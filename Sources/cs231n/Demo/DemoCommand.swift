@@ -20,6 +20,9 @@ struct DemoCommand: ParsableCommand {
     @Flag(name: .long, help: "Recompute every stage instead of reusing stored results.")
     var fresh = false
 
+    @Option(name: .long, help: "Run only these stages, comma-separated (default: all).")
+    var stages: String?
+
     @OptionGroup var common: CommonOptions
 
     enum DemoDataset: String, ExpressibleByArgument, CaseIterable { case builtin, cifar10 }
@@ -33,7 +36,12 @@ struct DemoCommand: ParsableCommand {
 
         let started = Date()
         let context = try DemoContext(dataset: dataset, dataDir: dataDir, seed: common.seed, cache: cache, printer: printer)
-        let stages = DemoPipeline.stages(for: context)
+        let all = DemoPipeline.stages(for: context)
+        let chosen = stages.map { Set($0.split(separator: ",").map(String.init)) }
+        if let chosen, let unknown = chosen.subtracting(all.map(\.name)).first {
+            throw ValidationError("unknown stage '\(unknown)'; stages are \(all.map(\.name).joined(separator: ", "))")
+        }
+        let stages = all.filter { chosen?.contains($0.name) ?? true }
         var report = HTMLReport(title: "swift-cs231n demo report: \(context.datasetDescription)")
         report.sections.append(context.setupSection())
         for (index, stage) in stages.enumerated() {

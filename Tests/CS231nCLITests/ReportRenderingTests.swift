@@ -1,0 +1,71 @@
+import CS231n
+import Foundation
+import Testing
+
+/// Renders the demo's report.html in a real browser (headless Chromium) and checks what a
+/// person would see: a page that is not blank and as tall as its content.
+struct ReportRenderingTests {
+    /// The `cs231n` tool built next to this test bundle.
+    static var tool: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cs231n")
+    }
+
+    static var chromium: String? {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    @Test func reportRendersInChromium() throws {
+        guard let chromium = Self.chromium else {
+            print("skipped: Chromium is not installed (apt-get install chromium); the report was not rendered")
+            return
+        }
+        guard FileManager.default.isExecutableFile(atPath: Self.tool.path) else {
+            print("skipped: the cs231n tool is not built next to the tests at \(Self.tool.path)")
+            return
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-report-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(try Self.run(Self.tool.path, ["demo", "--stages", "data", "-o", folder.path]) == 0)
+        let report = folder.appendingPathComponent("report.html")
+        let html = try String(contentsOf: report, encoding: .utf8)
+        #expect(html.contains("data:image/png;base64,"))
+        #expect(!html.contains("http://") && !html.contains("https://"), "the report makes no external requests")
+
+        let screenshot = folder.appendingPathComponent("shot.png")
+        let windowHeight = 4000
+        try Self.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                "--window-size=1200,\(windowHeight)", "--screenshot=\(screenshot.path)", report.absoluteString])
+        let image = try PNGImage.decode(Array(try Data(contentsOf: screenshot)), source: screenshot.path)
+        #expect(image.width == 1200 && image.height == windowHeight)
+
+        // The last row that is not plain white is where the page's content ends.
+        let stride = image.width * image.channels
+        var contentBottom = 0, inkPixels = 0
+        for y in 0..<image.height {
+            var rowHasInk = false
+            for x in 0..<image.width where image.pixels[y * stride + x * image.channels] < 250 {
+                rowHasInk = true
+                inkPixels += 1
+            }
+            if rowHasInk { contentBottom = y }
+        }
+        #expect(inkPixels > image.width * image.height / 50, "the page is not blank")
+        // The sample grid alone is 10 rows of 64-pixel tiles; with the headings and tables the
+        // page must be taller than that, and it must end before the window does.
+        #expect(contentBottom > 10 * 64 + 300, "content ends at \(contentBottom)")
+        #expect(contentBottom < windowHeight - 50)
+    }
+}
