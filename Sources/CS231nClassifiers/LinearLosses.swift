@@ -1,0 +1,191 @@
+import CS231nTensor
+
+/// The two losses of CS231n's linear classifiers, for scores f(x, W) = x·W (the bias lives in W
+/// as its last row when the inputs carry a column of ones).
+///
+/// Both take (W: D×C, X: N×D, y, reg) and return the mean data loss over the N rows plus
+/// reg·ΣW², and its gradient dW (D×C). Each comes in two forms that must agree: `naive`, the
+/// loops of the course notes, kept as the reference; `vectorized`, the matrix form that training
+/// runs (two GEMMs and one pass over the N×C scores).
+public enum LinearLoss: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// Multiclass SVM (Weston–Watkins hinge): Σ_{j≠y} max(0, s_j − s_y + 1).
+    case svm
+    /// Softmax cross-entropy: −log(e^{s_y} / Σ_j e^{s_j}), computed after subtracting the row max.
+    case softmax
+
+    public var description: String { self == .svm ? "SVM" : "Softmax" }
+}
+
+/// A loss value and its gradient with respect to the weights.
+public struct LossAndGradient<S: TensorScalar>: Sendable {
+    public var loss: S
+    public var gradient: Tensor<S>
+}
+
+extension LinearLoss {
+    /// The loss and dW by explicit loops over examples, classes and dimensions.
+    public func naive<S: TensorScalar>(
+        weights: Tensor<S>, inputs: Tensor<S>, labels: [Int], regularization: S
+    ) throws -> LossAndGradient<S> {
+        let (rows, dimension, classes) = try linearProblemDimensions(
+            weights: weights, inputs: inputs, labels: labels, operation: "\(self) loss (naive)")
+        var gradient = Tensor<S>.zeros([dimension, classes])
+        var loss: S = 0
+        var scores = [S](repeating: 0, count: classes)
+        weights.withUnsafeBufferPointer { w in
+            inputs.withUnsafeBufferPointer { x in
+                gradient.withUnsafeMutableBufferPointer { dW in
+                    for i in 0..<rows {
+                        let example = x.baseAddress! + i * dimension
+                        for j in 0..<classes {
+                            var score: S = 0
+                            for d in 0..<dimension { score += example[d] * w[d * classes + j] }
+                            scores[j] = score
+                        }
+                        let label = labels[i]
+                        switch self {
+                        case .svm:
+                            for j in 0..<classes where j != label {
+                                let margin = scores[j] - scores[label] + 1
+                                guard margin > 0 else { continue }
+                                loss += margin
+                                for d in 0..<dimension {
+                                    dW[d * classes + j] += example[d]
+                                    dW[d * classes + label] -= example[d]
+                                }
+                            }
+                        case .softmax:
+                            let highest = scores.max()!
+                            var total: S = 0
+                            for j in 0..<classes { total += S.exp(scores[j] - highest) }
+                            loss += S.log(total) - (scores[label] - highest)
+                            for j in 0..<classes {
+                                let probability = S.exp(scores[j] - highest) / total
+                                let coefficient = probability - (j == label ? 1 : 0)
+                                for d in 0..<dimension { dW[d * classes + j] += coefficient * example[d] }
+                            }
+                        }
+                    }
+                    let scale = rows > 0 ? 1 / S(rows) : 0
+                    loss *= scale
+                    for k in 0..<dW.count {
+                        loss += regularization * w[k] * w[k]
+                        dW[k] = dW[k] * scale + 2 * regularization * w[k]
+                    }
+                }
+            }
+        }
+        return LossAndGradient(loss: loss, gradient: gradient)
+    }
+
+    /// The loss and dW in matrix form: scores = X·W, one pass over the scores turning them into
+    /// ∂loss/∂scores, then dW = Xᵀ·dscores / N + 2·reg·W.
+    public func vectorized<S: TensorScalar>(
+        weights: Tensor<S>, inputs: Tensor<S>, labels: [Int], regularization: S
+    ) throws -> LossAndGradient<S> {
+        let (rows, dimension, classes) = try linearProblemDimensions(
+            weights: weights, inputs: inputs, labels: labels, operation: "\(self) loss (vectorized)")
+        var workspace = LinearLossWorkspace<S>(rows: rows, classes: classes)
+        var gradient = Tensor<S>(uninitializedShape: [dimension, classes])
+        let loss = weights.withUnsafeBufferPointer { w in
+            inputs.withUnsafeBufferPointer { x in
+                labels.withUnsafeBufferPointer { y in
+                    gradient.withUnsafeMutableBufferPointer { dW in
+                        workspace.lossAndGradient(self, weights: w.baseAddress!, dimension: dimension,
+                                                  inputs: x.baseAddress!, labels: y.baseAddress!, rows: rows,
+                                                  regularization: regularization, gradient: dW.baseAddress!)
+                    }
+                }
+            }
+        }
+        return LossAndGradient(loss: loss, gradient: gradient)
+    }
+}
+
+/// The scores buffer of the vectorised loss, kept between calls so that training allocates
+/// nothing per iteration. Callers check the shapes; this works on raw row-major buffers.
+struct LinearLossWorkspace<S: TensorScalar> {
+    let capacity: Int, classes: Int
+    private var scores: [S]
+
+    init(rows: Int, classes: Int) {
+        capacity = rows
+        self.classes = classes
+        scores = [S](repeating: 0, count: Swift.max(1, rows * classes))
+    }
+
+    /// Writes dW into `gradient` (D×C) and returns the loss, for `rows` ≤ capacity examples.
+    mutating func lossAndGradient(
+        _ loss: LinearLoss, weights: UnsafePointer<S>, dimension: Int, inputs: UnsafePointer<S>,
+        labels: UnsafePointer<Int>, rows: Int, regularization: S, gradient: UnsafeMutablePointer<S>
+    ) -> S {
+        precondition(rows <= capacity, "LinearLossWorkspace: \(rows) rows exceed its \(capacity)")
+        let classes = self.classes
+        let weightCount = dimension * classes
+        var regularizationLoss: S = 0
+        for k in 0..<weightCount {
+            regularizationLoss += weights[k] * weights[k]
+            gradient[k] = 2 * regularization * weights[k]
+        }
+        guard rows > 0 else { return regularization * regularizationLoss }
+        return scores.withUnsafeMutableBufferPointer { buffer in
+            let scores = buffer.baseAddress!
+            GEMM.run(GemmCall(m: rows, n: classes, k: dimension, a: inputs, lda: dimension,
+                              b: weights, ldb: classes, c: scores, ldc: classes))
+            let dataLoss = loss == .svm
+                ? Self.svmScoreGradient(scores, labels: labels, rows: rows, classes: classes)
+                : Self.softmaxScoreGradient(scores, labels: labels, rows: rows, classes: classes)
+            GEMM.run(GemmCall(transposeA: true, m: dimension, n: classes, k: rows, alpha: 1 / S(rows),
+                              a: inputs, lda: dimension, b: scores, ldb: classes,
+                              beta: 1, c: gradient, ldc: classes))
+            return dataLoss / S(rows) + regularization * regularizationLoss
+        }
+    }
+
+    /// Replaces each row of scores by ∂(hinge loss)/∂scores and returns the summed hinge loss.
+    static func svmScoreGradient(_ scores: UnsafeMutablePointer<S>, labels: UnsafePointer<Int>,
+                                 rows: Int, classes: Int) -> S {
+        var loss: S = 0
+        for i in 0..<rows {
+            let row = scores + i * classes, label = labels[i]
+            let correct = row[label]
+            var violations: S = 0
+            for j in 0..<classes where j != label {
+                let margin = row[j] - correct + 1
+                if margin > 0 {
+                    loss += margin
+                    violations += 1
+                    row[j] = 1
+                } else {
+                    row[j] = 0
+                }
+            }
+            row[label] = -violations
+        }
+        return loss
+    }
+
+    /// Replaces each row of scores by softmax − onehot(y) and returns the summed cross-entropy.
+    /// The row max is subtracted first, so scores of ±1e4 neither overflow nor give log(0).
+    static func softmaxScoreGradient(_ scores: UnsafeMutablePointer<S>, labels: UnsafePointer<Int>,
+                                     rows: Int, classes: Int) -> S {
+        var loss: S = 0
+        for i in 0..<rows {
+            let row = scores + i * classes, label = labels[i]
+            var highest = row[0]
+            for j in 1..<classes { highest = Swift.max(highest, row[j]) }
+            let shiftedCorrect = row[label] - highest
+            var total: S = 0
+            for j in 0..<classes {
+                let e = S.exp(row[j] - highest)
+                row[j] = e
+                total += e
+            }
+            loss += S.log(total) - shiftedCorrect
+            let inverse = 1 / total
+            for j in 0..<classes { row[j] *= inverse }
+            row[label] -= 1
+        }
+        return loss
+    }
+}
