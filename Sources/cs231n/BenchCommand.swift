@@ -10,6 +10,7 @@ struct BenchCommand: ParsableCommand {
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         case W0
+        case W3
     }
 
     @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -29,6 +30,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Folder of the peer scripts.")
     var peersDir = "../shared/peers"
 
+    @Option(name: .long, help: "CIFAR-10 folder for W1…W6 (default: $CS231N_DATA_DIR or ~/.cache/cs231n/cifar-10-batches-bin).")
+    var dataDir: String?
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--sizes must be positive") }
@@ -44,6 +48,7 @@ struct BenchCommand: ParsableCommand {
         for workload in workloads {
             switch workload {
             case .W0: try benchGEMM(printer: printer, peerNames: peerNames)
+            case .W3: try benchLinear(printer: printer, peerNames: peerNames)
             }
         }
     }
