@@ -195,15 +195,37 @@ enum DistanceKernels {
         return total(acc, tail: tail)
     }
 
-    /// Exact-as-possible distances in Double, used to settle near-ties the Float kernels cannot.
+    /// Distances in Double, used to settle the near-ties the Float kernels cannot: exact for
+    /// integer pixels (differences and squares are exact, sums stay far below 2⁵³).
     static func referenceDistance(_ q: UnsafePointer<Float>, _ t: UnsafePointer<Float>, dims: Int,
                                   metric: DistanceMetric) -> Double {
-        var sum = 0.0
+        var low = SIMD4<Double>(), high = SIMD4<Double>()
+        let vectorDims = dims & ~7
+        var d = 0
         switch metric {
         case .l2:
-            for d in 0..<dims { let diff = Double(q[d]) - Double(t[d]); sum += diff * diff }
+            while d < vectorDims {
+                let x = UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self)
+                let y = UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self)
+                let dl = SIMD4<Double>(x.lowHalf) - SIMD4<Double>(y.lowHalf)
+                let dh = SIMD4<Double>(x.highHalf) - SIMD4<Double>(y.highHalf)
+                low.addProduct(dl, dl); high.addProduct(dh, dh)
+                d += 8
+            }
         case .l1:
-            for d in 0..<dims { sum += Swift.abs(Double(q[d]) - Double(t[d])) }
+            while d < vectorDims {
+                let x = UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self)
+                let y = UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self)
+                let dl = SIMD4<Double>(x.lowHalf) - SIMD4<Double>(y.lowHalf)
+                let dh = SIMD4<Double>(x.highHalf) - SIMD4<Double>(y.highHalf)
+                low += dl.replacing(with: -dl, where: dl .< 0); high += dh.replacing(with: -dh, where: dh .< 0)
+                d += 8
+            }
+        }
+        var sum = (low + high).sum()
+        for d in vectorDims..<dims {
+            let diff = Double(q[d]) - Double(t[d])
+            sum += metric == .l2 ? diff * diff : Swift.abs(diff)
         }
         return sum
     }

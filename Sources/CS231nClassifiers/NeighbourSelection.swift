@@ -22,10 +22,11 @@ struct DistanceErrorBound: Sendable {
     }
 
     /// (‖q‖² + ‖t‖²) − 2·q·t from Float norms and a Float GEMM: the dot product is off by at most
-    /// γ_D·‖q‖‖t‖ and the three roundings after it by a few u·(‖q‖ + ‖t‖)².
+    /// γ_D·‖q‖‖t‖, the three roundings after it by a few u·(‖q‖ + ‖t‖)², and centring both
+    /// operands in Float first (which shrinks the norms) by 2u·(‖q‖ + ‖t‖)² more.
     static func squaredL2(dimensions: Int, queryNorm: Double, largestTrainingNorm: Double) -> DistanceErrorBound {
         let reach = queryNorm + largestTrainingNorm
-        return DistanceErrorBound(absolute: (2 * gamma(dimensions + 2) + 8 * unitRoundoff) * reach * reach,
+        return DistanceErrorBound(absolute: (2 * gamma(dimensions + 2) + 12 * unitRoundoff) * reach * reach,
                                   relative: 1e-12)
     }
 
@@ -61,12 +62,14 @@ struct NeighbourSelector {
     private var reference: [Double] = []
     private var window: [Int] = []
     private var counts: [Int]
+    private var windowCounts: [Int]
 
     /// `ks` ascending, distinct, each at least 1 and at most the row length.
     init(ks: [Int], classCount: Int) {
         self.ks = ks
         self.classCount = classCount
         counts = [Int](repeating: 0, count: classCount)
+        windowCounts = counts
         smallest.reserveCapacity(ks.last! + 1)
     }
 
@@ -85,26 +88,42 @@ struct NeighbourSelector {
             while sureEnd < k - 1 && Double(candidates[sureEnd].value) < low { sureEnd += 1 }
             var windowEnd = k
             while windowEnd < candidates.count && Double(candidates[windowEnd].value) <= high { windowEnd += 1 }
-            counts.withUnsafeMutableBufferPointer { counts in
-                for c in 0..<classCount { counts[c] = 0 }
-                for c in 0..<sureEnd { counts[label(candidates[c].index)] += 1 }
+            for c in 0..<classCount { counts[c] = 0; windowCounts[c] = 0 }
+            for c in 0..<sureEnd { counts[label(candidates[c].index)] += 1 }
+            for c in sureEnd..<windowEnd { windowCounts[label(candidates[c].index)] += 1 }
+            if let winner = settledWinner(picks: k - sureEnd, from: windowEnd - sureEnd) {
+                record(kIndex, winner)
+                continue
             }
-            if windowEnd == k {
-                for c in sureEnd..<k { counts[label(candidates[c].index)] += 1 }
-            } else {
-                // Doubtful: rank the window by the Double distance, then by index.
-                window.removeAll(keepingCapacity: true)
-                for c in sureEnd..<windowEnd {
-                    if reference[c].isNaN { reference[c] = referenceDistance(candidates[c].index) }
-                    window.append(c)
-                }
-                window.sort { (reference[$0], candidates[$0].index) < (reference[$1], candidates[$1].index) }
-                for c in window.prefix(k - sureEnd) { counts[label(candidates[c].index)] += 1 }
+            // Doubtful: rank the window by the Double distance, then by index.
+            window.removeAll(keepingCapacity: true)
+            for c in sureEnd..<windowEnd {
+                if reference[c].isNaN { reference[c] = referenceDistance(candidates[c].index) }
+                window.append(c)
             }
+            window.sort { (reference[$0], candidates[$0].index) < (reference[$1], candidates[$1].index) }
+            for c in window.prefix(k - sureEnd) { counts[label(candidates[c].index)] += 1 }
             var best = 0
             for c in 1..<classCount where counts[c] > counts[best] { best = c }
             record(kIndex, best)
         }
+    }
+
+    /// The vote's winner when every way of picking `picks` of the `size` doubtful neighbours
+    /// (labels counted in `windowCounts`) gives the same one, else nil. A class's count lies
+    /// between its sure votes plus the picks the other labels cannot absorb, and its sure votes
+    /// plus all its doubtful ones; the winner must beat every rival's best with its worst.
+    private func settledWinner(picks: Int, from size: Int) -> Int? {
+        var leader = 0, leaderLeast = -1
+        for c in 0..<classCount {
+            let least = counts[c] + Swift.max(0, picks - (size - windowCounts[c]))
+            if least > leaderLeast { leader = c; leaderLeast = least }
+        }
+        for c in 0..<classCount where c != leader {
+            let most = counts[c] + Swift.min(picks, windowCounts[c])
+            if c < leader ? most >= leaderLeast : most > leaderLeast { return nil }
+        }
+        return leader
     }
 
     /// Every column whose computed value is at most `limit`, sorted by (value, index).

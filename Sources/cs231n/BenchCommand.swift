@@ -10,6 +10,8 @@ struct BenchCommand: ParsableCommand {
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         case W0
+        case W1
+        case W2
         case W3
     }
 
@@ -33,8 +35,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "CIFAR-10 folder for W1…W6 (default: $CS231N_DATA_DIR or ~/.cache/cs231n/cifar-10-batches-bin).")
     var dataDir: String?
 
+    @Option(name: .customLong("w2-queries"), help: "W2 queries (the first N of the evaluation split); time is scaled to 10,000.")
+    var w2Queries = 1000
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard w2Queries >= 1 else { throw ValidationError("--w2-queries must be at least 1") }
         guard sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--sizes must be positive") }
     }
 
@@ -48,6 +54,8 @@ struct BenchCommand: ParsableCommand {
         for workload in workloads {
             switch workload {
             case .W0: try benchGEMM(printer: printer, peerNames: peerNames)
+            case .W1: try benchKNNSmall(printer: printer, peerNames: peerNames)
+            case .W2: try benchNearestNeighbourFull(printer: printer, peerNames: peerNames, queryCount: w2Queries)
             case .W3: try benchLinear(printer: printer, peerNames: peerNames)
             }
         }
