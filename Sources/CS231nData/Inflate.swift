@@ -162,12 +162,10 @@ struct Inflater {
             guard distance <= output.count else {
                 throw corrupt("distance \(distance) reaches before the start of the data")
             }
+            // Byte by byte: appending a slice of `output` to itself would copy the whole
+            // buffer on every back-reference (the slice keeps it shared), making inflate quadratic.
             let start = output.count - distance
-            if distance >= length {
-                output.append(contentsOf: output[start..<(start + length)])
-            } else {
-                for i in 0..<length { output.append(output[start + i]) }
-            }
+            for i in 0..<length { output.append(output[start + i]) }
         }
     }
 }

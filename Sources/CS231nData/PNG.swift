@@ -157,8 +157,10 @@ public struct PNGImage: Sendable, Equatable {
                 throw ArchiveError.corrupt(source: source, offset: 0, detail: "row \(row) has unknown filter \(filter)")
             }
             for i in 0..<stride {
-                pixels[row * stride + i] = raw[row * (stride + 1) + 1 + i]
-                    &+ predictor(filter, pixels, row: row, index: i, stride: stride, channels: channels)
+                // Computed before the store: passing `pixels` while assigning into it would copy
+                // the whole image for every byte.
+                let predicted = predictor(filter, pixels, row: row, index: i, stride: stride, channels: channels)
+                pixels[row * stride + i] = raw[row * (stride + 1) + 1 + i] &+ predicted
             }
         }
         return PNGImage(width: width, height: height, colorType: colorType, pixels: pixels)
