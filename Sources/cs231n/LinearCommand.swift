@@ -154,11 +154,34 @@ struct LinearCommand: ParsableCommand {
         let stem = "\(output)/\(C.loss.rawValue)-\(model.featureName)"
         try model.save(to: stem + ".safetensors")
         printer.say("wrote \(stem).safetensors")
+        try Self.lossCurve(result.bestLossHistory.map(Double.init),
+                           title: String(format: "%@ training loss (lr %g, reg %g)", C.loss.description, settings.learningRate,
+                                         settings.regularization))
+            .write(to: stem + "-loss.svg")
+        printer.say("wrote \(stem)-loss.svg")
         if inputs.features.isEmpty {
             let picture = try ClassTemplates.picture(weights: result.best.weights!, classNames: inputs.classNames)
             try picture.write(to: stem + "-templates.png")
             printer.say("wrote \(stem)-templates.png (\(picture.width)×\(picture.height))")
         }
+    }
+
+    /// The loss of every iteration, as the notebook plots it, with a 50-iteration moving average
+    /// to show the trend through the minibatch noise.
+    static func lossCurve(_ history: [Double], title: String) -> SVGPlot {
+        var plot = SVGPlot(title: title, xLabel: "iteration", yLabel: "loss")
+        let iterations = history.indices.map(Double.init)
+        plot.add(.init(name: "minibatch loss", x: iterations, y: history, style: .line, color: "#9ecae1"))
+        let window = 50
+        guard history.count > window else { return plot }
+        var sum = history[0..<window].reduce(0, +), average: [Double] = [sum / Double(window)]
+        for i in window..<history.count {
+            sum += history[i] - history[i - window]
+            average.append(sum / Double(window))
+        }
+        plot.add(.init(name: "mean of the last \(window)", x: Array(iterations[(window - 1)...]), y: average,
+                       style: .line, color: SVGPlot.palette[0]))
+        return plot
     }
 
     private func loadSplits(printer: ResultPrinter) throws -> DatasetSplits {
