@@ -1,14 +1,32 @@
 /// conv → ReLU → max pool, CS231n's `conv_relu_pool` sandwich, fused: the ReLU is applied in
 /// the convolution's epilogue, and its backward rides on the pool's (a window's winner was
 /// positive exactly when the pooled value is), so the ReLU costs no pass of its own.
+///
+/// When the pool windows tile the image (stride = pool size, as 2×2 / 2), the block keeps the
+/// activations channels-last, (N, H, W, F): the GEMMs then run in the orientation where the
+/// long dimension is the pixels, which is much faster for a first layer's small K = C·KH·KW
+/// (see `ConvReLUPoolChannelsLast.swift`), and the pool reads F contiguous channels per pixel.
 public enum ConvReLUPool {
     public struct Cache<S: TensorScalar>: Sendable {
-        /// The convolution's cache; its output (after the ReLU) is the pool's input.
+        /// The convolution's input, filters and geometry.
         public var conv: Conv2D.Cache<S>
-        public var pool: MaxPool2D.Cache<S>
+        public var pool: ConvGeometry
+        /// The ReLU's output: (N, H, W, F) when `channelsLast`, else (N, F, H, W).
+        public var activations: Tensor<S>
+        public var channelsLast: Bool
+        /// The block's output (N, F, H', W').
+        public var out: Tensor<S>
 
         @inlinable
-        public init(conv: Conv2D.Cache<S>, pool: MaxPool2D.Cache<S>) { self.conv = conv; self.pool = pool }
+        public init(conv: Conv2D.Cache<S>, pool: ConvGeometry, activations: Tensor<S>, channelsLast: Bool, out: Tensor<S>) {
+            self.conv = conv; self.pool = pool; self.activations = activations
+            self.channelsLast = channelsLast; self.out = out
+        }
+
+        /// The ReLU's output as (N, F, H, W), e.g. to look at the feature maps.
+        public func activationsNCHW() throws -> Tensor<S> {
+            channelsLast ? try activations.permuted([0, 3, 1, 2]) : activations
+        }
     }
 
     /// The two geometries of the block, checked when the net is built: the convolution's over
@@ -35,41 +53,57 @@ public enum ConvReLUPool {
     @inlinable
     public static func forward<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ b: Tensor<S>, conv: ConvGeometry,
                                   pool: ConvGeometry) throws -> (out: Tensor<S>, cache: Cache<S>) {
+        guard pool.channels == (w.shape.first ?? 0), pool.height == conv.outputHeight, pool.width == conv.outputWidth else {
+            throw TensorError.shapeMismatch(operation: pool.layer,
+                detail: "pool over \(describeShape(pool.inputShape)) after a convolution to \(conv.outputHeight)×\(conv.outputWidth) with filters \(describeShape(w.shape))")
+        }
+        if pool.windowsTile { return try forwardChannelsLast(x, w, b, conv: conv, pool: pool) }
         var activations = Tensor<S>(uninitializedShape: [0]), out = Tensor<S>(uninitializedShape: [0])
         try Conv2D.forward(x, w, b, geometry: conv, into: &activations, relu: true)
         try MaxPool2D.forward(activations, geometry: pool, into: &out)
-        return (out, Cache(conv: Conv2D.Cache(x: x, w: w, geometry: conv),
-                           pool: MaxPool2D.Cache(x: activations, out: out, geometry: pool)))
+        return (out, Cache(conv: Conv2D.Cache(x: x, w: w, geometry: conv), pool: pool, activations: activations,
+                           channelsLast: false, out: out))
     }
 
     /// dx, dw, db; `rule` is the ReLU's backward rule (guided and deconvnet for visualisations).
     @inlinable
     public static func backward<S>(_ dout: Tensor<S>, _ cache: Cache<S>, rule: ReLUBackwardRule = .standard) throws
         -> (dx: Tensor<S>, dw: Tensor<S>, db: Tensor<S>) {
-        try Conv2D.backward(activationGradient(dout, cache, rule: rule), cache.conv)
+        guard cache.channelsLast else { return try Conv2D.backward(activationGradient(dout, cache, rule: rule), cache.conv) }
+        var dx = Tensor<S>(uninitializedShape: cache.conv.x.shape)
+        var dw = Tensor<S>(uninitializedShape: [0]), db = Tensor<S>(uninitializedShape: [0])
+        try dx.withUnsafeMutableBufferPointer { target in
+            try backwardChannelsLast(dout, cache, rule: rule, dx: target.baseAddress, dw: &dw, db: &db, regularization: 0)
+        }
+        return (dx, dw, db)
     }
 
     /// dw + regularization·w and db without dx, for the first layer of a net.
     @inlinable
     public static func parameterGradients<S>(_ dout: Tensor<S>, _ cache: Cache<S>, dw: inout Tensor<S>,
                                              db: inout Tensor<S>, regularization: S = 0) throws {
+        if cache.channelsLast {
+            try backwardChannelsLast(dout, cache, rule: .standard, dx: nil, dw: &dw, db: &db, regularization: regularization)
+            return
+        }
         try Conv2D.parameterGradients(activationGradient(dout, cache, rule: .standard), cache.conv,
                                       dw: &dw, db: &db, regularization: regularization)
     }
 
-    /// The gradient at the convolution's output: through the pool and the ReLU in one pass.
-    /// The guided and deconvnet rules act on the sum of what overlapping windows send back, so
-    /// there the two steps run one after the other.
+    /// The gradient at the convolution's output (NCHW path): through the pool and the ReLU in
+    /// one pass. The guided and deconvnet rules act on the sum of what overlapping windows send
+    /// back, so there the two steps run one after the other.
     @inlinable
     static func activationGradient<S>(_ dout: Tensor<S>, _ cache: Cache<S>, rule: ReLUBackwardRule) throws -> Tensor<S> {
-        let pool = cache.pool.geometry
+        let pool = cache.pool
+        let poolCache = MaxPool2D.Cache(x: cache.activations, out: cache.out, geometry: pool)
         var dconv = Tensor<S>(uninitializedShape: [0])
         if rule == .standard || (pool.stride >= pool.kernelHeight && pool.stride >= pool.kernelWidth) {
-            try MaxPool2D.backward(dout, cache.pool, into: &dconv, relu: rule)
+            try MaxPool2D.backward(dout, poolCache, into: &dconv, relu: rule)
             return dconv
         }
-        try MaxPool2D.backward(dout, cache.pool, into: &dconv)
-        return try ReLU.backward(dconv, gate: cache.pool.x, rule: rule)
+        try MaxPool2D.backward(dout, poolCache, into: &dconv)
+        return try ReLU.backward(dconv, gate: cache.activations, rule: rule)
     }
 }
 

@@ -2,28 +2,46 @@ import Testing
 @testable import CS231nNN
 
 struct ConvBlocksTests {
-    /// The fused block equals conv → ReLU → pool done one layer at a time, forward and for
-    /// every ReLU backward rule; the 16-wide input exercises the vectorised 2×2 unpooling.
-    @Test(arguments: [(2, 2, [2, 3, 9, 17]), (3, 2, [2, 3, 10, 18])])
-    func fusedConvReLUPoolMatchesTheLayersInSequence(_ pool: (Int, Int, [Int])) throws {
-        let (size, stride, xShape) = pool
-        let x = randomNormal(xShape, seed: 1, as: Float.self)
-        let w = randomNormal([4, 3, 2, 2], seed: 2, scale: 0.5, as: Float.self)
-        let b = randomNormal([4], seed: 3, scale: 0.1, as: Float.self)
-        let (out, cache) = try ConvReLUPool.forward(x, w, b, padding: 0, poolHeight: size, poolWidth: size, poolStride: stride)
-        let (a, convCache) = try Conv2D.forward(x, w, b)
-        let (r, reluCache) = ReLU.forward(a)
-        let (p, poolCache) = try MaxPool2D.forward(r, poolHeight: size, poolWidth: size, stride: stride)
-        #expect(out == p)
-        let dout = randomNormal(out.shape, seed: 4, as: Float.self)
-        for rule in ReLUBackwardRule.allCases {
-            let fused = try ConvReLUPool.backward(dout, cache, rule: rule)
-            let da = try ReLU.backward(try MaxPool2D.backward(dout, poolCache), reluCache, rule: rule)
-            let layered = try Conv2D.backward(da, convCache)
-            #expect(normwiseRelativeError(fused.dx, layered.dx) < 1e-6, "\(rule)")
-            #expect(normwiseRelativeError(fused.dw, layered.dw) < 1e-6, "\(rule)")
-            #expect(normwiseRelativeError(fused.db, layered.db) < 1e-6, "\(rule)")
+    /// (x, w, conv stride, padding, pool size, pool stride): tiling pools take the channels-last
+    /// path (2×2 and 3×3, a strided 3×5 conv, a kernel wider than 8); the overlapping 3/2 pool
+    /// takes the NCHW path.
+    static let blockCases: [([Int], [Int], Int, Int, Int, Int)] = [
+        ([2, 3, 9, 17], [4, 3, 2, 2], 1, 0, 2, 2),
+        ([2, 3, 10, 18], [4, 3, 2, 2], 1, 0, 3, 2),
+        ([1, 2, 10, 13], [5, 2, 2, 2], 1, 0, 3, 3),
+        ([2, 1, 11, 13], [3, 1, 3, 5], 2, 1, 2, 2),
+        ([1, 2, 8, 12], [2, 2, 1, 9], 1, 0, 2, 2),
+    ]
+
+    /// The fused block equals conv (naive) → ReLU → pool done one layer at a time, forward and
+    /// backward for every ReLU rule.
+    @Test(arguments: blockCases)
+    func fusedConvReLUPoolMatchesTheLayersInSequence(_ shapes: ([Int], [Int], Int, Int, Int, Int)) throws {
+        let (xShape, wShape, stride, padding, size, poolStride) = shapes
+        func compare<S: TensorScalar>(_: S.Type, tolerance: S) throws {
+            let x = randomNormal(xShape, seed: 1, as: S.self)
+            let w = randomNormal(wShape, seed: 2, scale: 0.5, as: S.self)
+            let b = randomNormal([wShape[0]], seed: 3, scale: 0.1, as: S.self)
+            let (out, cache) = try ConvReLUPool.forward(x, w, b, stride: stride, padding: padding, poolHeight: size,
+                                                        poolWidth: size, poolStride: poolStride)
+            #expect(cache.channelsLast == (size == poolStride))
+            let (a, convCache) = try Conv2D.forwardNaive(x, w, b, stride: stride, padding: padding)
+            let (r, reluCache) = ReLU.forward(a)
+            let (p, poolCache) = try MaxPool2D.forward(r, poolHeight: size, poolWidth: size, stride: poolStride)
+            #expect(normwiseRelativeError(out, p) < tolerance)
+            #expect(normwiseRelativeError(try cache.activationsNCHW(), r) < tolerance)
+            let dout = randomNormal(out.shape, seed: 4, as: S.self)
+            for rule in ReLUBackwardRule.allCases {
+                let fused = try ConvReLUPool.backward(dout, cache, rule: rule)
+                let da = try ReLU.backward(try MaxPool2D.backward(dout, poolCache), reluCache, rule: rule)
+                let layered = try Conv2D.backwardNaive(da, convCache)
+                #expect(normwiseRelativeError(fused.dx, layered.dx) < tolerance, "\(rule)")
+                #expect(normwiseRelativeError(fused.dw, layered.dw) < tolerance, "\(rule)")
+                #expect(normwiseRelativeError(fused.db, layered.db) < tolerance, "\(rule)")
+            }
         }
+        try compare(Double.self, tolerance: 1e-12)
+        try compare(Float.self, tolerance: 1e-5)
     }
 
     @Test func convReLUPoolGradientsMatchNumericalGradients() throws {
