@@ -136,7 +136,7 @@ public enum Conv2D {
         let (patch, plane, imageSize) = (g.patchSize, g.outputPlane, g.channels * g.inputPlane)
         let weightCount = filters * patch, blockSize = weightCount + filters
         let blocks = Swift.min(n, reductionBlocks)
-        // Per block: its dw (weightCount) then its db (filters).
+        // Per block: its dwᵀ (K × F) then its db (F).
         let partials = UnsafeMutablePointer<S>.allocate(capacity: Swift.max(1, blocks * blockSize))
         defer { partials.deallocate() }
         partials.initialize(repeating: 0, count: blocks * blockSize)
@@ -160,8 +160,9 @@ public enum Conv2D {
                                     g.im2col(image, into: scratch)
                                     patches = UnsafePointer(scratch)
                                 }
-                                GEMM.run(GemmCall(transposeB: true, m: filters, n: patch, k: plane, a: d, lda: plane,
-                                                  b: patches, ldb: plane, beta: 1, c: dwBlock, ldc: patch))
+                                // dwᵀ (K × F) += colsᵢ · doutᵢᵀ: faster than dw = doutᵢ · colsᵢᵀ for small F.
+                                GEMM.run(GemmCall(transposeB: true, m: patch, n: filters, k: plane, a: patches, lda: plane,
+                                                  b: d, ldb: plane, beta: 1, c: dwBlock, ldc: filters))
                                 for f in 0..<filters { dbBlock[f] += ConvKernels.sum(d + f * plane, count: plane) }
                                 guard let inputGradient else { continue }
                                 let target = inputGradient.base + i * imageSize
@@ -183,8 +184,8 @@ public enum Conv2D {
         }
         cache.w.withUnsafeBufferPointer { wb in
             dw.withUnsafeMutableBufferPointer { dwb in
-                sumBlocks(partials, blocks: blocks, stride: blockSize, count: weightCount,
-                          into: dwb.baseAddress!, plus: wb.baseAddress!, times: regularization)
+                sumTransposedBlocks(partials, blocks: blocks, stride: blockSize, rows: patch, columns: filters,
+                                    into: dwb.baseAddress!, plus: wb.baseAddress!, times: regularization)
             }
         }
         db.withUnsafeMutableBufferPointer { dbb in
@@ -203,6 +204,21 @@ public enum Conv2D {
                                            into out: UnsafeMutablePointer<S>, plus extra: UnsafePointer<S>?, times factor: S) {
         for j in 0..<count { out[j] = extra.map { factor * $0[j] } ?? 0 }
         for block in 0..<blocks { ConvKernels.add(partials + block * stride, into: out, count: count) }
+    }
+
+    /// out (columns × rows) = factor·extra + the transpose of Σ_block partials (rows × columns),
+    /// blocks in order: dw from its transposed per-block sums.
+    @inlinable
+    static func sumTransposedBlocks<S: TensorScalar>(_ partials: UnsafePointer<S>, blocks: Int, stride: Int, rows: Int,
+                                                     columns: Int, into out: UnsafeMutablePointer<S>,
+                                                     plus extra: UnsafePointer<S>?, times factor: S) {
+        for j in 0..<(rows * columns) { out[j] = extra.map { factor * $0[j] } ?? 0 }
+        for block in 0..<blocks {
+            let transposed = partials + block * stride
+            for r in 0..<rows {
+                for c in 0..<columns { out[c * rows + r] += transposed[r * columns + c] }
+            }
+        }
     }
 
     /// Checks w is (F, C, KH, KW) for the geometry and b is (F); returns F.

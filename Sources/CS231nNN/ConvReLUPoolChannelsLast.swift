@@ -110,14 +110,8 @@ extension ConvReLUPool {
         }
         cache.conv.w.withUnsafeBufferPointer { wb in
             dw.withUnsafeMutableBufferPointer { dwb in
-                let (target, weights) = (dwb.baseAddress!, wb.baseAddress!)
-                for j in 0..<weightCount { target[j] = regularization * weights[j] }
-                for block in 0..<blocks {
-                    let transposed = partials + block * blockSize
-                    for k in 0..<patch {
-                        for f in 0..<filters { target[f * patch + k] += transposed[k * filters + f] }
-                    }
-                }
+                Conv2D.sumTransposedBlocks(partials, blocks: blocks, stride: blockSize, rows: patch, columns: filters,
+                                           into: dwb.baseAddress!, plus: wb.baseAddress!, times: regularization)
             }
         }
         db.withUnsafeMutableBufferPointer {

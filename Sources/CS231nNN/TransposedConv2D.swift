@@ -126,8 +126,9 @@ public enum TransposedConv2D {
                                     g.im2col(d, into: columns)
                                     GEMM.run(GemmCall(m: inputs, n: plane, k: patch, a: weights.base, lda: patch,
                                                       b: columns, ldb: plane, c: inputGradient.base + i * inputs * plane, ldc: plane))
-                                    GEMM.run(GemmCall(transposeB: true, m: inputs, n: patch, k: plane, a: input.base + i * inputs * plane,
-                                                      lda: plane, b: columns, ldb: plane, beta: 1, c: dwBlock, ldc: patch))
+                                    // dwᵀ (K × Cin) += colsᵢ · xᵢᵀ, the faster orientation (see Conv2D).
+                                    GEMM.run(GemmCall(transposeB: true, m: patch, n: inputs, k: plane, a: columns, lda: plane,
+                                                      b: input.base + i * inputs * plane, ldb: plane, beta: 1, c: dwBlock, ldc: inputs))
                                     for c in 0..<g.channels {
                                         dbBlock[c] += ConvKernels.sum(d + c * g.inputPlane, count: g.inputPlane)
                                     }
@@ -139,7 +140,8 @@ public enum TransposedConv2D {
             }
         }
         dw.withUnsafeMutableBufferPointer {
-            Conv2D.sumBlocks(partials, blocks: blocks, stride: blockSize, count: weightCount, into: $0.baseAddress!, plus: nil, times: 0)
+            Conv2D.sumTransposedBlocks(partials, blocks: blocks, stride: blockSize, rows: patch, columns: inputs,
+                                       into: $0.baseAddress!, plus: nil, times: 0)
         }
         db.withUnsafeMutableBufferPointer {
             Conv2D.sumBlocks(partials + weightCount, blocks: blocks, stride: blockSize, count: g.channels,
