@@ -67,13 +67,16 @@ struct LinearCommand: ParsableCommand {
         _ = try Self.parseList(regularizations, option: "--reg")
     }
 
-    /// The grids that reach the accuracy targets within 1500 iterations (see the README).
+    /// Grids that reach the accuracy targets in 1500 iterations at the default seed (README:
+    /// SVM 38.7%, Softmax 39.6% on raw pixels; about 49% and 51% on hog+color). Raw pixels
+    /// want far smaller steps than standardised features; the SVM's gradient is several times
+    /// the Softmax's, so its steps are smaller still.
     static func defaultGrid(loss: LinearLoss, features: [ImageFeature]) -> (learningRates: [Double], regularizations: [Double]) {
         switch (loss, features.isEmpty) {
-        case (.svm, true): return ([1e-7, 5e-7, 1e-6], [5e3, 1e4, 2.5e4])
-        case (.softmax, true): return ([1e-7, 5e-7, 1e-6], [5e3, 1e4, 2.5e4])
-        case (.svm, false): return ([1e-3, 3e-3, 1e-2], [1e-2, 1e-1, 1])
-        case (.softmax, false): return ([1e-3, 3e-3, 1e-2], [1e-2, 1e-1, 1])
+        case (.svm, true): return ([5e-8, 7e-8, 1e-7], [1e2, 1e3])
+        case (.softmax, true): return ([2e-7, 5e-7, 1e-6], [1e2, 1e3])
+        case (.svm, false): return ([1e-3, 3e-3, 1e-2], [1e-3, 1e-2, 1e-1])
+        case (.softmax, false): return ([1e-2, 3e-2, 1e-1], [1e-3, 1e-2, 1e-1])
         }
     }
 
