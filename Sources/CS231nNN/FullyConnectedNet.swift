@@ -50,6 +50,7 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
         if c.normalization == .batchnorm { batchNormStates = c.hiddenSizes.map { BatchNormState(features: $0) } }
     }
 
+    @inlinable
     public var layerCount: Int { configuration.hiddenSizes.count + 1 }
 
     public var buffers: ParameterStore<S> {
@@ -95,6 +96,7 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
         return (loss, ParameterStore(parameters.names.map { ($0, gradients[$0]!) }))
     }
 
+    @inlinable
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
         var states = batchNormStates
         var unused = RandomGenerator(seed: 0, stream: .dropout)

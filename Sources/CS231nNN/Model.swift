@@ -22,6 +22,7 @@ public protocol Model<Scalar> {
 
 extension Model {
     /// The predicted class of each row, scoring `batchSize` rows at a time.
+    @inlinable
     public func predict(_ x: Tensor<Scalar>, batchSize: Int = 1000) throws -> [Int] {
         let n = x.shape.first ?? 0
         var predictions: [Int] = []
@@ -34,6 +35,7 @@ extension Model {
     }
 
     /// The fraction of rows whose predicted class is their label.
+    @inlinable
     public func accuracy(_ x: Tensor<Scalar>, _ y: [Int], batchSize: Int = 1000) throws -> Double {
         guard !y.isEmpty else { return 0 }
         let predictions = try predict(x, batchSize: batchSize)

@@ -24,8 +24,10 @@ public struct TwoLayerNet<S: TensorScalar>: Model {
         net = try FullyConnectedNet(configuration: configuration)
     }
 
+    @inlinable
     public var configuration: ModelConfiguration { net.configuration }
 
+    @inlinable
     public var parameters: ParameterStore<S> {
         get { net.parameters }
         _modify { yield &net.parameters }
@@ -46,6 +48,7 @@ public struct TwoLayerNet<S: TensorScalar>: Model {
         try net.loss(x, y)
     }
 
+    @inlinable
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try net.scores(x) }
 }
 

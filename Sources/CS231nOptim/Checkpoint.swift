@@ -25,6 +25,14 @@ public enum Checkpoint {
         + "samples its train-accuracy subset on the main stream; training step t draws dropout masks with seed "
         + "(model seed, t) on the dropout stream; so the counters above restore every generator"
 
+    /// A JSON array of strings, for list-valued metadata (class names).
+    public static func jsonArray(_ values: [String]) -> String { encode(values) }
+
+    /// The strings of a JSON array, or nil.
+    public static func strings(fromJSON text: String?) -> [String]? {
+        text.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+    }
+
     static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

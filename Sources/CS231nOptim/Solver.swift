@@ -81,13 +81,13 @@ public struct Solver<M: Model> {
     public let trainSet: LabeledTensors<S>
     public let valSet: LabeledTensors<S>
     public var options: SolverOptions
-    public internal(set) var history = SolverHistory()
+    public var history = SolverHistory()
     /// Completed epochs and iterations.
-    public internal(set) var epoch = 0
-    public internal(set) var iteration = 0
-    public internal(set) var bestValAccuracy = -Double.infinity
-    public internal(set) var bestParameters: ParameterStore<S>
-    public internal(set) var bestBuffers: ParameterStore<S>
+    public var epoch = 0
+    public var iteration = 0
+    public var bestValAccuracy = -Double.infinity
+    public var bestParameters: ParameterStore<S>
+    public var bestBuffers: ParameterStore<S>
     /// Written after every epoch when set.
     public var checkpointPath: String?
     /// Facts about the data saved with each checkpoint (the dataset, the preprocessing).
@@ -114,9 +114,13 @@ public struct Solver<M: Model> {
         bestBuffers = model.buffers
     }
 
+    @inlinable
     public var stepsPerEpoch: Int { (trainSet.count + options.batchSize - 1) / options.batchSize }
 
     /// Trains the epochs not yet done, then puts the best-val parameters in the model.
+    /// Inlinable, like everything on the training path, so that it is specialized for the
+    /// concrete model in the caller's module: generic code runs many times slower.
+    @inlinable
     public mutating func train() throws {
         var batch = Tensor<S>(uninitializedShape: [0])
         while epoch < options.epochs {
@@ -143,6 +147,7 @@ public struct Solver<M: Model> {
     }
 
     /// Accuracy checks, best-val bookkeeping, lr decay and the checkpoint.
+    @inlinable
     mutating func finishEpoch(seconds: Double) throws {
         var sampler = RandomGenerator(seed: Self.epochSeed(options.seed, epoch), stream: .main)
         let trainAccuracy = try accuracy(on: trainSet, samples: options.trainAccuracySamples, using: &sampler)
@@ -161,6 +166,7 @@ public struct Solver<M: Model> {
         if let checkpointPath { try saveCheckpoint(to: checkpointPath) }
     }
 
+    @inlinable
     func accuracy(on data: LabeledTensors<S>, samples: Int?, using generator: inout RandomGenerator) throws -> Double {
         guard let samples, samples < data.count else { return try model.accuracy(data.x, data.y) }
         let picked = generator.sampleWithoutReplacement(count: samples, from: data.count)
@@ -169,14 +175,17 @@ public struct Solver<M: Model> {
 
     /// The order of epoch `epoch` (1-based): a permutation drawn from a generator seeded by the
     /// seed and the epoch alone, so a resumed run shuffles exactly as an uninterrupted one.
+    @inlinable
     public static func dataOrder(seed: UInt64, epoch: Int, count: Int) -> [Int] {
         var generator = RandomGenerator(seed: epochSeed(seed, epoch), stream: .dataOrder)
         return generator.permutation(count)
     }
 
+    @inlinable
     static func epochSeed(_ seed: UInt64, _ epoch: Int) -> UInt64 { seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15 }
 
     /// Copies the rows `indices` of the training set into `batch`, reusing its buffer.
+    @inlinable
     func gatherRows(_ indices: [Int], into batch: inout Tensor<S>) throws {
         let rowSize = trainSet.x.count / trainSet.count
         let shape = [indices.count] + trainSet.x.shape.dropFirst()
