@@ -49,7 +49,7 @@ public enum CrossValidation {
         let ranges = try LabeledImages.foldRanges(count: count, k: folds)
         let smallestTraining = count - ranges.map(\.count).max()!
         if let bad = ks.first(where: { $0 < 1 || $0 > smallestTraining }) {
-            throw KNNError.invalidK(k: bad, trainingCount: smallestTraining)
+            throw KNNError.invalidCrossValidationK(k: bad, folds: folds, foldTrainingCount: smallestTraining)
         }
         // Training on everything validates the labels and values and computes the norms once.
         var whole = KNearestNeighbor()

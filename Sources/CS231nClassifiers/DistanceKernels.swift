@@ -130,12 +130,11 @@ enum DistanceKernels {
         return sum
     }
 
-    /// Eight independent accumulator chains (4 queries × 2 rows) hide the add latency; the
-    /// accumulation is an FMA by one so it runs on the multiply pipes beside the subtractions.
+    /// Eight independent accumulator chains (4 queries × 2 rows) hide the add latency, and
+    /// six vector loads feed eight |difference|s.
     @inline(__always)
     static func l1Block4x2(_ q: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
                            _ t0: UnsafePointer<Float>, _ t1: UnsafePointer<Float>, dims: Int) -> SIMD8<Float> {
-        let one = SIMD8<Float>(repeating: 1)
         var a00 = SIMD8<Float>(), a10 = SIMD8<Float>(), a20 = SIMD8<Float>(), a30 = SIMD8<Float>()
         var a01 = SIMD8<Float>(), a11 = SIMD8<Float>(), a21 = SIMD8<Float>(), a31 = SIMD8<Float>()
         let vectorDims = dims & ~7
@@ -144,13 +143,13 @@ enum DistanceKernels {
             let x0 = UnsafeRawPointer(t0 + d).loadUnaligned(as: SIMD8<Float>.self)
             let x1 = UnsafeRawPointer(t1 + d).loadUnaligned(as: SIMD8<Float>.self)
             let y0 = UnsafeRawPointer(q.0 + d).loadUnaligned(as: SIMD8<Float>.self)
-            a00.addProduct(absoluteDifference(y0, x0), one); a01.addProduct(absoluteDifference(y0, x1), one)
+            a00 += absoluteDifference(y0, x0); a01 += absoluteDifference(y0, x1)
             let y1 = UnsafeRawPointer(q.1 + d).loadUnaligned(as: SIMD8<Float>.self)
-            a10.addProduct(absoluteDifference(y1, x0), one); a11.addProduct(absoluteDifference(y1, x1), one)
+            a10 += absoluteDifference(y1, x0); a11 += absoluteDifference(y1, x1)
             let y2 = UnsafeRawPointer(q.2 + d).loadUnaligned(as: SIMD8<Float>.self)
-            a20.addProduct(absoluteDifference(y2, x0), one); a21.addProduct(absoluteDifference(y2, x1), one)
+            a20 += absoluteDifference(y2, x0); a21 += absoluteDifference(y2, x1)
             let y3 = UnsafeRawPointer(q.3 + d).loadUnaligned(as: SIMD8<Float>.self)
-            a30.addProduct(absoluteDifference(y3, x0), one); a31.addProduct(absoluteDifference(y3, x1), one)
+            a30 += absoluteDifference(y3, x0); a31 += absoluteDifference(y3, x1)
             d += 8
         }
         return SIMD8(total(a00, tail: scalarTail(q.0, t0, from: vectorDims, to: dims)),
@@ -166,13 +165,12 @@ enum DistanceKernels {
     /// One pair, with exactly the per-lane arithmetic of `l1Block4x2`.
     @inline(__always)
     static func l1Pair(_ q: UnsafePointer<Float>, _ t: UnsafePointer<Float>, dims: Int) -> Float {
-        let one = SIMD8<Float>(repeating: 1)
         var acc = SIMD8<Float>()
         let vectorDims = dims & ~7
         var d = 0
         while d < vectorDims {
-            acc.addProduct(absoluteDifference(UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self),
-                                              UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self)), one)
+            acc += absoluteDifference(UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self),
+                                      UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self))
             d += 8
         }
         return total(acc, tail: scalarTail(q, t, from: vectorDims, to: dims))

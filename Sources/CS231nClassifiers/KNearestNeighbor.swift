@@ -20,6 +20,7 @@ public enum KNNError: Error, CustomStringConvertible, Equatable {
     case invalidLabel(index: Int, label: Int, classCount: Int)
     case nonFinite(what: String, row: Int, column: Int)
     case invalidFolds(folds: Int, count: Int)
+    case invalidCrossValidationK(k: Int, folds: Int, foldTrainingCount: Int)
 
     public var description: String {
         switch self {
@@ -37,8 +38,11 @@ public enum KNNError: Error, CustomStringConvertible, Equatable {
             return "kNN train: label \(label) at index \(index) is outside 0..<\(classCount)"
         case .nonFinite(let what, let row, let column):
             return "kNN: \(what) has a non-finite value at row \(row), column \(column)"
+        case .invalidCrossValidationK(let k, let folds, let foldTrainingCount):
+            return "kNN cross-validation: k = \(k) is invalid: with \(folds) folds each model trains on \(foldTrainingCount) "
+                + "examples, so k must be between 1 and \(foldTrainingCount)"
         case .invalidFolds(let folds, let count):
-            return "kNN cross-validation: \(folds) folds need between 2 and \(count) examples per split"
+            return "kNN cross-validation: cannot cut \(count) examples into \(folds) folds: the number of folds must be between 2 and \(count)"
         }
     }
 }

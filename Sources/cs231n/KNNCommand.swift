@@ -91,11 +91,11 @@ struct KNNCommand: ParsableCommand {
     func runCrossValidation(_ splits: DatasetSplits, printer: ResultPrinter) throws {
         let ks = try ks()
         guard train <= splits.train.count else {
-            throw ValidationError("--train \(train) exceeds the \(splits.train.count) images of the training split"
-                                  + (source.dataset == .builtin ? " (raise --builtin-count)" : ""))
+            throw SizeError("--train \(train) exceeds the \(splits.train.count) images of the training split"
+                            + (source.dataset == .builtin ? " (raise --builtin-count)" : ""))
         }
         guard test <= splits.val.count else {
-            throw ValidationError("--test \(test) exceeds the \(splits.val.count) images of the validation split")
+            throw SizeError("--test \(test) exceeds the \(splits.val.count) images of the validation split")
         }
         let trainingSet = splits.train.slice(0..<train)
         let rows = trainingSet.rows(Float.self)
@@ -121,8 +121,10 @@ struct KNNCommand: ParsableCommand {
         let validation = splits.val.slice(0..<test)
         let distances = try model.distances(validation.rows(Float.self), metric: metric)
         let picturePath = (output as NSString).appendingPathComponent("knn-distances-\(metric.rawValue).png")
-        try MatrixImage.grayscale(distances).write(to: picturePath)
-        printer.say("wrote \(picturePath): the \(test)×\(train) \(metric) distance matrix (rows: validation images, columns: training images; dark = near)")
+        let picture = try MatrixImage.grayscale(distances, maxWidth: 800, maxHeight: 400)
+        try picture.write(to: picturePath)
+        printer.say("wrote \(picturePath): the \(test)×\(train) \(metric) distance matrix as \(picture.width)×\(picture.height) pixels "
+                    + "(rows: validation images, columns: training images, block means; dark = near)")
         try evaluate(model, on: validation, split: "val", ks: evaluationKs, printer: printer)
         if let testSet = splits.test {
             try evaluate(model, on: testSet.slice(0..<Swift.min(test, testSet.count)), split: "test", ks: evaluationKs, printer: printer)
@@ -183,7 +185,9 @@ struct KNNCommand: ParsableCommand {
         let (queries, split) = splits.test.map { ($0, "test") } ?? (splits.val, "val")
         printer.say("kNN (\(metric)) on \(source.dataset.rawValue): \(queries.count) \(split) images against all "
                     + "\(splits.train.count) training images, k = \(ks.map(String.init).joined(separator: ", "))")
-        var model = KNearestNeighbor(chunkSize: chunkSize)
+        // The bar moves once per chunk: aim for ten of them, in whole tiles of 256 queries.
+        let tenth = (queries.count + 9) / 10
+        var model = KNearestNeighbor(chunkSize: Swift.min(chunkSize, Swift.max(256, (tenth + 255) / 256 * 256)))
         try model.train(splits.train.rows(Float.self), labels: splits.train.labels,
                         classCount: splits.train.classNames.count)
         let bar = ProgressBar("kNN \(metric) queries", total: queries.count)
@@ -204,6 +208,12 @@ struct KNNCommand: ParsableCommand {
         printer.figure([("command", "knn"), ("split", .string(split)), ("distance", .string(metric.rawValue))],
                        metric: "seconds", value: seconds)
     }
+}
+
+/// A size asked for that the data cannot give (known only once the data is loaded).
+struct SizeError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 extension String {

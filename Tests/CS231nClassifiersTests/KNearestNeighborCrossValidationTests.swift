@@ -68,7 +68,7 @@ struct KNearestNeighborCrossValidationTests {
             try CrossValidation.kNearestNeighbor(rows: rows, labels: labels, ks: [1], folds: 11)
         }
         // With 5 folds of 2, each model trains on 8 examples.
-        #expect(throws: KNNError.invalidK(k: 9, trainingCount: 8)) {
+        #expect(throws: KNNError.invalidCrossValidationK(k: 9, folds: 5, foldTrainingCount: 8)) {
             try CrossValidation.kNearestNeighbor(rows: rows, labels: labels, ks: [1, 9], folds: 5)
         }
         #expect(throws: KNNError.labelCountMismatch(rows: 10, labels: 3)) {
