@@ -126,15 +126,33 @@ struct LinearLossWorkspace<S: TensorScalar> {
         guard rows > 0 else { return regularization * regularizationLoss }
         return scores.withUnsafeMutableBufferPointer { buffer in
             let scores = buffer.baseAddress!
-            GEMM.run(GemmCall(m: rows, n: classes, k: dimension, a: inputs, lda: dimension,
-                              b: weights, ldb: classes, c: scores, ldc: classes))
+            Self.gemmInFixedRowBlocks(GemmCall(m: rows, n: classes, k: dimension, a: inputs, lda: dimension,
+                                               b: weights, ldb: classes, c: scores, ldc: classes), blocks: 2)
             let dataLoss = loss == .svm
                 ? Self.svmScoreGradient(scores, labels: labels, rows: rows, classes: classes)
                 : Self.softmaxScoreGradient(scores, labels: labels, rows: rows, classes: classes)
-            GEMM.run(GemmCall(transposeA: true, m: dimension, n: classes, k: rows, alpha: 1 / S(rows),
-                              a: inputs, lda: dimension, b: scores, ldb: classes,
-                              beta: 1, c: gradient, ldc: classes))
+            Self.gemmInFixedRowBlocks(GemmCall(transposeA: true, m: dimension, n: classes, k: rows, alpha: 1 / S(rows),
+                                               a: inputs, lda: dimension, b: scores, ldb: classes,
+                                               beta: 1, c: gradient, ldc: classes), blocks: 8)
             return dataLoss / S(rows) + regularization * regularizationLoss
+        }
+    }
+
+    /// Runs `call` as `blocks` fixed blocks of rows of C spread over the cores. `GEMM.run` splits
+    /// by core count, which moves rows between the BLAS kernel's tiles and so changes the last
+    /// bits of some results; fixed blocks give the same numbers whatever the thread count.
+    static func gemmInFixedRowBlocks(_ call: GemmCall<S>, blocks: Int) {
+        let parts = Swift.min(blocks, call.m)
+        let shared = UnsafeSendable(call)
+        Parallel.forEachChunk(parts) { range in
+            for part in range {
+                var piece = shared.value
+                let rows = Parallel.chunkRange(part, of: parts, count: piece.m)
+                piece.m = rows.count
+                piece.a += rows.lowerBound * (piece.transposeA ? 1 : piece.lda)
+                piece.c += rows.lowerBound * piece.ldc
+                GEMM.run(piece)
+            }
         }
     }
 
