@@ -52,7 +52,7 @@ struct Canvas {
     typealias Colour = (Float, Float, Float)
 
     mutating func draw(class label: Int, using rng: inout RandomGenerator) {
-        let (background, foreground) = Canvas.contrastingColours(using: &rng)
+        let (background, foreground) = Canvas.contrastingColours(class: label, using: &rng)
         paintBackground(background, using: &rng)
         if rng.nextUniform() < 0.5 { paintDistractor(using: &rng) }
         let shape = Shape.random(class: label, using: &rng)
@@ -60,16 +60,29 @@ struct Canvas {
         addNoise(sigma: Float(4 + 14 * rng.nextUniform()) / 255, using: &rng)
     }
 
-    /// A background and a foreground colour far enough apart in brightness to see the shape,
-    /// with the brighter one chosen at random.
-    static func contrastingColours(using rng: inout RandomGenerator) -> (Colour, Colour) {
-        func colour() -> Colour {
-            (Float(rng.nextUniform()), Float(rng.nextUniform()), Float(rng.nextUniform()))
+    /// Each class's favourite foreground hue (in turns), as CIFAR-10's classes have typical
+    /// colours (blue sky behind planes, green frogs): a cue a linear classifier can partly use.
+    static let classHues: [Float] = [0.0, 0.55, 0.15, 0.75, 0.35, 0.9, 0.05, 0.6, 0.45, 0.25]
+
+    /// A background and a foreground colour far apart in brightness: the foreground usually the
+    /// brighter, its hue near its class's, the background's hue anything.
+    static func contrastingColours(class label: Int, using rng: inout RandomGenerator) -> (Colour, Colour) {
+        func uniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * Float(rng.nextUniform()) }
+        var dark = uniform(0.05, 0.5), bright = uniform(0.6, 1)
+        if rng.nextUniform() < 0.2 { swap(&dark, &bright) }
+        let jitter = Float(rng.nextNormal()) * 0.1
+        let foreground = hsv(hue: classHues[label] + jitter, saturation: uniform(0.45, 1), value: bright)
+        let background = hsv(hue: uniform(0, 1), saturation: uniform(0.1, 0.8), value: dark)
+        return (background, foreground)
+    }
+
+    static func hsv(hue: Float, saturation: Float, value: Float) -> Colour {
+        func channel(_ offset: Float) -> Float {
+            let turn = (hue + offset).truncatingRemainder(dividingBy: 1) + 1
+            let k = (turn * 6).truncatingRemainder(dividingBy: 6)
+            return value * (1 - saturation * max(0, min(1, min(k, 4 - k))))
         }
-        func brightness(_ c: Colour) -> Float { 0.299 * c.0 + 0.587 * c.1 + 0.114 * c.2 }
-        var pair = (colour(), colour())
-        while abs(brightness(pair.0) - brightness(pair.1)) < 0.3 { pair = (colour(), colour()) }
-        return pair
+        return (channel(5.0 / 6), channel(3.0 / 6), channel(1.0 / 6))
     }
 
     /// A two-colour linear gradient in a random direction.

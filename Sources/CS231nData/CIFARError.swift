@@ -5,7 +5,6 @@ public enum CIFARError: Error, Equatable, CustomStringConvertible {
     case unreadableFile(path: String, reason: String)
     case badFileSize(path: String, size: Int)
     case badLabel(path: String, record: Int, label: Int)
-    case missingMeta(path: String)
     case malformedMeta(path: String, detail: String)
 
     static let layout = "a cifar-10-batches-bin folder holding data_batch_1.bin … data_batch_5.bin, "
@@ -29,9 +28,6 @@ public enum CIFARError: Error, Equatable, CustomStringConvertible {
         case .badLabel(let path, let record, let label):
             return "\(path): record \(record) (byte offset \(record * CIFAR10.recordSize)) has label \(label); "
                 + "CIFAR-10 labels are 0...9"
-        case .missingMeta(let path):
-            return "CIFAR-10 meta file not found: \(path) (expected the 10 class names, one per line). "
-                + CIFARError.remedy
         case .malformedMeta(let path, let detail):
             return "malformed CIFAR-10 meta file \(path): \(detail); expected the 10 class names, one per line"
         }

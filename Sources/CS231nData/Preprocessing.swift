@@ -7,19 +7,20 @@ func featureMoments<S: TensorScalar>(_ x: Tensor<S>, squares: Bool) -> (sum: [Do
     let rows = x.shape.first ?? 0, features = rows > 0 ? x.count / rows : 0
     var sums = [Double](repeating: 0, count: features)
     var squaredSums = [Double](repeating: 0, count: squares ? features : 0)
+    guard features > 0 else { return (sums, squaredSums) }
     x.withUnsafeBufferPointer { input in
         sums.withUnsafeMutableBufferPointer { sumBuffer in
             squaredSums.withUnsafeMutableBufferPointer { squareBuffer in
                 let source = SendableConstPointer(input.baseAddress!)
                 let sum = SendablePointer(sumBuffer.baseAddress!)
-                let square = UnsafeSendable(squareBuffer.baseAddress)
+                let square = SendablePointer(squares ? squareBuffer.baseAddress! : sumBuffer.baseAddress!)
                 Parallel.forEachChunk(features, minimumChunk: 256) { range in
                     for row in 0..<rows {
                         let base = source.base + row * features
                         for j in range {
                             let value = Double(base[j])
                             sum.base[j] += value
-                            if let squared = square.value { squared[j] += value * value }
+                            if squares { square.base[j] += value * value }
                         }
                     }
                 }
