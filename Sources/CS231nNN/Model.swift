@@ -4,7 +4,7 @@ import Foundation
 /// convolutional nets later.
 public protocol Model<Scalar> {
     associatedtype Scalar: TensorScalar
-    /// The kind and hyper-parameters: enough for `ModelFactory` to build the same model again.
+    /// The kind and hyper-parameters: enough for `AnyModel` to build the same model again.
     var configuration: ModelConfiguration { get }
     /// The trained parameters, named as in CS231n (W1, b1, gamma1, beta1, …).
     var parameters: ParameterStore<Scalar> { get set }

@@ -51,19 +51,3 @@ public struct TwoLayerNet<S: TensorScalar>: Model {
     @inlinable
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try net.scores(x) }
 }
-
-/// Builds the model a configuration describes, by its kind.
-public enum ModelFactory {
-    public static let kinds = ["two-layer", "fully-connected"]
-
-    public static func make<S: TensorScalar>(_ configuration: ModelConfiguration, as _: S.Type = S.self) throws
-        -> any Model<S> {
-        switch configuration.kind {
-        case "two-layer": return try TwoLayerNet<S>(configuration: configuration)
-        case "fully-connected": return try FullyConnectedNet<S>(configuration: configuration)
-        default:
-            throw TensorError.invalidArgument(operation: "ModelFactory",
-                detail: "unknown model kind \"\(configuration.kind)\" (known: \(kinds.joined(separator: ", ")))")
-        }
-    }
-}

@@ -89,10 +89,10 @@ public enum Checkpoint {
 
     /// A model rebuilt from a checkpoint: its best-val weights (or the latest, when asked).
     public static func loadModel<S: TensorScalar>(_ path: String, as _: S.Type = S.self, latest: Bool = false) throws
-        -> (model: any Model<S>, file: SafetensorsFile) {
+        -> (model: AnyModel<S>, file: SafetensorsFile) {
         let file = try read(path)
         let configuration = try decode(ModelConfiguration.self, file, "model.config", path: path)
-        var model = try ModelFactory.make(configuration, as: S.self)
+        var model = try AnyModel<S>(configuration)
         let prefix = latest || !file.names.contains(where: { $0.hasPrefix("best.params.") }) ? "" : "best."
         var parameters = model.parameters, buffers = model.buffers
         try assign(store(file, prefix: prefix + "params.", as: S.self), to: &parameters, what: "parameters", path: path)

@@ -13,6 +13,7 @@ struct BenchCommand: ParsableCommand {
         case W1
         case W2
         case W3
+        case W4
     }
 
     @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -57,6 +58,7 @@ struct BenchCommand: ParsableCommand {
             case .W1: try benchKNNSmall(printer: printer, peerNames: peerNames)
             case .W2: try benchNearestNeighbourFull(printer: printer, peerNames: peerNames, queryCount: w2Queries)
             case .W3: try benchLinear(printer: printer, peerNames: peerNames)
+            case .W4: try benchTwoLayerNet(printer: printer, peerNames: peerNames)
             }
         }
     }

@@ -166,8 +166,9 @@ import Testing
         for configuration in [two.configuration, fc.configuration] {
             let decoded = try ModelConfiguration.fromJSON(configuration.jsonString())
             #expect(decoded == configuration)
-            let rebuilt = try ModelFactory.make(decoded, as: Float.self)
+            let rebuilt = try AnyModel<Float>(decoded)
             #expect(rebuilt.configuration == configuration)
+            #expect(rebuilt.parameters.names == (configuration.kind == "two-layer" ? two.parameters.names : fc.parameters.names))
         }
         #expect(throws: TensorError.self) {
             try TwoLayerNet<Float>(configuration: fc.configuration)

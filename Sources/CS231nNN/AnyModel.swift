@@ -1,0 +1,64 @@
+/// Any model this toolkit builds, rebuilt from its configuration (e.g. a checkpoint's).
+///
+/// A struct holding the one concrete net rather than an existential `any Model`: each call
+/// forwards to a concrete, inlinable net and so runs specialized, where an existential would
+/// run every layer as unspecialized generic code, many times slower.
+public struct AnyModel<S: TensorScalar>: Model {
+    public typealias Scalar = S
+
+    public static var kinds: [String] { ["two-layer", "fully-connected"] }
+
+    @usableFromInline var twoLayer: TwoLayerNet<S>?
+    @usableFromInline var fullyConnected: FullyConnectedNet<S>?
+
+    public init(_ configuration: ModelConfiguration) throws {
+        switch configuration.kind {
+        case "two-layer": twoLayer = try TwoLayerNet(configuration: configuration)
+        case "fully-connected": fullyConnected = try FullyConnectedNet(configuration: configuration)
+        default:
+            throw TensorError.invalidArgument(operation: "AnyModel",
+                detail: "unknown model kind \"\(configuration.kind)\" (known: \(Self.kinds.joined(separator: ", ")))")
+        }
+    }
+
+    public init(_ net: TwoLayerNet<S>) { twoLayer = net }
+    public init(_ net: FullyConnectedNet<S>) { fullyConnected = net }
+
+    @inlinable
+    public var configuration: ModelConfiguration {
+        if let twoLayer { return twoLayer.configuration }
+        return fullyConnected!.configuration
+    }
+
+    @inlinable
+    public var parameters: ParameterStore<S> {
+        get { twoLayer?.parameters ?? fullyConnected!.parameters }
+        _modify {
+            if twoLayer != nil { yield &twoLayer!.parameters } else { yield &fullyConnected!.parameters }
+        }
+    }
+
+    @inlinable
+    public var buffers: ParameterStore<S> {
+        get { twoLayer?.buffers ?? fullyConnected!.buffers }
+        set { if twoLayer != nil { twoLayer!.buffers = newValue } else { fullyConnected!.buffers = newValue } }
+    }
+
+    @inlinable
+    public var trainingSteps: Int {
+        get { twoLayer?.trainingSteps ?? fullyConnected!.trainingSteps }
+        set { if twoLayer != nil { twoLayer!.trainingSteps = newValue } else { fullyConnected!.trainingSteps = newValue } }
+    }
+
+    @inlinable
+    public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
+        if twoLayer != nil { return try twoLayer!.loss(x, y) }
+        return try fullyConnected!.loss(x, y)
+    }
+
+    @inlinable
+    public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
+        if let twoLayer { return try twoLayer.scores(x) }
+        return try fullyConnected!.scores(x)
+    }
+}

@@ -1,0 +1,216 @@
+import ArgumentParser
+import CS231n
+import Foundation
+
+extension UpdateRule: ExpressibleByArgument {}
+
+/// `cs231n train`: assignment 2's Solver on a two-layer or fully-connected net. The defaults
+/// are W4's recipe (BENCHMARKS.md), so `cs231n train` alone reproduces it.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a two-layer or fully-connected net with the Solver; checkpoint every epoch.",
+        discussion: """
+            Prints a progress bar per epoch and the train and val accuracy, then writes into --output: \
+            the checkpoint (safetensors; also --checkpoint), loss.svg and accuracy.svg against the epoch, and \
+            first-layer-weights.png (the first 100 hidden units' weights as 32×32 images). With --resume it \
+            continues the run saved at --checkpoint exactly where it stopped: the model, data and update \
+            settings come from the checkpoint; --epochs may extend it.
+            """)
+
+    enum ModelChoice: String, ExpressibleByArgument, CaseIterable {
+        case twoLayer = "two-layer", fc
+    }
+
+    enum NormChoice: String, ExpressibleByArgument, CaseIterable {
+        case none, batch, layer
+        var normalization: Normalization { [.none: .none, .batch: .batchnorm, .layer: .layernorm][self]! }
+    }
+
+    @Option(help: "two-layer or fc (fully-connected, any depth).")
+    var model: ModelChoice = .twoLayer
+
+    @Option(help: "Hidden layer sizes, comma-separated (two-layer takes one).")
+    var hidden = "500"
+
+    @Option(help: "Epochs to train (default 10; with --resume, the checkpoint's count unless given).")
+    var epochs: Int?
+
+    @Option(help: "Learning rate (default 0.02 for pytorch-momentum, else the course's default for the rule).")
+    var lr: Double?
+
+    @Option(help: "Update rule: \(UpdateRule.allCases.map(\.rawValue).joined(separator: ", ")). momentum is CS231n's sgd_momentum.")
+    var update: UpdateRule = .pytorchMomentum
+
+    @Option(help: "μ of the momentum rules.")
+    var momentum = 0.9
+
+    @Option(help: "The learning rate is multiplied by this after each epoch.")
+    var lrDecay = 0.95
+
+    @Option(help: "Examples per step.")
+    var batchSize = 200
+
+    @Option(help: "L2 strength: the loss adds 0.5·reg·ΣW² over the weight matrices.")
+    var reg = 1e-3
+
+    @Option(help: "Initial weights: he (√(2/fan-in)) or a standard deviation such as 1e-2.")
+    var weightScale = "he"
+
+    @Option(help: "Normalization of the hidden layers (fc): none, batch or layer.")
+    var norm: NormChoice = .none
+
+    @Option(help: "Dropout's keep probability p (fc; 1 = no dropout): each hidden unit is kept with probability p.")
+    var dropout = 1.0
+
+    @Option(help: "Dataset: cifar10 or builtin (offline, procedurally drawn).")
+    var dataset: NetworkDataset = .cifar10
+
+    @Option(help: "CIFAR-10 folder (default: $CS231N_DATA_DIR or ~/.cache/cs231n/cifar-10-batches-bin).")
+    var dataDir: String?
+
+    @Option(help: "Training images (default: 49000 for cifar10, 9000 for builtin).")
+    var numTrain: Int?
+
+    @Option(help: "Validation images, taken after the training ones.")
+    var numVal = 1000
+
+    @Option(help: "Checkpoint file, written every epoch (default: <output>/model.safetensors).")
+    var checkpoint: String?
+
+    @Flag(help: "Continue the run saved at --checkpoint.")
+    var resume = false
+
+    @Option(name: [.short, .long], help: "Folder for the checkpoint and the pictures.")
+    var output = "train-output"
+
+    @OptionGroup var common: CommonOptions
+
+    var checkpointPath: String { checkpoint ?? output + "/model.safetensors" }
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        guard batchSize >= 1, numVal >= 1 else { throw ValidationError("--batch-size and --num-val must be at least 1") }
+        guard lrDecay > 0, reg >= 0 else { throw ValidationError("--lr-decay must be positive and --reg not negative") }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
+        guard dropout > 0, dropout <= 1 else { throw ValidationError("--dropout is the keep probability, in (0, 1]") }
+        if let numTrain, numTrain < 1 { throw ValidationError("--num-train must be at least 1") }
+        _ = try hiddenSizes()
+        _ = try initialScale()
+        if model == .twoLayer && (norm != .none || dropout < 1) {
+            throw ValidationError("--norm and --dropout need --model fc (two-layer has neither)")
+        }
+        if resume && !FileManager.default.fileExists(atPath: checkpointPath) {
+            throw ValidationError("--resume: no checkpoint at \(checkpointPath) (set --checkpoint or --output)")
+        }
+    }
+
+    func hiddenSizes() throws -> [Int] {
+        let sizes = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--hidden must be positive sizes separated by commas, got '\(hidden)'")
+        }
+        if model == .twoLayer && sizes.count != 1 { throw ValidationError("--model two-layer takes one --hidden size") }
+        return sizes.map { $0! }
+    }
+
+    func initialScale() throws -> Double? {
+        if weightScale.lowercased() == "he" { return nil }
+        guard let scale = Double(weightScale), scale > 0 else {
+            throw ValidationError("--weight-scale must be he or a positive number, got '\(weightScale)'")
+        }
+        return scale
+    }
+
+    func run() throws {
+        let printer = ResultPrinter(json: common.json)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        var (solver, data) = try resume ? resumedSolver(printer: printer) : freshSolver(printer: printer)
+        solver.checkpointPath = checkpointPath
+        let configuration = solver.model.configuration
+        printer.say("\(configuration.kind) net \(configuration.inputSize)-\(configuration.hiddenSizes.map(String.init).joined(separator: "-"))-\(configuration.classes), "
+                    + "\(solver.model.parameters.scalarCount) parameters; \(solver.optimizer.settings.rule.rawValue) lr \(solver.optimizer.settings.learningRate), "
+                    + "batch \(solver.options.batchSize), \(data.train.count) training images")
+        attachProgress(to: &solver, printer: printer)
+        try solver.train()
+        try report(solver, data: data, printer: printer)
+    }
+
+    func freshSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, NetworkData) {
+        printer.say("loading \(dataset.rawValue)…")
+        let data = try NetworkData.load(dataset: dataset, dataDirectory: dataDir, numTrain: numTrain, numVal: numVal, seed: common.seed)
+        let configuration = ModelConfiguration(
+            kind: model == .twoLayer ? "two-layer" : "fully-connected", inputShape: [LabeledImages.imageSize],
+            hiddenSizes: try hiddenSizes(), classes: data.classNames.count, normalization: norm.normalization,
+            keepProbability: dropout, regularization: reg, weightScale: try initialScale(), seed: common.seed)
+        let settings = OptimizerSettings(rule: update, learningRate: lr ?? (update == .pytorchMomentum ? 0.02 : nil), momentum: momentum)
+        let options = SolverOptions(epochs: epochs ?? 10, batchSize: batchSize, learningRateDecay: lrDecay, seed: common.seed)
+        var solver = try Solver(model: AnyModel<Float>(configuration), train: data.train, val: data.val, optimizer: settings, options: options)
+        solver.checkpointMetadata = data.metadata
+        solver.checkpointTensors["mean_image"] = data.meanImage
+        return (solver, data)
+    }
+
+    func resumedSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, NetworkData) {
+        let file = try Checkpoint.read(checkpointPath)
+        let configuration = try ModelConfiguration.fromJSON(file.metadata["model.config"] ?? "")
+        guard let optionsText = file.metadata["solver.options"], let settingsText = file.metadata["optimizer.settings"] else {
+            throw CheckpointError.corrupt(path: checkpointPath, detail: "metadata lacks solver.options or optimizer.settings")
+        }
+        var options = try JSONDecoder().decode(SolverOptions.self, from: Data(optionsText.utf8))
+        let settings = try JSONDecoder().decode(OptimizerSettings.self, from: Data(settingsText.utf8))
+        if let epochs { options.epochs = epochs }
+        printer.say("resuming \(checkpointPath) at epoch \(file.metadata["solver.epoch"] ?? "?") of \(options.epochs); loading its data…")
+        let data = try NetworkData.load(checkpoint: file, path: checkpointPath, dataDirectory: dataDir, inputShape: configuration.inputShape)
+        var solver = try Solver(model: AnyModel<Float>(configuration), train: data.train, val: data.val, optimizer: settings, options: options)
+        try solver.resume(from: checkpointPath)
+        solver.checkpointMetadata = data.metadata
+        solver.checkpointTensors["mean_image"] = data.meanImage
+        return (solver, data)
+    }
+
+    /// A bar per epoch with the running loss, then a line with the epoch's accuracies.
+    func attachProgress(to solver: inout Solver<AnyModel<Float>>, printer: ResultPrinter) {
+        let total = solver.options.epochs
+        var bar: ProgressBar?
+        var recent: [Double] = []
+        solver.onEvent = { event in
+            switch event {
+            case let .iteration(epoch, step, steps, loss):
+                if bar == nil { bar = ProgressBar("epoch \(epoch)/\(total)", total: steps) }
+                recent.append(loss)
+                if recent.count > 20 { recent.removeFirst() }
+                bar?.update(step, status: String(format: "loss %.3f", recent.reduce(0, +) / Double(recent.count)))
+            case let .epochEnd(epoch, trainAccuracy, valAccuracy, seconds, improved):
+                bar?.finish(status: String(format: "loss %.3f", recent.last ?? .nan))
+                bar = nil
+                printer.say(String(format: "epoch %d/%d: train acc %.1f%%, val acc %.1f%%%@, %.1f s", epoch, total,
+                                   100 * trainAccuracy, 100 * valAccuracy, improved ? " (best)" : "", seconds))
+                printer.figure([("command", "train"), ("epoch", .int(epoch)), ("train_accuracy", .double(trainAccuracy)),
+                                ("seconds", .double(seconds))], metric: "val_accuracy", value: valAccuracy)
+            }
+        }
+    }
+
+    /// Final accuracies of the best-val model, then the pictures.
+    func report(_ solver: Solver<AnyModel<Float>>, data: NetworkData, printer: ResultPrinter) throws {
+        let trainAccuracy = try solver.model.accuracy(data.train.x, data.train.y)
+        let valAccuracy = try solver.model.accuracy(data.val.x, data.val.y)
+        printer.say(String(format: "final (best val epoch): train acc %.2f%%, val acc %.2f%%", 100 * trainAccuracy, 100 * valAccuracy))
+        printer.figure([("command", "train"), ("split", "train")], metric: "accuracy", value: trainAccuracy)
+        printer.figure([("command", "train"), ("split", "val")], metric: "accuracy", value: valAccuracy)
+        if let test = data.test {
+            let testAccuracy = try solver.model.accuracy(test.x, test.y)
+            printer.say(String(format: "test acc %.2f%%", 100 * testAccuracy))
+            printer.figure([("command", "train"), ("split", "test")], metric: "accuracy", value: testAccuracy)
+        }
+        printer.say("wrote \(checkpointPath)")
+        try NetworkPictures.lossPlot(solver.history, stepsPerEpoch: solver.stepsPerEpoch).write(to: output + "/loss.svg")
+        try NetworkPictures.accuracyPlot(solver.history).write(to: output + "/accuracy.svg")
+        printer.say("wrote \(output)/loss.svg, \(output)/accuracy.svg")
+        if let w1 = solver.model.parameters["W1"], let picture = try NetworkPictures.firstLayerWeights(w1) {
+            try picture.write(to: output + "/first-layer-weights.png")
+            printer.say("wrote \(output)/first-layer-weights.png (\(picture.width)×\(picture.height))")
+        }
+    }
+}
