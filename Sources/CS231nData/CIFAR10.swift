@@ -151,7 +151,8 @@ struct BatchFile: Sendable {
         self.memory = memory
     }
 
-    /// Copies each record's pixels and label out, reading a file whole first.
+    /// Copies each record's pixels and label out. A file is read in pieces of whole records
+    /// through one small buffer: a whole-file buffer costs as many page faults as the pixels.
     func read(pixels: UnsafeMutablePointer<UInt8>, labels: UnsafeMutablePointer<Int>) throws {
         if let memory {
             RecordParser.split(memory.value, recordCount: recordCount, pixels: pixels, labels: labels)
@@ -162,12 +163,23 @@ struct BatchFile: Sendable {
             throw CIFARError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
         }
         defer { close(descriptor) }
-        let byteCount = recordCount * CIFAR10.recordSize
-        let contents = UnsafeMutableRawBufferPointer.allocate(byteCount: byteCount, alignment: 64)
-        defer { contents.deallocate() }
+        let piece = 256
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: piece * CIFAR10.recordSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var record = 0
+        while record < recordCount {
+            let count = min(piece, recordCount - record)
+            try readFully(descriptor, into: buffer.baseAddress!, byteCount: count * CIFAR10.recordSize)
+            RecordParser.split(UnsafeRawBufferPointer(buffer), recordCount: count,
+                               pixels: pixels + record * LabeledImages.imageSize, labels: labels + record)
+            record += count
+        }
+    }
+
+    private func readFully(_ descriptor: Int32, into target: UnsafeMutableRawPointer, byteCount: Int) throws {
         var done = 0
         while done < byteCount {
-            let got = Foundation.read(descriptor, contents.baseAddress! + done, byteCount - done)
+            let got = Foundation.read(descriptor, target + done, byteCount - done)
             if got < 0 && errno == EINTR { continue }
             guard got > 0 else {
                 throw CIFARError.unreadableFile(
@@ -175,8 +187,6 @@ struct BatchFile: Sendable {
             }
             done += got
         }
-        RecordParser.split(UnsafeRawBufferPointer(contents), recordCount: recordCount,
-                           pixels: pixels, labels: labels)
     }
 }
 
