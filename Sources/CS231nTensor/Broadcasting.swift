@@ -61,9 +61,18 @@ func forEachBroadcastRow(outShape: [Int], aStrides: [Int], bStrides: [Int],
 func binaryRowKernel<S: TensorScalar>(
     _ n: Int, _ out: UnsafeMutablePointer<S>, _ a: UnsafePointer<S>, _ sa: Int,
     _ b: UnsafePointer<S>, _ sb: Int,
-    _ vectorOp: (SIMD8<S>, SIMD8<S>) -> SIMD8<S>, _ scalarOp: (S, S) -> S
+    _ vectorOp: ((SIMD8<S>, SIMD8<S>) -> SIMD8<S>)?, _ scalarOp: (S, S) -> S
 ) {
     var i = 0
+    guard let vectorOp else {
+        // Comparison-based ops: a plain loop that LLVM vectorises itself.
+        if sa == 1 && sb == 1 {
+            for j in 0..<n { out[j] = scalarOp(a[j], b[j]) }
+        } else {
+            for j in 0..<n { out[j] = scalarOp(a[j * sa], b[j * sb]) }
+        }
+        return
+    }
     let raOut = UnsafeMutableRawPointer(out), ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
     let size = MemoryLayout<S>.stride
     switch (sa, sb) {
@@ -102,7 +111,7 @@ extension Tensor {
     @inlinable
     public static func broadcasting(
         _ a: Tensor, _ b: Tensor, operation: String,
-        _ vectorOp: (SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>, _ scalarOp: (Scalar, Scalar) -> Scalar
+        _ vectorOp: ((SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>)?, _ scalarOp: (Scalar, Scalar) -> Scalar
     ) throws -> Tensor {
         if a.shape == b.shape {
             var out = Tensor(uninitializedShape: a.shape)
@@ -129,7 +138,7 @@ extension Tensor {
     @inlinable
     static func broadcastInto(
         _ out: UnsafeMutablePointer<Scalar>, shape: [Int], _ a: Tensor, _ b: Tensor,
-        _ vectorOp: (SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>, _ scalarOp: (Scalar, Scalar) -> Scalar
+        _ vectorOp: ((SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>)?, _ scalarOp: (Scalar, Scalar) -> Scalar
     ) {
         let count = shape.reduce(1, *)
         guard count > 0 else { return }
@@ -152,7 +161,7 @@ extension Tensor {
     @inlinable
     public mutating func formBroadcasting(
         _ other: Tensor, operation: String,
-        _ vectorOp: (SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>, _ scalarOp: (Scalar, Scalar) -> Scalar
+        _ vectorOp: ((SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>)?, _ scalarOp: (Scalar, Scalar) -> Scalar
     ) throws {
         let shape = try broadcastShape(self.shape, other.shape, operation: operation)
         guard shape == self.shape else {

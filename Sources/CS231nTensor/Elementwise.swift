@@ -1,5 +1,9 @@
 // Elementwise arithmetic and math. Tensor–tensor operators broadcast and throw on shapes that
 // cannot meet; tensor–scalar operators cannot fail. The `+=` family works in place.
+//
+// Comparisons (max, min, clamp, masks) are plain scalar loops: LLVM vectorises them into
+// vmaxps/blends, while generic `SIMD8<Scalar>` comparisons compile lane by lane with branches,
+// measured 50× slower even after specialisation.
 
 extension Tensor {
     public static func + (a: Tensor, b: Tensor) throws -> Tensor { try broadcasting(a, b, operation: "add", { $0 + $1 }, { $0 + $1 }) }
@@ -14,12 +18,12 @@ extension Tensor {
 
     /// Elementwise maximum of two tensors, broadcast.
     public static func maximum(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        try broadcasting(a, b, operation: "maximum", { $0.replacing(with: $1, where: $0 .< $1) }, { Swift.max($0, $1) })
+        try broadcasting(a, b, operation: "maximum", nil, { $0 < $1 ? $1 : $0 })
     }
 
     /// Elementwise minimum of two tensors, broadcast.
     public static func minimum(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        try broadcasting(a, b, operation: "minimum", { $0.replacing(with: $1, where: $0 .> $1) }, { Swift.min($0, $1) })
+        try broadcasting(a, b, operation: "minimum", nil, { $0 > $1 ? $1 : $0 })
     }
 
     // MARK: Scalars
@@ -48,27 +52,26 @@ extension Tensor {
         if exponent == 2 { return map({ $0 * $0 }, { $0 * $0 }) }
         return map { Scalar.pow($0, exponent) }
     }
-    public func abs() -> Tensor { map({ $0.replacing(with: -$0, where: $0 .< 0) }, { Swift.abs($0) }) }
+    public func abs() -> Tensor { map { Swift.abs($0) } }
     /// max(x, s) elementwise: `maximum(0)` is ReLU.
-    public func maximum(_ s: Scalar) -> Tensor { map({ $0.replacing(with: s, where: $0 .< s) }, { Swift.max($0, s) }) }
-    public func minimum(_ s: Scalar) -> Tensor { map({ $0.replacing(with: s, where: $0 .> s) }, { Swift.min($0, s) }) }
+    public func maximum(_ s: Scalar) -> Tensor { map { $0 < s ? s : $0 } }
+    public func minimum(_ s: Scalar) -> Tensor { map { $0 > s ? s : $0 } }
     public func clamped(min low: Scalar, max high: Scalar) -> Tensor {
-        map({ $0.replacing(with: low, where: $0 .< low).replacing(with: high, where: $0 .> high) },
-            { Swift.min(Swift.max($0, low), high) })
+        map { $0 < low ? low : ($0 > high ? high : $0) }
     }
 
     // MARK: Comparisons to masks (1 where true, 0 where false)
 
-    public static func .> (a: Tensor, s: Scalar) -> Tensor { a.map({ SIMD8<Scalar>(repeating: 0).replacing(with: 1, where: $0 .> s) }, { $0 > s ? 1 : 0 }) }
-    public static func .< (a: Tensor, s: Scalar) -> Tensor { a.map({ SIMD8<Scalar>(repeating: 0).replacing(with: 1, where: $0 .< s) }, { $0 < s ? 1 : 0 }) }
-    public static func .>= (a: Tensor, s: Scalar) -> Tensor { a.map({ SIMD8<Scalar>(repeating: 0).replacing(with: 1, where: $0 .>= s) }, { $0 >= s ? 1 : 0 }) }
-    public static func .<= (a: Tensor, s: Scalar) -> Tensor { a.map({ SIMD8<Scalar>(repeating: 0).replacing(with: 1, where: $0 .<= s) }, { $0 <= s ? 1 : 0 }) }
-    public static func .== (a: Tensor, s: Scalar) -> Tensor { a.map({ SIMD8<Scalar>(repeating: 0).replacing(with: 1, where: $0 .== s) }, { $0 == s ? 1 : 0 }) }
+    public static func .> (a: Tensor, s: Scalar) -> Tensor { a.map { $0 > s ? 1 : 0 } }
+    public static func .< (a: Tensor, s: Scalar) -> Tensor { a.map { $0 < s ? 1 : 0 } }
+    public static func .>= (a: Tensor, s: Scalar) -> Tensor { a.map { $0 >= s ? 1 : 0 } }
+    public static func .<= (a: Tensor, s: Scalar) -> Tensor { a.map { $0 <= s ? 1 : 0 } }
+    public static func .== (a: Tensor, s: Scalar) -> Tensor { a.map { $0 == s ? 1 : 0 } }
     public static func .> (a: Tensor, b: Tensor) throws -> Tensor {
-        try broadcasting(a, b, operation: "greater", { SIMD8<Scalar>(repeating: 0).replacing(with: 1, where: $0 .> $1) }, { $0 > $1 ? 1 : 0 })
+        try broadcasting(a, b, operation: "greater", nil, { $0 > $1 ? 1 : 0 })
     }
     public static func .== (a: Tensor, b: Tensor) throws -> Tensor {
-        try broadcasting(a, b, operation: "equal", { SIMD8<Scalar>(repeating: 0).replacing(with: 1, where: $0 .== $1) }, { $0 == $1 ? 1 : 0 })
+        try broadcasting(a, b, operation: "equal", nil, { $0 == $1 ? 1 : 0 })
     }
 
     // MARK: Maps

@@ -27,7 +27,7 @@ extension Tensor {
     /// Folds the axis with `combine`, starting from the first element along it.
     @inlinable
     func reduce(axis: Int, keepDims: Bool, operation: String,
-                _ vectorOp: (SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>,
+                _ vectorOp: ((SIMD8<Scalar>, SIMD8<Scalar>) -> SIMD8<Scalar>)?,
                 _ scalarOp: (Scalar, Scalar) -> Scalar) throws -> Tensor {
         let axis = try normalizedAxis(axis, operation: operation)
         let (outer, length, inner) = axisLayout(axis)
@@ -69,13 +69,11 @@ extension Tensor {
     }
 
     public func max(axis: Int, keepDims: Bool = false) throws -> Tensor {
-        try reduce(axis: axis, keepDims: keepDims, operation: "max",
-                   { $0.replacing(with: $1, where: $0 .< $1) }, { Swift.max($0, $1) })
+        try reduce(axis: axis, keepDims: keepDims, operation: "max", nil, { $0 < $1 ? $1 : $0 })
     }
 
     public func min(axis: Int, keepDims: Bool = false) throws -> Tensor {
-        try reduce(axis: axis, keepDims: keepDims, operation: "min",
-                   { $0.replacing(with: $1, where: $0 .> $1) }, { Swift.min($0, $1) })
+        try reduce(axis: axis, keepDims: keepDims, operation: "min", nil, { $0 > $1 ? $1 : $0 })
     }
 
     /// Population variance along the axis (NumPy's `var`, ddof = 0), computed in two passes.
