@@ -96,6 +96,13 @@ struct LinearCommand: ParsableCommand {
         let learningRateGrid = try Self.parseList(learningRates, option: "--lr") ?? grid.learningRates
         let regularizationGrid = try Self.parseList(regularizations, option: "--reg") ?? grid.regularizations
 
+        if !noSave {
+            do {
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            } catch {
+                throw OutputFolderError(path: output, reason: error.localizedDescription)
+            }
+        }
         let splits = try loadSplits(printer: printer)
         let featureName = featureKinds.isEmpty ? "raw" : featureKinds.map(\.rawValue).joined(separator: "+")
         var inputs: LinearInputs<Float>!
@@ -147,7 +154,6 @@ struct LinearCommand: ParsableCommand {
     private func writeOutputs<C: LinearClassifier>(
         _ result: HyperparameterSearchResult<C>, inputs: LinearInputs<Float>, printer: ResultPrinter
     ) throws where C.Scalar == Float {
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var settings = SGDSettings(learningRate: result.bestTrial.learningRate, regularization: result.bestTrial.regularization,
                                    iterations: iters, batchSize: batchSize, seed: common.seed)
         settings.initialWeightScale = SGDSettings().initialWeightScale
@@ -211,4 +217,11 @@ extension ImageFeature {
             throw ValidationError("--features: \(error); or raw")
         }
     }
+}
+
+/// The output folder could not be made.
+struct OutputFolderError: Error, CustomStringConvertible {
+    var path: String
+    var reason: String
+    var description: String { "cannot create the output folder \(path): \(reason)" }
 }
