@@ -6,15 +6,17 @@
 public struct AnyModel<S: TensorScalar>: Model {
     public typealias Scalar = S
 
-    public static var kinds: [String] { ["two-layer", "fully-connected"] }
+    public static var kinds: [String] { ["two-layer", "fully-connected", ThreeLayerConvNet<S>.kind] }
 
     @usableFromInline var twoLayer: TwoLayerNet<S>?
     @usableFromInline var fullyConnected: FullyConnectedNet<S>?
+    @usableFromInline var threeLayerConv: ThreeLayerConvNet<S>?
 
     public init(_ configuration: ModelConfiguration) throws {
         switch configuration.kind {
         case "two-layer": twoLayer = try TwoLayerNet(configuration: configuration)
         case "fully-connected": fullyConnected = try FullyConnectedNet(configuration: configuration)
+        case ThreeLayerConvNet<S>.kind: threeLayerConv = try ThreeLayerConvNet(configuration: configuration)
         default:
             throw TensorError.invalidArgument(operation: "AnyModel",
                 detail: "unknown model kind \"\(configuration.kind)\" (known: \(Self.kinds.joined(separator: ", ")))")
@@ -23,42 +25,56 @@ public struct AnyModel<S: TensorScalar>: Model {
 
     public init(_ net: TwoLayerNet<S>) { twoLayer = net }
     public init(_ net: FullyConnectedNet<S>) { fullyConnected = net }
+    public init(_ net: ThreeLayerConvNet<S>) { threeLayerConv = net }
 
     @inlinable
     public var configuration: ModelConfiguration {
         if let twoLayer { return twoLayer.configuration }
+        if let threeLayerConv { return threeLayerConv.configuration }
         return fullyConnected!.configuration
     }
 
     @inlinable
     public var parameters: ParameterStore<S> {
-        get { twoLayer?.parameters ?? fullyConnected!.parameters }
+        get { twoLayer?.parameters ?? threeLayerConv?.parameters ?? fullyConnected!.parameters }
         _modify {
-            if twoLayer != nil { yield &twoLayer!.parameters } else { yield &fullyConnected!.parameters }
+            if twoLayer != nil { yield &twoLayer!.parameters } else if threeLayerConv != nil {
+                yield &threeLayerConv!.parameters
+            } else { yield &fullyConnected!.parameters }
         }
     }
 
     @inlinable
     public var buffers: ParameterStore<S> {
-        get { twoLayer?.buffers ?? fullyConnected!.buffers }
-        set { if twoLayer != nil { twoLayer!.buffers = newValue } else { fullyConnected!.buffers = newValue } }
+        get { twoLayer?.buffers ?? threeLayerConv?.buffers ?? fullyConnected!.buffers }
+        set {
+            if twoLayer != nil { twoLayer!.buffers = newValue } else if threeLayerConv != nil {
+                threeLayerConv!.buffers = newValue
+            } else { fullyConnected!.buffers = newValue }
+        }
     }
 
     @inlinable
     public var trainingSteps: Int {
-        get { twoLayer?.trainingSteps ?? fullyConnected!.trainingSteps }
-        set { if twoLayer != nil { twoLayer!.trainingSteps = newValue } else { fullyConnected!.trainingSteps = newValue } }
+        get { twoLayer?.trainingSteps ?? threeLayerConv?.trainingSteps ?? fullyConnected!.trainingSteps }
+        set {
+            if twoLayer != nil { twoLayer!.trainingSteps = newValue } else if threeLayerConv != nil {
+                threeLayerConv!.trainingSteps = newValue
+            } else { fullyConnected!.trainingSteps = newValue }
+        }
     }
 
     @inlinable
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         if twoLayer != nil { return try twoLayer!.loss(x, y) }
+        if threeLayerConv != nil { return try threeLayerConv!.loss(x, y) }
         return try fullyConnected!.loss(x, y)
     }
 
     @inlinable
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
         if let twoLayer { return try twoLayer.scores(x) }
+        if let threeLayerConv { return try threeLayerConv.scores(x) }
         return try fullyConnected!.scores(x)
     }
 }

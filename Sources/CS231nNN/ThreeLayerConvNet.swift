@@ -1,0 +1,108 @@
+/// conv - ReLU - 2×2 max pool - affine - ReLU - affine - softmax, CS231n's `ThreeLayerConvNet`
+/// (assignment 2, and workload W5). Parameters: W1 (F, C, K, K), b1 (F), W2 (F·H/2·W/2, hidden),
+/// b2 (hidden), W3 (hidden, classes), b3 (classes). The convolution keeps the input size
+/// (stride 1, padding (K − 1)/2) and runs as the fused `ConvReLUPool` block.
+///
+/// The L2 term 0.5·reg·ΣW² covers the three weight tensors, not the biases, so its gradient
+/// reg·W is what PyTorch's Adam adds as `weight_decay` on a weights-only parameter group.
+public struct ThreeLayerConvNet<S: TensorScalar>: Model {
+    public typealias Scalar = S
+
+    public static var kind: String { "three-layer-convnet" }
+
+    public let configuration: ModelConfiguration
+    public var parameters = ParameterStore<S>()
+    public var buffers: ParameterStore<S> {
+        get { ParameterStore() }
+        set {}
+    }
+    public var trainingSteps = 0
+    /// The convolution's and the pool's geometry, checked when the net is built.
+    public let convGeometry: ConvGeometry
+    public let poolGeometry: ConvGeometry
+
+    /// `weightScale` nil means He initialization (√(2/fan-in)); the course's default is 1e-3.
+    public init(inputShape: [Int] = [3, 32, 32], filters: Int = 32, filterSize: Int = 7, hiddenSize: Int = 100,
+                classes: Int = 10, weightScale: Double? = 1e-3, regularization: Double = 0, seed: UInt64 = 0) throws {
+        try self.init(configuration: ModelConfiguration(
+            kind: Self.kind, inputShape: inputShape, hiddenSizes: [hiddenSize], classes: classes,
+            regularization: regularization, weightScale: weightScale, seed: seed,
+            options: ["filters": String(filters), "filter-size": String(filterSize)]))
+    }
+
+    /// A freshly initialized net of `configuration`: options "filters" (default 32) and
+    /// "filter-size" (odd, default 7); one hidden size.
+    public init(configuration: ModelConfiguration) throws {
+        let c = configuration
+        func invalid(_ detail: String) -> TensorError { .invalidArgument(operation: "ThreeLayerConvNet", detail: detail) }
+        guard let filters = Int(c.options["filters"] ?? "32"), let filterSize = Int(c.options["filter-size"] ?? "7") else {
+            throw invalid("options filters \"\(c.options["filters"] ?? "")\" and filter-size \"\(c.options["filter-size"] ?? "")\" must be integers")
+        }
+        guard c.inputShape.count == 3, c.inputShape.allSatisfy({ $0 > 0 }) else {
+            throw invalid("input shape \(describeShape(c.inputShape)) is not an image (C, H, W)")
+        }
+        guard c.hiddenSizes.count == 1, let hidden = c.hiddenSizes.first, hidden > 0, c.classes > 0, filters > 0 else {
+            throw invalid("needs one positive hidden size and positive filters and classes (got hidden \(c.hiddenSizes), filters \(filters), classes \(c.classes))")
+        }
+        guard filterSize > 0, filterSize % 2 == 1 else {
+            throw invalid("filter size \(filterSize) must be odd so that padding \((filterSize - 1) / 2) keeps the image size")
+        }
+        guard c.normalization == .none, c.keepProbability == 1 else {
+            throw invalid("has no normalization or dropout (got \(c.normalization), keep \(c.keepProbability))")
+        }
+        guard c.regularization >= 0, (c.weightScale ?? 1) > 0 else {
+            throw invalid("regularization \(c.regularization) and weight scale \(c.weightScale ?? 0) must be ≥ 0 and > 0")
+        }
+        let channels = c.inputShape[0]
+        (convGeometry, poolGeometry) = try ConvReLUPool.geometry(
+            layer: "ThreeLayerConvNet layer 1", input: c.inputShape, weights: [filters, channels, filterSize, filterSize],
+            stride: 1, padding: (filterSize - 1) / 2)
+        self.configuration = c
+        let pooled = filters * poolGeometry.outputPlane
+        var generator = RandomGenerator(seed: c.seed, stream: .initialization)
+        parameters["W1"] = initialWeights([filters, channels, filterSize, filterSize], fanIn: convGeometry.patchSize,
+                                          weightScale: c.weightScale, using: &generator)
+        parameters["b1"] = .zeros([filters])
+        parameters["W2"] = initialWeights([pooled, hidden], fanIn: pooled, weightScale: c.weightScale, using: &generator)
+        parameters["b2"] = .zeros([hidden])
+        parameters["W3"] = initialWeights([hidden, c.classes], fanIn: hidden, weightScale: c.weightScale, using: &generator)
+        parameters["b3"] = .zeros([c.classes])
+    }
+
+    @inlinable
+    public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
+        trainingSteps += 1
+        let (scores, convCache, hiddenCache, outputCache) = try forward(x)
+        var (loss, dscores) = try SoftmaxLoss.forwardBackward(scores, labels: y)
+        let reg = S(configuration.regularization)
+        if reg != 0 {
+            for name in ["W1", "W2", "W3"] { loss += 0.5 * reg * parameters[name]!.squaredSum() }
+        }
+        var dw3 = Tensor<S>(uninitializedShape: [0]), db3 = Tensor<S>(uninitializedShape: [0])
+        try Affine.parameterGradients(dscores, outputCache, dw: &dw3, db: &db3, regularization: reg)
+        let dhidden = try ReLU.backward(Affine.inputGradient(dscores, outputCache), gate: hiddenCache.out)
+        var dw2 = Tensor<S>(uninitializedShape: [0]), db2 = Tensor<S>(uninitializedShape: [0])
+        try Affine.parameterGradients(dhidden, hiddenCache.affine, dw: &dw2, db: &db2, regularization: reg)
+        let dpooled = try Affine.inputGradient(dhidden, hiddenCache.affine)
+        var dw1 = Tensor<S>(uninitializedShape: [0]), db1 = Tensor<S>(uninitializedShape: [0])
+        try ConvReLUPool.parameterGradients(dpooled, convCache, dw: &dw1, db: &db1, regularization: reg)
+        return (loss, ParameterStore([("W1", dw1), ("b1", db1), ("W2", dw2), ("b2", db2), ("W3", dw3), ("b3", db3)]))
+    }
+
+    @inlinable
+    public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try forward(x).scores }
+
+    @inlinable
+    func forward(_ x: Tensor<S>) throws
+        -> (scores: Tensor<S>, conv: ConvReLUPool.Cache<S>, hidden: AffineReLU.Cache<S>, output: Affine.Cache<S>) {
+        guard x.rank == 4, Array(x.shape.dropFirst()) == configuration.inputShape else {
+            throw TensorError.shapeMismatch(operation: "ThreeLayerConvNet",
+                detail: "input \(describeShape(x.shape)) for a net over images of \(describeShape(configuration.inputShape)) (N, C, H, W)")
+        }
+        let (pooled, convCache) = try ConvReLUPool.forward(x, parameters["W1"]!, parameters["b1"]!,
+                                                          conv: convGeometry, pool: poolGeometry)
+        let (hidden, hiddenCache) = try AffineReLU.forward(pooled, parameters["W2"]!, parameters["b2"]!)
+        let (scores, outputCache) = try Affine.forward(hidden, parameters["W3"]!, parameters["b3"]!)
+        return (scores, convCache, hiddenCache, outputCache)
+    }
+}
