@@ -154,9 +154,8 @@ struct LinearCommand: ParsableCommand {
     private func writeOutputs<C: LinearClassifier>(
         _ result: HyperparameterSearchResult<C>, inputs: LinearInputs<Float>, printer: ResultPrinter
     ) throws where C.Scalar == Float {
-        var settings = SGDSettings(learningRate: result.bestTrial.learningRate, regularization: result.bestTrial.regularization,
+        let settings = SGDSettings(learningRate: result.bestTrial.learningRate, regularization: result.bestTrial.regularization,
                                    iterations: iters, batchSize: batchSize, seed: common.seed)
-        settings.initialWeightScale = SGDSettings().initialWeightScale
         let model = LinearModel(loss: C.loss, weights: result.best.weights!, normalization: inputs.normalization,
                                 features: inputs.features, classNames: inputs.classNames, settings: settings,
                                 validationAccuracy: result.bestTrial.validationAccuracy)
