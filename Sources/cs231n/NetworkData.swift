@@ -69,7 +69,7 @@ struct NetworkData {
     }
 
     /// Rows normalized with `meanImage`, or with the mean of the training rows when nil.
-    private static func prepare(_ splits: DatasetSplits, meanImage: Tensor<Float>?, inputShape: [Int]) throws -> NetworkData {
+    static func prepare(_ splits: DatasetSplits, meanImage: Tensor<Float>?, inputShape: [Int]) throws -> NetworkData {
         var trainRows = splits.train.rows(Float.self)
         let mean = try meanImage ?? MeanImage<Float>(fitting: trainRows).mean
         try normalize(&trainRows, meanImage: mean)

@@ -1,0 +1,91 @@
+import CS231n
+import Foundation
+
+/// Demo stages for backpropagation through layers: a two-layer net and a deeper fully-connected
+/// net with batch norm and dropout, trained by the Solver, then the confusion matrix.
+extension DemoPipeline {
+    struct NetRecipe {
+        let name: String
+        let configuration: ModelConfiguration
+        let optimizer: OptimizerSettings
+        let options: SolverOptions
+        var inputs: [String: String] {
+            ["\(name).config": configuration.jsonString(), "\(name).update": optimizer.rule.rawValue,
+             "\(name).lr": String(optimizer.learningRate), "\(name).epochs": String(options.epochs),
+             "\(name).batch": String(options.batchSize), "\(name).lr_decay": String(options.learningRateDecay)]
+        }
+    }
+
+    static func netRecipes(seed: UInt64) -> [NetRecipe] {
+        [
+            NetRecipe(name: "two-layer net",
+                      configuration: ModelConfiguration(kind: "two-layer", inputShape: [LabeledImages.imageSize],
+                                                        hiddenSizes: [200], classes: 10, regularization: 1e-3, seed: seed),
+                      optimizer: OptimizerSettings(rule: .pytorchMomentum, learningRate: 0.02),
+                      options: SolverOptions(epochs: 8, batchSize: 100, learningRateDecay: 0.95, seed: seed)),
+            NetRecipe(name: "fully-connected net",
+                      configuration: ModelConfiguration(kind: "fully-connected", inputShape: [LabeledImages.imageSize],
+                                                        hiddenSizes: [256, 128], classes: 10, normalization: .batchnorm,
+                                                        keepProbability: 0.9, regularization: 1e-3, seed: seed),
+                      optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3),
+                      options: SolverOptions(epochs: 8, batchSize: 100, learningRateDecay: 0.95, seed: seed)),
+        ]
+    }
+
+    static func netsStage(seed: UInt64) -> DemoStage {
+        let recipes = netRecipes(seed: seed)
+        return DemoStage(name: "nets", title: "Neural networks: backpropagation through layers",
+                         inputs: recipes.reduce(into: [:]) { $0.merge($1.inputs) { a, _ in a } }) { context in
+            let data = try NetworkData.prepare(context.splits, meanImage: nil, inputShape: [LabeledImages.imageSize])
+            var blocks: [ReportBlock] = [
+                .paragraph("Layers with a forward and a backward pass side by side (affine, ReLU, batch norm, dropout, softmax loss), "
+                           + "composed into nets and trained by the Solver on (pixels − mean image)/255. The best-validation "
+                           + "parameters are kept."),
+            ]
+            var confusion: [[Int]] = []
+            for recipe in recipes {
+                var solver = try Solver(model: AnyModel<Float>(recipe.configuration), train: data.train, val: data.val,
+                                        optimizer: recipe.optimizer, options: recipe.options)
+                let bar = ProgressBar("  \(recipe.name)", total: recipe.options.epochs * solver.stepsPerEpoch)
+                let steps = solver.stepsPerEpoch
+                solver.onEvent = { event in
+                    if case let .iteration(epoch, step, _, loss) = event {
+                        bar.update((epoch - 1) * steps + step, status: String(format: "loss %.3f", loss))
+                    }
+                }
+                let seconds = try TimingSummary.time { try solver.train() }
+                bar.finish()
+                var accuracies: [ReportBlock.KeyValue] = []
+                for (name, split) in [("train", data.train), ("val", data.val)] + (data.test.map { [("test", $0)] } ?? []) {
+                    let accuracy = try solver.model.accuracy(split.x, split.y)
+                    accuracies.append(.init("\(recipe.name) \(name) accuracy", percent(accuracy)))
+                    context.printer.figure([("command", "demo"), ("stage", "nets"), ("model", .string(recipe.name)),
+                                            ("split", .string(name))], metric: "accuracy", value: accuracy)
+                }
+                let images = Double(recipe.options.epochs * data.train.count)
+                blocks += [
+                    .keyValues([.init("architecture", "\(recipe.configuration.kind) \(recipe.configuration.inputSize)-"
+                                      + recipe.configuration.hiddenSizes.map(String.init).joined(separator: "-") + "-10"),
+                                .init("update", "\(recipe.optimizer.rule.rawValue), lr \(recipe.optimizer.learningRate)"),
+                                .init("parameters", String(solver.model.parameters.scalarCount))] + accuracies),
+                    .timing(String(format: "%@: %.1f s of training, %.0f images/s", recipe.name, seconds, images / seconds)),
+                    .svg(try NetworkPictures.lossPlot(solver.history, stepsPerEpoch: solver.stepsPerEpoch).render(),
+                         caption: "\(recipe.name): loss per iteration"),
+                    .svg(try NetworkPictures.accuracyPlot(solver.history).render(),
+                         caption: "\(recipe.name): train and val accuracy per epoch"),
+                ]
+                if let w1 = solver.model.parameters["W1"], let picture = try NetworkPictures.firstLayerWeights(w1) {
+                    blocks.append(.png(Data(picture.encoded()), caption: "\(recipe.name): first-layer weights as images", width: nil))
+                }
+                let predictions = try solver.model.predict(data.val.x)
+                confusion = Array(repeating: Array(repeating: 0, count: 10), count: 10)
+                for (truth, guess) in zip(data.val.y, predictions) { confusion[truth][guess] += 1 }
+            }
+            let matrix = NetworkPictures.confusionMatrix(confusion, classNames: data.classNames,
+                                                         title: "fully-connected net, validation split")
+            blocks.append(.png(Data(matrix.encoded()), caption: "Confusion matrix of the fully-connected net on the validation "
+                               + "split: rows are true classes, columns predictions", width: nil))
+            return ReportSection(title: "Neural networks: backpropagation through layers", blocks: blocks)
+        }
+    }
+}
