@@ -19,7 +19,7 @@ struct TrainCommand: ParsableCommand {
             """)
 
     enum ModelChoice: String, ExpressibleByArgument, CaseIterable {
-        case twoLayer = "two-layer", fc
+        case twoLayer = "two-layer", fc, threeLayerConvnet = "three-layer-convnet"
     }
 
     enum NormChoice: String, ExpressibleByArgument, CaseIterable {
@@ -27,11 +27,14 @@ struct TrainCommand: ParsableCommand {
         var normalization: Normalization { [.none: .none, .batch: .batchnorm, .layer: .layernorm][self]! }
     }
 
-    @Option(help: "two-layer or fc (fully-connected, any depth).")
+    @Option(help: "two-layer, fc (fully-connected, any depth) or three-layer-convnet (conv 7×7 - ReLU - pool - affine - ReLU - affine).")
     var model: ModelChoice = .twoLayer
 
-    @Option(help: "Hidden layer sizes, comma-separated (two-layer takes one).")
-    var hidden = "500"
+    @Option(help: "Hidden layer sizes, comma-separated (two-layer and three-layer-convnet take one; default 500, 100 for the conv net).")
+    var hidden: String?
+
+    @Option(help: "Convolution filters (three-layer-convnet).")
+    var filters = 32
 
     @Option(help: "Epochs to train (default 10; with --resume, the checkpoint's count unless given).")
     var epochs: Int?
@@ -97,20 +100,22 @@ struct TrainCommand: ParsableCommand {
         if let numTrain, numTrain < 1 { throw ValidationError("--num-train must be at least 1") }
         _ = try hiddenSizes()
         _ = try initialScale()
-        if model == .twoLayer && (norm != .none || dropout < 1) {
-            throw ValidationError("--norm and --dropout need --model fc (two-layer has neither)")
+        if model != .fc && (norm != .none || dropout < 1) {
+            throw ValidationError("--norm and --dropout need --model fc (\(model.rawValue) has neither)")
         }
+        guard filters >= 1 else { throw ValidationError("--filters must be at least 1") }
         if resume && !FileManager.default.fileExists(atPath: checkpointPath) {
             throw ValidationError("--resume: no checkpoint at \(checkpointPath) (set --checkpoint or --output)")
         }
     }
 
     func hiddenSizes() throws -> [Int] {
+        let hidden = hidden ?? (model == .threeLayerConvnet ? "100" : "500")
         let sizes = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
             throw ValidationError("--hidden must be positive sizes separated by commas, got '\(hidden)'")
         }
-        if model == .twoLayer && sizes.count != 1 { throw ValidationError("--model two-layer takes one --hidden size") }
+        if model != .fc && sizes.count != 1 { throw ValidationError("--model \(model.rawValue) takes one --hidden size") }
         return sizes.map { $0! }
     }
 
@@ -138,11 +143,16 @@ struct TrainCommand: ParsableCommand {
 
     func freshSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, NetworkData) {
         printer.say("loading \(dataset.rawValue)…")
-        let data = try NetworkData.load(dataset: dataset, dataDirectory: dataDir, numTrain: numTrain, numVal: numVal, seed: common.seed)
+        let convolutional = model == .threeLayerConvnet
+        let inputShape = convolutional ? [LabeledImages.channels, LabeledImages.height, LabeledImages.width] : [LabeledImages.imageSize]
+        let data = try NetworkData.load(dataset: dataset, dataDirectory: dataDir, numTrain: numTrain, numVal: numVal,
+                                        seed: common.seed, inputShape: inputShape)
         let configuration = ModelConfiguration(
-            kind: model == .twoLayer ? "two-layer" : "fully-connected", inputShape: [LabeledImages.imageSize],
+            kind: [.twoLayer: "two-layer", .fc: "fully-connected", .threeLayerConvnet: ThreeLayerConvNet<Float>.kind][model]!,
+            inputShape: inputShape,
             hiddenSizes: try hiddenSizes(), classes: data.classNames.count, normalization: norm.normalization,
-            keepProbability: dropout, regularization: reg, weightScale: try initialScale(), seed: common.seed)
+            keepProbability: dropout, regularization: reg, weightScale: try initialScale(), seed: common.seed,
+            options: convolutional ? ["filters": String(filters), "filter-size": "7"] : [:])
         let settings = OptimizerSettings(rule: update, learningRate: lr ?? (update == .pytorchMomentum ? 0.02 : nil), momentum: momentum)
         let options = SolverOptions(epochs: epochs ?? 10, batchSize: batchSize, learningRateDecay: lrDecay, seed: common.seed)
         var solver = try Solver(model: AnyModel<Float>(configuration), train: data.train, val: data.val, optimizer: settings, options: options)
@@ -211,6 +221,10 @@ struct TrainCommand: ParsableCommand {
         if let w1 = solver.model.parameters["W1"], let picture = try NetworkPictures.firstLayerWeights(w1) {
             try picture.write(to: output + "/first-layer-weights.png")
             printer.say("wrote \(output)/first-layer-weights.png (\(picture.width)×\(picture.height))")
+        }
+        if let w1 = solver.model.parameters["W1"], let picture = try FilterPicture.render(w1) {
+            try picture.write(to: output + "/filters.png")
+            printer.say("wrote \(output)/filters.png (\(picture.width)×\(picture.height))")
         }
     }
 }
