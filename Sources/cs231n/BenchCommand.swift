@@ -14,6 +14,7 @@ struct BenchCommand: ParsableCommand {
         case W2
         case W3
         case W4
+        case W5
     }
 
     @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -59,6 +60,7 @@ struct BenchCommand: ParsableCommand {
             case .W2: try benchNearestNeighbourFull(printer: printer, peerNames: peerNames, queryCount: w2Queries)
             case .W3: try benchLinear(printer: printer, peerNames: peerNames)
             case .W4: try benchTwoLayerNet(printer: printer, peerNames: peerNames)
+            case .W5: try benchConvNet(printer: printer, peerNames: peerNames)
             }
         }
     }
