@@ -59,8 +59,14 @@ extension BenchCommand {
                 printer.figure(keys, metric: "val_accuracy", value: peerAccuracy)
                 printer.say(String(format: "%@: val acc %.1f%% (ours %.1f%%)", peer as NSString, 100 * peerAccuracy, 100 * valAccuracy))
             }
-            for (phase, ours, key) in [("train", trainRate, "train_images_per_s"), ("inference", inferenceRate, "inference_images_per_s")] {
-                guard let peerRate = result[key] as? Double else { continue }
+            // Without test_batch.bin the peer scores the 1,000 val images as its "test" set yet
+            // divides 10,000 by the time; its rate is recomputed from the images it really scored.
+            let peerInferenceImages = Double(data.test == nil ? data.val.count : 10_000)
+            let peerInferenceRate = ((result["inference_time"] as? [String: Any])?["median"] as? Double).map { peerInferenceImages / $0 }
+            let peerRates = [("train", trainRate, result["train_images_per_s"] as? Double),
+                             ("inference", inferenceRate, peerInferenceRate)]
+            for (phase, ours, rate) in peerRates {
+                guard let peerRate = rate else { continue }
                 printer.figure(keys + [("phase", .string(phase))], metric: "images_per_second", value: peerRate)
                 printer.figure(keys + [("phase", .string(phase))], metric: "speedup", value: ours / peerRate)
                 printer.say(String(format: "%@ ours / %@: %.0f / %.0f img/s = %.2f×", phase as NSString, peer as NSString,
