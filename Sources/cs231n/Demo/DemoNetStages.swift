@@ -44,48 +44,90 @@ extension DemoPipeline {
             ]
             var confusion: [[Int]] = []
             for recipe in recipes {
-                var solver = try Solver(model: AnyModel<Float>(recipe.configuration), train: data.train, val: data.val,
-                                        optimizer: recipe.optimizer, options: recipe.options)
-                let bar = ProgressBar("  \(recipe.name)", total: recipe.options.epochs * solver.stepsPerEpoch)
-                let steps = solver.stepsPerEpoch
-                solver.onEvent = { event in
-                    if case let .iteration(epoch, step, _, loss) = event {
-                        bar.update((epoch - 1) * steps + step, status: String(format: "loss %.3f", loss))
-                    }
-                }
-                let seconds = try TimingSummary.time { try solver.train() }
-                bar.finish()
-                var accuracies: [ReportBlock.KeyValue] = []
-                for (name, split) in [("train", data.train), ("val", data.val)] + (data.test.map { [("test", $0)] } ?? []) {
-                    let accuracy = try solver.model.accuracy(split.x, split.y)
-                    accuracies.append(.init("\(recipe.name) \(name) accuracy", percent(accuracy)))
-                    context.printer.figure([("command", "demo"), ("stage", "nets"), ("model", .string(recipe.name)),
-                                            ("split", .string(name))], metric: "accuracy", value: accuracy)
-                }
-                let images = Double(recipe.options.epochs * data.train.count)
-                blocks += [
-                    .keyValues([.init("architecture", "\(recipe.configuration.kind) \(recipe.configuration.inputSize)-"
-                                      + recipe.configuration.hiddenSizes.map(String.init).joined(separator: "-") + "-10"),
-                                .init("update", "\(recipe.optimizer.rule.rawValue), lr \(recipe.optimizer.learningRate)"),
-                                .init("parameters", String(solver.model.parameters.scalarCount))] + accuracies),
-                    .timing(String(format: "%@: %.1f s of training, %.0f images/s", recipe.name, seconds, images / seconds)),
-                    .svg(try NetworkPictures.lossPlot(solver.history, stepsPerEpoch: solver.stepsPerEpoch).render(),
-                         caption: "\(recipe.name): loss per iteration"),
-                    .svg(try NetworkPictures.accuracyPlot(solver.history).render(),
-                         caption: "\(recipe.name): train and val accuracy per epoch"),
-                ]
-                if let w1 = solver.model.parameters["W1"], let picture = try NetworkPictures.firstLayerWeights(w1) {
-                    blocks.append(.png(Data(picture.encoded()), caption: "\(recipe.name): first-layer weights as images", width: nil))
-                }
-                let predictions = try solver.model.predict(data.val.x)
-                confusion = Array(repeating: Array(repeating: 0, count: 10), count: 10)
-                for (truth, guess) in zip(data.val.y, predictions) { confusion[truth][guess] += 1 }
+                let (recipeBlocks, model) = try train(recipe, data: data, context: context, stage: "nets")
+                blocks += recipeBlocks
+                confusion = try confusionCounts(model, data.val)
             }
             let matrix = NetworkPictures.confusionMatrix(confusion, classNames: data.classNames,
                                                          title: "fully-connected net, validation split")
             blocks.append(.png(Data(matrix.encoded()), caption: "Confusion matrix of the fully-connected net on the validation "
                                + "split: rows are true classes, columns predictions", width: nil))
             return ReportSection(title: "Neural networks: backpropagation through layers", blocks: blocks)
+        }
+    }
+
+    /// Trains one recipe with the Solver and reports its accuracies, timing and curves.
+    static func train(_ recipe: NetRecipe, data: NetworkData, context: DemoContext,
+                      stage: String) throws -> ([ReportBlock], AnyModel<Float>) {
+        var solver = try Solver(model: AnyModel<Float>(recipe.configuration), train: data.train, val: data.val,
+                                optimizer: recipe.optimizer, options: recipe.options)
+        let bar = ProgressBar("  \(recipe.name)", total: recipe.options.epochs * solver.stepsPerEpoch)
+        let steps = solver.stepsPerEpoch
+        solver.onEvent = { event in
+            if case let .iteration(epoch, step, _, loss) = event {
+                bar.update((epoch - 1) * steps + step, status: String(format: "loss %.3f", loss))
+            }
+        }
+        let seconds = try TimingSummary.time { try solver.train() }
+        bar.finish()
+        var accuracies: [ReportBlock.KeyValue] = []
+        for (name, split) in [("train", data.train), ("val", data.val)] + (data.test.map { [("test", $0)] } ?? []) {
+            let accuracy = try solver.model.accuracy(split.x, split.y)
+            accuracies.append(.init("\(recipe.name) \(name) accuracy", percent(accuracy)))
+            context.printer.figure([("command", "demo"), ("stage", .string(stage)), ("model", .string(recipe.name)),
+                                    ("split", .string(name))], metric: "accuracy", value: accuracy)
+        }
+        let configuration = recipe.configuration
+        let layers = configuration.options["filters"].map { "conv \($0)×7×7 - ReLU - pool 2 - " } ?? ""
+        var blocks: [ReportBlock] = [
+            .keyValues([.init("architecture", "\(configuration.kind): \(layers)"
+                              + ([configuration.inputSize] + configuration.hiddenSizes + [configuration.classes]).map(String.init).joined(separator: "-")),
+                        .init("update", "\(recipe.optimizer.rule.rawValue), lr \(recipe.optimizer.learningRate), "
+                              + "batch \(recipe.options.batchSize), \(recipe.options.epochs) epochs"),
+                        .init("parameters", String(solver.model.parameters.scalarCount))] + accuracies),
+            .timing(String(format: "%@: %.1f s of training, %.0f images/s", recipe.name, seconds,
+                           Double(recipe.options.epochs * data.train.count) / seconds)),
+            .svg(try NetworkPictures.lossPlot(solver.history, stepsPerEpoch: solver.stepsPerEpoch).render(),
+                 caption: "\(recipe.name): loss per iteration"),
+            .svg(try NetworkPictures.accuracyPlot(solver.history).render(),
+                 caption: "\(recipe.name): train and val accuracy per epoch"),
+        ]
+        if let w1 = solver.model.parameters["W1"] {
+            if w1.rank == 4, let picture = try FilterPicture.render(w1) {
+                blocks.append(.png(Data(picture.encoded()), caption: "\(recipe.name): the first layer's filters", width: nil))
+            } else if w1.rank == 2, let picture = try NetworkPictures.firstLayerWeights(w1) {
+                blocks.append(.png(Data(picture.encoded()), caption: "\(recipe.name): first-layer weights as images", width: nil))
+            }
+        }
+        return (blocks, solver.model)
+    }
+
+    static func confusionCounts(_ model: AnyModel<Float>, _ split: LabeledTensors<Float>) throws -> [[Int]] {
+        let predictions = try model.predict(split.x)
+        var counts = Array(repeating: Array(repeating: 0, count: 10), count: 10)
+        for (truth, guess) in zip(split.y, predictions) { counts[truth][guess] += 1 }
+        return counts
+    }
+
+    static func convNetStage(seed: UInt64) -> DemoStage {
+        let recipe = NetRecipe(
+            name: "ThreeLayerConvNet",
+            configuration: ModelConfiguration(kind: ThreeLayerConvNet<Float>.kind, inputShape: [3, 32, 32], hiddenSizes: [100],
+                                              classes: 10, regularization: 1e-3, seed: seed,
+                                              options: ["filters": "32", "filter-size": "7"]),
+            optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3),
+            options: SolverOptions(epochs: 4, batchSize: 64, learningRateDecay: 0.95, seed: seed))
+        return DemoStage(name: "convnet", title: "A convolutional net", inputs: recipe.inputs) { context in
+            let data = try NetworkData.prepare(context.splits, meanImage: nil, inputShape: [3, 32, 32])
+            let (trained, model) = try train(recipe, data: data, context: context, stage: "convnet")
+            var blocks = trained
+            blocks.insert(.paragraph("CS231n's ThreeLayerConvNet: a 7×7 convolution with ReLU and 2×2 max pooling (fused, "
+                                     + "parallel over the batch), then affine-ReLU-affine and the softmax loss, trained with Adam."),
+                          at: 0)
+            let matrix = NetworkPictures.confusionMatrix(try confusionCounts(model, data.val), classNames: data.classNames,
+                                                         title: "ThreeLayerConvNet, validation split")
+            blocks.append(.png(Data(matrix.encoded()), caption: "Confusion matrix of the conv net on the validation split", width: nil))
+            return ReportSection(title: "A convolutional net", blocks: blocks)
         }
     }
 }

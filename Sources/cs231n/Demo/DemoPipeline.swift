@@ -6,7 +6,7 @@ enum DemoPipeline {
     static let builtinTrain = 5_000, builtinVal = 1_000, builtinTest = 1_000
 
     static func stages(for context: DemoContext) -> [DemoStage] {
-        [dataStage, knnStage, linearStage, netsStage(seed: context.seed)]
+        [dataStage, knnStage, linearStage, netsStage(seed: context.seed), convNetStage(seed: context.seed)]
     }
 
     /// The CIFAR-10 folder to use: the one named, or the cache folder, downloading the official
