@@ -30,7 +30,7 @@ struct GradCheckCommand: ParsableCommand {
         discussion: "Targets:\n" + targets.map { "  \($0.name.padded(12)) \($0.summary)" }.joined(separator: "\n"))
 
     /// Every checkable piece, in the order `all` runs them.
-    static var targets: [GradientCheckTarget] { linearTargets }
+    static var targets: [GradientCheckTarget] { linearTargets + networkTargets }
 
     @Argument(help: "What to check: \(targets.map(\.name).joined(separator: ", ")), or all.")
     var names: [String] = ["all"]
