@@ -69,7 +69,8 @@ enum FilterPicture {
         guard w1.rank == 4, [1, 3].contains(w1.shape[1]) else { return nil }
         let filters = w1.shape[0]
         var grid = ImageGrid(columns: Swift.min(filters, 8), scale: scale, scaling: .perImage)
-        grid.title = "first-layer filters (\(filters) of \(describeShape(Array(w1.shape.dropFirst()))))"
+        // The bitmap font has no ×, so the title spells the shape with x.
+        grid.title = "first-layer filters: \(filters) of " + w1.shape.dropFirst().map(String.init).joined(separator: "x")
         return try grid.render(w1)
     }
 }
