@@ -12,15 +12,17 @@ public enum GEMM {
             _ = S.platformGemm(call)
             return
         }
-        // Split C into one block of rows (or columns, when it is wide) per core; each block is
-        // one single-threaded BLAS call on the matching rows of op(A) or columns of op(B).
+        // Split C into blocks of rows (or columns, when it is wide) of a fixed size, spread over
+        // the cores; each block is one single-threaded BLAS call on the matching rows of op(A)
+        // or columns of op(B). The block edges do not depend on the core count, so neither do
+        // the results: BLAS kernels round differently at different tile positions.
         let alongRows = call.m >= call.n
         let extent = alongRows ? call.m : call.n
-        let parts = Swift.min(Parallel.coreCount, extent)
+        let blocks = (extent + splitBlock - 1) / splitBlock
         let shared = UnsafeSendable(call)
-        Parallel.forEachChunk(parts) { chunks in
-            for part in chunks {
-                let range = Parallel.chunkRange(part, of: parts, count: extent)
+        Parallel.forEachChunk(blocks) { chunk in
+            for block in chunk {
+                let range = (block * splitBlock)..<Swift.min(extent, (block + 1) * splitBlock)
                 var piece = shared.value
                 if alongRows {
                     piece.m = range.count
@@ -35,6 +37,9 @@ public enum GEMM {
             }
         }
     }
+
+    /// Rows (or columns) of C per BLAS call when a product is split over the cores.
+    static let splitBlock = 512
 
     /// Products below this many FLOPs run as one call: splitting them costs more than it saves.
     static let parallelThreshold = 4.0e6
