@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+
+/// The demo's promise: the same seed gives the same report, apart from its timing lines.
+struct DemoDeterminismTests {
+    /// report.html without the lines marked as timings (stage times, images per second).
+    static func reportWithoutTimings(_ folder: URL) throws -> String {
+        let html = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
+        return html.replacingOccurrences(of: #"<p class="timing">[^<]*</p>"#, with: "", options: .regularExpression)
+    }
+
+    @Test func twoRunsWithTheSameSeedWriteTheSameReport() throws {
+        let tool = ReportRenderingTests.tool
+        guard FileManager.default.isExecutableFile(atPath: tool.path) else {
+            print("skipped: the cs231n tool is not built next to the tests at \(tool.path)")
+            return
+        }
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-determinism-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: base) }
+        // Each run has its own folder, so its own stage cache: both compute every stage.
+        let first = base.appendingPathComponent("first"), second = base.appendingPathComponent("second")
+        for folder in [first, second] {
+            #expect(try ReportRenderingTests.run(tool.path, ["demo", "--seed", "7", "-o", folder.path]) == 0)
+        }
+        let a = try Self.reportWithoutTimings(first), b = try Self.reportWithoutTimings(second)
+        #expect(a.contains("k-nearest neighbours") && a.contains("Neural networks"))
+        #expect(a == b, "two runs with seed 7 differ beyond their timing lines")
+        #expect(try String(contentsOf: first.appendingPathComponent("report.html"), encoding: .utf8).contains("class=\"timing\""))
+    }
+}
