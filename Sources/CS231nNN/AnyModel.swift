@@ -78,3 +78,16 @@ public struct AnyModel<S: TensorScalar>: Model {
         return try fullyConnected!.scores(x)
     }
 }
+
+extension AnyModel: InspectableModel {
+    public var inspectableLayers: [InspectedLayer] {
+        twoLayer?.inspectableLayers ?? threeLayerConv?.inspectableLayers ?? fullyConnected!.inspectableLayers
+    }
+
+    @inlinable
+    public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
+        if let twoLayer { return try twoLayer.trace(x) }
+        if let threeLayerConv { return try threeLayerConv.trace(x) }
+        return try fullyConnected!.trace(x)
+    }
+}

@@ -92,7 +92,8 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
             for layer in 1...layerCount { loss += 0.5 * reg * parameters["W\(layer)"]!.squaredSum() }
         }
         var gradients: [String: Tensor<S>] = [:]
-        try backward(dscores, hiddenCaches, dropoutCaches, outputCache, into: &gradients)
+        _ = try backward(dscores, from: layerCount - 1, hiddenCaches, dropoutCaches, outputCache, parameterGradients: true,
+                         into: &gradients)
         return (loss, ParameterStore(parameters.names.map { ($0, gradients[$0]!) }))
     }
 
@@ -139,31 +140,38 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
         return (scores, hiddenCaches, dropoutCaches, outputCache)
     }
 
-    /// Walks the layers back from the scores. The first layer's input gradient is never
-    /// computed: nothing needs the gradient of the data.
+    /// Walks back from the activations of layer `start` (an index into `inspectableLayers`:
+    /// hidden layer `start + 1`, or the scores at `layerCount − 1`) with `rule` at every ReLU.
+    /// Training starts at the scores and wants the parameter gradients but not the data's, which
+    /// costs as much as the first layer's forward GEMM; inspection wants only the input gradient,
+    /// which it returns.
     @inlinable
-    func backward(_ dscores: Tensor<S>, _ hiddenCaches: [HiddenCache], _ dropoutCaches: [Dropout.Cache<S>],
-                  _ outputCache: Affine.Cache<S>, into gradients: inout [String: Tensor<S>]) throws {
+    func backward(_ upstream: Tensor<S>, from start: Int, _ hiddenCaches: [HiddenCache], _ dropoutCaches: [Dropout.Cache<S>],
+                  _ outputCache: Affine.Cache<S>, rule: ReLUBackwardRule = .standard, parameterGradients: Bool,
+                  into gradients: inout [String: Tensor<S>]) throws -> Tensor<S>? {
         let reg = S(configuration.regularization)
-        try storeAffineGradients(dscores, outputCache, layer: layerCount, reg: reg, into: &gradients)
-        var dh = try Affine.inputGradient(dscores, outputCache)
-        for layer in stride(from: layerCount - 1, through: 1, by: -1) {
+        var dh = upstream
+        if start == layerCount - 1 {
+            if parameterGradients { try storeAffineGradients(dh, outputCache, layer: layerCount, reg: reg, into: &gradients) }
+            dh = try Affine.inputGradient(dh, outputCache)
+        }
+        for layer in stride(from: Swift.min(start + 1, layerCount - 1), through: 1, by: -1) {
             if !dropoutCaches.isEmpty { dh = try Dropout.backward(dh, dropoutCaches[layer - 1]) }
             let daffine: Tensor<S>, affineCache: Affine.Cache<S>
             switch hiddenCaches[layer - 1] {
             case .plain(let cache):
-                daffine = try ReLU.backward(dh, gate: cache.out)
+                daffine = try ReLU.backward(dh, gate: cache.out, rule: rule)
                 affineCache = cache.affine
             case .normalized(let cache):
-                let dnormalized = try ReLU.backward(dh, cache.relu)
+                let dnormalized = try ReLU.backward(dh, cache.relu, rule: rule)
                 let (da, dgamma, dbeta) = try AffineNormReLU.normBackward(dnormalized, cache.norm)
-                gradients["gamma\(layer)"] = dgamma
-                gradients["beta\(layer)"] = dbeta
+                if parameterGradients { (gradients["gamma\(layer)"], gradients["beta\(layer)"]) = (dgamma, dbeta) }
                 (daffine, affineCache) = (da, cache.affine)
             }
-            try storeAffineGradients(daffine, affineCache, layer: layer, reg: reg, into: &gradients)
-            if layer > 1 { dh = try Affine.inputGradient(daffine, affineCache) }
+            if parameterGradients { try storeAffineGradients(daffine, affineCache, layer: layer, reg: reg, into: &gradients) }
+            if layer > 1 || !parameterGradients { dh = try Affine.inputGradient(daffine, affineCache) }
         }
+        return parameterGradients ? nil : dh
     }
 
     @inlinable
@@ -174,5 +182,34 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
         try Affine.parameterGradients(dout, cache, dw: &dw, db: &db, regularization: reg)
         gradients["W\(layer)"] = dw
         gradients["b\(layer)"] = db
+    }
+}
+
+extension FullyConnectedNet: InspectableModel {
+    /// fc1 … fc(L−1), the hidden layers' outputs (after the ReLU), then the scores.
+    public var inspectableLayers: [InspectedLayer] {
+        let hidden = configuration.normalization == .none ? "affine + ReLU" : "affine + \(configuration.normalization.rawValue) + ReLU"
+        return configuration.hiddenSizes.enumerated().map { InspectedLayer(name: "fc\($0.offset + 1)", shape: [$0.element], summary: hidden) }
+            + [InspectedLayer(name: "scores", shape: [configuration.classes], summary: "affine")]
+    }
+
+    @inlinable
+    public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
+        var states = batchNormStates
+        var unused = RandomGenerator(seed: 0, stream: .dropout)
+        let (scores, hiddenCaches, dropoutCaches, outputCache) = try forward(x, mode: .test, states: &states, generator: &unused)
+        let last = layerCount - 1
+        return ForwardTrace(model: "FullyConnectedNet", layers: inspectableLayers, input: x, activations: { layer in
+            guard layer < last else { return scores }
+            // Test-mode dropout is the identity, so a hidden layer's output is its ReLU's.
+            switch hiddenCaches[layer] {
+            case .plain(let cache): return cache.out
+            case .normalized(let cache): return cache.relu.x.maximum(0)
+            }
+        }, backward: { layer, upstream, rule in
+            var unusedGradients: [String: Tensor<S>] = [:]
+            return try backward(upstream, from: layer, hiddenCaches, dropoutCaches, outputCache, rule: rule,
+                                parameterGradients: false, into: &unusedGradients)!
+        })
     }
 }

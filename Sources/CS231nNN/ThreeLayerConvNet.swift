@@ -72,29 +72,25 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
     @inlinable
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         trainingSteps += 1
-        let (scores, convCache, hiddenCache, outputCache) = try forward(x)
-        var (loss, dscores) = try SoftmaxLoss.forwardBackward(scores, labels: y)
+        let caches = try forward(x)
+        var (loss, dscores) = try SoftmaxLoss.forwardBackward(caches.scores, labels: y)
         let reg = S(configuration.regularization)
         if reg != 0 {
             for name in ["W1", "W2", "W3"] { loss += 0.5 * reg * parameters[name]!.squaredSum() }
         }
-        var dw3 = Tensor<S>(uninitializedShape: [0]), db3 = Tensor<S>(uninitializedShape: [0])
-        try Affine.parameterGradients(dscores, outputCache, dw: &dw3, db: &db3, regularization: reg)
-        let dhidden = try ReLU.backward(Affine.inputGradient(dscores, outputCache), gate: hiddenCache.out)
-        var dw2 = Tensor<S>(uninitializedShape: [0]), db2 = Tensor<S>(uninitializedShape: [0])
-        try Affine.parameterGradients(dhidden, hiddenCache.affine, dw: &dw2, db: &db2, regularization: reg)
-        let dpooled = try Affine.inputGradient(dhidden, hiddenCache.affine)
-        var dw1 = Tensor<S>(uninitializedShape: [0]), db1 = Tensor<S>(uninitializedShape: [0])
-        try ConvReLUPool.parameterGradients(dpooled, convCache, dw: &dw1, db: &db1, regularization: reg)
-        return (loss, ParameterStore([("W1", dw1), ("b1", db1), ("W2", dw2), ("b2", db2), ("W3", dw3), ("b3", db3)]))
+        let gradients = try backward(dscores, from: Self.scoresLayer, caches, parameterGradients: true).gradients
+        return (loss, ParameterStore(["W1", "b1", "W2", "b2", "W3", "b3"].map { ($0, gradients[$0]!) }))
     }
 
     @inlinable
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try forward(x).scores }
 
+    /// What a forward pass keeps for the way back.
+    @usableFromInline
+    typealias Caches = (scores: Tensor<S>, conv: ConvReLUPool.Cache<S>, hidden: AffineReLU.Cache<S>, output: Affine.Cache<S>)
+
     @inlinable
-    func forward(_ x: Tensor<S>) throws
-        -> (scores: Tensor<S>, conv: ConvReLUPool.Cache<S>, hidden: AffineReLU.Cache<S>, output: Affine.Cache<S>) {
+    func forward(_ x: Tensor<S>) throws -> Caches {
         guard x.rank == 4, Array(x.shape.dropFirst()) == configuration.inputShape else {
             throw TensorError.shapeMismatch(operation: "ThreeLayerConvNet",
                 detail: "input \(describeShape(x.shape)) for a net over images of \(describeShape(configuration.inputShape)) (N, C, H, W)")
@@ -104,5 +100,77 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
         let (hidden, hiddenCache) = try AffineReLU.forward(pooled, parameters["W2"]!, parameters["b2"]!)
         let (scores, outputCache) = try Affine.forward(hidden, parameters["W3"]!, parameters["b3"]!)
         return (scores, convCache, hiddenCache, outputCache)
+    }
+
+    /// The index of "scores" in `inspectableLayers` (conv1, pool1, fc2, scores).
+    @usableFromInline static var scoresLayer: Int { 3 }
+
+    /// Walks back from the activations of layer `layer` (an index into `inspectableLayers`) with
+    /// `rule` at every ReLU. Training starts at the scores and wants the parameter gradients
+    /// (dW + reg·W, db) but not the input's, which costs as much as the first layer's forward;
+    /// inspection wants only the input's.
+    @inlinable
+    func backward(_ upstream: Tensor<S>, from layer: Int, _ caches: Caches, rule: ReLUBackwardRule = .standard,
+                  parameterGradients: Bool) throws -> (dx: Tensor<S>?, gradients: [String: Tensor<S>]) {
+        let reg = S(configuration.regularization)
+        var gradients: [String: Tensor<S>] = [:]
+        func storeAffine(_ d: Tensor<S>, _ cache: Affine.Cache<S>, _ index: Int) throws {
+            guard parameterGradients else { return }
+            var dw = Tensor<S>(uninitializedShape: [0]), db = Tensor<S>(uninitializedShape: [0])
+            try Affine.parameterGradients(d, cache, dw: &dw, db: &db, regularization: reg)
+            (gradients["W\(index)"], gradients["b\(index)"]) = (dw, db)
+        }
+        var d = upstream
+        if layer >= 3 {
+            try storeAffine(d, caches.output, 3)
+            d = try Affine.inputGradient(d, caches.output)
+        }
+        if layer >= 2 {
+            d = try ReLU.backward(d, gate: caches.hidden.out, rule: rule)
+            try storeAffine(d, caches.hidden.affine, 2)
+            d = try Affine.inputGradient(d, caches.hidden.affine)
+        }
+        if layer == 0 {
+            // From the convolution's ReLU output, before the pool: through that ReLU and the convolution.
+            let dconv = try ReLU.backward(d, gate: caches.conv.activationsNCHW(), rule: rule)
+            return (try Conv2D.backward(dconv, caches.conv.conv).dx, gradients)
+        }
+        if parameterGradients {
+            var dw = Tensor<S>(uninitializedShape: [0]), db = Tensor<S>(uninitializedShape: [0])
+            try ConvReLUPool.parameterGradients(d, caches.conv, dw: &dw, db: &db, regularization: reg)
+            (gradients["W1"], gradients["b1"]) = (dw, db)
+            return (nil, gradients)
+        }
+        return (try ConvReLUPool.backward(d, caches.conv, rule: rule).dx, gradients)
+    }
+}
+
+extension ThreeLayerConvNet: InspectableModel {
+    public var inspectableLayers: [InspectedLayer] {
+        let (conv, pool) = (convGeometry, poolGeometry)
+        let filters = pool.channels
+        return [
+            InspectedLayer(name: "conv1", shape: [filters, conv.outputHeight, conv.outputWidth],
+                           summary: "conv \(conv.kernelHeight)x\(conv.kernelWidth) + ReLU"),
+            InspectedLayer(name: "pool1", shape: [filters, pool.outputHeight, pool.outputWidth],
+                           summary: "\(pool.kernelHeight)x\(pool.kernelWidth) max pool"),
+            InspectedLayer(name: "fc2", shape: configuration.hiddenSizes, summary: "affine + ReLU"),
+            InspectedLayer(name: "scores", shape: [configuration.classes], summary: "affine"),
+        ]
+    }
+
+    @inlinable
+    public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
+        let caches = try forward(x)
+        return ForwardTrace(model: "ThreeLayerConvNet", layers: inspectableLayers, input: x, activations: { layer in
+            switch layer {
+            case 0: try caches.conv.activationsNCHW()
+            case 1: caches.conv.out
+            case 2: caches.hidden.out
+            default: caches.scores
+            }
+        }, backward: { layer, upstream, rule in
+            try backward(upstream, from: layer, caches, rule: rule, parameterGradients: false).dx!
+        })
     }
 }

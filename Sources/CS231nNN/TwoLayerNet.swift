@@ -51,3 +51,11 @@ public struct TwoLayerNet<S: TensorScalar>: Model {
     @inlinable
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try net.scores(x) }
 }
+
+extension TwoLayerNet: InspectableModel {
+    /// fc1 (the hidden layer after its ReLU) and scores.
+    public var inspectableLayers: [InspectedLayer] { net.inspectableLayers }
+
+    @inlinable
+    public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> { try net.trace(x) }
+}
