@@ -51,8 +51,9 @@ let package = Package(
         // Update rules, the training Solver, safetensors checkpoints.
         .target(name: "CS231nOptim", dependencies: ["CS231nTensor", "CS231nNN", "CS231nData"],
                 swiftSettings: numericSettings),
-        // Plots and pictures of what a model learned.
-        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData"],
+        // Plots and pictures of what a model learned: saliency, deconvnet and guided backprop
+        // projections, feature maps, class models, fooling images.
+        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData", "CS231nNN"],
                 swiftSettings: numericSettings),
         // The library product: one import for all stages.
         .target(name: "CS231n", dependencies: [
@@ -66,6 +67,7 @@ let package = Package(
         .testTarget(name: "CS231nDataTests", dependencies: ["CS231nData"]),
         .testTarget(name: "CS231nClassifiersTests", dependencies: ["CS231nClassifiers"]),
         .testTarget(name: "CS231nNNTests", dependencies: ["CS231nNN", "CS231nOptim"]),
+        .testTarget(name: "CS231nVisualizeTests", dependencies: ["CS231nVisualize", "CS231nNN"]),
         .testTarget(name: "CS231nCLITests", dependencies: ["CS231n"]),
     ]
 )
