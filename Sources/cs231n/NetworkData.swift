@@ -37,16 +37,20 @@ struct NetworkData {
         return data
     }
 
-    /// The same splits a checkpoint was trained on, prepared with its stored mean image.
-    static func load(checkpoint file: SafetensorsFile, path: String, dataDirectory: String?, inputShape: [Int]) throws -> NetworkData {
+    /// The same splits a checkpoint was trained on, prepared with its stored mean image; or,
+    /// with `dataset` other than the checkpoint's, that dataset's default split, prepared alike.
+    static func load(checkpoint file: SafetensorsFile, path: String, dataDirectory: String?, inputShape: [Int],
+                     dataset chosen: NetworkDataset? = nil) throws -> NetworkData {
         let metadata = file.metadata
-        guard let datasetName = metadata["data.dataset"], let dataset = NetworkDataset(rawValue: datasetName),
+        guard let datasetName = metadata["data.dataset"], let trainedOn = NetworkDataset(rawValue: datasetName),
               let numTrain = metadata["data.num_train"].flatMap(Int.init), let numVal = metadata["data.num_val"].flatMap(Int.init),
               let seed = metadata["data.seed"].flatMap(UInt64.init), let mean = file.tensor("data.mean_image", as: Float.self) else {
             throw CheckpointError.incompatible(path: path, detail: "it does not say which data it was trained on (data.* metadata and data.mean_image)")
         }
-        let directory = dataDirectory ?? (dataset == .cifar10 ? metadata["data.source"] : nil)
-        let (splits, _) = try loadSplits(dataset: dataset, dataDirectory: directory, numTrain: numTrain, numVal: numVal, seed: seed)
+        let dataset = chosen ?? trainedOn
+        let directory = dataDirectory ?? (dataset == trainedOn && dataset == .cifar10 ? metadata["data.source"] : nil)
+        let (splits, _) = try loadSplits(dataset: dataset, dataDirectory: directory, numTrain: dataset == trainedOn ? numTrain : nil,
+                                         numVal: numVal, seed: seed)
         var data = try prepare(splits, meanImage: mean, inputShape: inputShape)
         data.metadata = metadata.filter { $0.key.hasPrefix("data.") }
         return data

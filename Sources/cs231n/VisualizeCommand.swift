@@ -7,7 +7,14 @@ struct VisualizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "visualize",
         abstract: "Pictures of what a trained net learned.",
-        subcommands: [VisualizeFiltersCommand.self])
+        discussion: """
+            Every command takes a checkpoint from `cs231n train` (two-layer, fc or three-layer-convnet) and \
+            draws validation images of the data it was trained on (--dataset to choose another). Layers: \
+            conv1, pool1, fc2, scores for the conv net; fc1…, scores for the fully-connected ones.
+            """,
+        subcommands: [VisualizeSaliencyCommand.self, VisualizeGuidedCommand.self, VisualizeDeconvCommand.self,
+                      VisualizeFeaturesCommand.self, VisualizeClassCommand.self, VisualizeFoolCommand.self,
+                      VisualizeFiltersCommand.self])
 }
 
 /// `cs231n visualize filters <checkpoint>`: the first convolution's filters as an image grid.
@@ -21,8 +28,12 @@ struct VisualizeFiltersCommand: ParsableCommand {
             unless --latest.
             """)
 
-    @Argument(help: "A conv net checkpoint (.safetensors) from `cs231n train --model three-layer-convnet`.")
-    var checkpoint: String
+    @Argument(help: ArgumentHelp("A conv net checkpoint (.safetensors) from `cs231n train --model three-layer-convnet`.",
+                                 valueName: "checkpoint"))
+    var positionalCheckpoint: String?
+
+    @Option(name: .customLong("checkpoint"), help: "The checkpoint, as an option (as the other visualize commands take it).")
+    var checkpointOption: String?
 
     @Flag(help: "Use the last epoch's weights instead of the best-val ones.")
     var latest = false
@@ -30,17 +41,27 @@ struct VisualizeFiltersCommand: ParsableCommand {
     @Option(help: "Pixels per filter weight.")
     var scale = 8
 
-    @Option(name: [.short, .long], help: "The PNG to write.")
+    @Option(name: [.short, .long], help: "The PNG to write, or a folder to write filters.png into.")
     var output = "filters.png"
 
     @OptionGroup var common: CommonOptions
 
+    var checkpoint: String { checkpointOption ?? positionalCheckpoint ?? "" }
+
     func validate() throws {
         guard (1...64).contains(scale) else { throw ValidationError("--scale must be in 1...64, got \(scale)") }
+        guard (checkpointOption == nil) != (positionalCheckpoint == nil) else {
+            throw ValidationError("give the checkpoint once: as an argument or with --checkpoint")
+        }
     }
 
     func run() throws {
         let printer = ResultPrinter(json: common.json)
+        var isFolder: ObjCBool = false
+        let output = output.hasSuffix(".png") && !(FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) && isFolder.boolValue)
+            ? output : output + "/filters.png"
+        try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
         let (model, _) = try Checkpoint.loadModel(checkpoint, as: Float.self, latest: latest)
         guard let w1 = model.parameters["W1"], let picture = try FilterPicture.render(w1, scale: scale) else {
             throw FilterPictureError.notConvolutional(path: checkpoint, kind: model.configuration.kind,
