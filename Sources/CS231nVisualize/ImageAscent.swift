@@ -82,7 +82,8 @@ public enum ImageAscent {
         }
     }
 
-    /// The original, the fooling image and their difference magnified around mid grey.
+    /// The original, the fooling image and their difference magnified around mid grey (captioned
+    /// with the largest change in pixels).
     public static func foolingFigure(original x: Tensor<Float>, _ fooling: Fooling, pixels: InputPixels, title: String,
                                      captions: [String], magnification: Float = 10) throws -> PNGImage {
         var tiles = FigureTiles(imageShape: pixels.imageShape)
@@ -91,7 +92,7 @@ public enum ImageAscent {
         tiles.add(images[1], caption: captions[1])
         let difference = try (fooling.image - x).scalars
         tiles.add(difference.map { Swift.min(1, Swift.max(0, 0.5 + magnification * $0 * pixels.scale / 255)) },
-                  caption: String(format: "diff x%g", Double(magnification)))
+                  caption: String(format: "x%g, max %.0f", Double(magnification), fooling.changeMaximum))
         return try tiles.render(columns: 3, scale: 4, title: title)
     }
 

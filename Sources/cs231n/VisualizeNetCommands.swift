@@ -220,7 +220,7 @@ struct VisualizeClassCommand: ParsableCommand {
         for (label, tile) in zip(classes, context.pixels.tiles(try Tensor.concatenate(finals))) {
             tiles.add(tile, caption: context.className(label))
         }
-        try context.write(tiles.render(columns: Swift.min(5, classes.count), scale: 3, title: "class models after \(steps) steps"),
+        try context.write(tiles.render(columns: Swift.min(5, classes.count), scale: 4, title: "class models after \(steps) steps"),
                           "class-models.png")
     }
 }
@@ -270,7 +270,7 @@ struct VisualizeFoolCommand: ParsableCommand {
             context.printer.figure(keys, metric: "steps", value: Double(result.steps))
             context.printer.figure(keys, metric: "change_l2", value: result.changeL2)
             context.printer.figure(keys, metric: "change_max", value: result.changeMaximum)
-            let title = String(format: "%@ -> %@ in %d steps, max change %.1f", from as NSString, to as NSString, result.steps, result.changeMaximum)
+            let title = "\(from) -> \(to): \(result.steps) steps"
             try context.write(ImageAscent.foolingFigure(original: original, result, pixels: context.pixels, title: title,
                                                         captions: [from, "-> " + context.className(result.predicted)],
                                                         magnification: magnify),
