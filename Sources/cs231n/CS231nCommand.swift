@@ -7,5 +7,5 @@ struct CS231nCommand: ParsableCommand {
         commandName: "cs231n",
         abstract: "CS231n visual recognition in Swift: datasets, classifiers, nets and what they learned.",
         version: Toolkit.version,
-        subcommands: [DemoCommand.self, InfoCommand.self, BenchCommand.self, DataCommand.self, LinearCommand.self, GradCheckCommand.self, KNNCommand.self, TrainCommand.self, EvaluateCommand.self, VisualizeCommand.self])
+        subcommands: [DemoCommand.self, InfoCommand.self, BenchCommand.self, DataCommand.self, LinearCommand.self, GradCheckCommand.self, KNNCommand.self, TrainCommand.self, EvaluateCommand.self, CompressCommand.self, VisualizeCommand.self])
 }

@@ -1,0 +1,191 @@
+import ArgumentParser
+import CS231n
+import Foundation
+
+/// `cs231n compress`: Deep Compression of a trained checkpoint, or the check of a compressed file.
+struct CompressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compress",
+        abstract: "Prune, retrain and weight-share a checkpoint (Deep Compression); report accuracy against sparsity and bits, and the size on disk.",
+        discussion: """
+            Prunes each weight tensor by magnitude in steps (50% → 75% → 90% for --prune 0.9), retraining \
+            between steps with the pruned weights held at zero; then clusters each layer's surviving weights \
+            into 2^bits shared values by k-means (linear initialisation) and fine-tunes the shared values, \
+            whose gradient is the sum of their weights' gradients. Every width of --bits-sweep is tried at \
+            the final sparsity; --share-bits is written to -o in a sparse + codebook format (relative-index \
+            positions, packed indices, a float32 codebook per layer; biases float32). Retraining uses the \
+            checkpoint's update rule, its last learning rate, batch size and lr decay, on the data it was \
+            trained on. With --check, the argument is a compressed file: it is read, expanded and scored \
+            on the same val split, which must reproduce the accuracy recorded in it; --expand also writes \
+            it as a float32 checkpoint that `cs231n evaluate` reads.
+            """)
+
+    @Argument(help: "A checkpoint from `cs231n train` (with --check: a compressed file).")
+    var input: String
+
+    @Option(help: "The fraction of each weight tensor to prune, in [0, 1).")
+    var prune = 0.9
+
+    @Option(help: "The sparsities to prune to in turn, comma-separated, ending at --prune (default: halving what is left, 0.5,0.75,0.9 for 0.9).")
+    var steps: String?
+
+    @Option(help: "Retraining epochs after each pruning step.")
+    var retrainEpochs = 2
+
+    @Option(help: "Bits per codebook index in the written file: 2^bits shared values per layer (1-8).")
+    var shareBits = 4
+
+    @Option(help: "Widths compared in the bits table, comma-separated.")
+    var bitsSweep = "8,6,4,3,2"
+
+    @Option(help: "Centroid fine-tuning epochs for each width.")
+    var fineTuneEpochs = 2
+
+    @Option(help: "Retraining learning rate (default: the checkpoint's last).")
+    var lr: Double?
+
+    @Option(help: "Centroid fine-tuning learning rate (default: the retraining rate / 1000, as a centroid's gradient sums thousands of weights').")
+    var fineTuneLr: Double?
+
+    @Option(help: "Dataset: cifar10 or builtin (default: the one the checkpoint was trained on).")
+    var dataset: NetworkDataset?
+
+    @Option(help: "CIFAR-10 folder (default: the one the checkpoint was trained on).")
+    var dataDir: String?
+
+    @Flag(help: "Read the compressed file given as the argument, expand it and score it on val.")
+    var check = false
+
+    @Option(help: "With --check: also write the expanded model as a float32 checkpoint here.")
+    var expand: String?
+
+    @Option(name: [.short, .long], help: "The compressed file to write.")
+    var output = "compressed.cs231nz"
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard (0..<1).contains(prune) else { throw ValidationError("--prune must be in [0, 1), got \(prune)") }
+        guard retrainEpochs >= 0, fineTuneEpochs >= 0 else { throw ValidationError("--retrain-epochs and --fine-tune-epochs must not be negative") }
+        guard (1...8).contains(shareBits) else { throw ValidationError("--share-bits must be in 1...8, got \(shareBits)") }
+        let sweep = try bitsList()
+        guard sweep.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--bits-sweep widths must be in 1...8, got \(bitsSweep)") }
+        if let pruningSteps = try stepList() {
+            guard pruningSteps.last == prune, pruningSteps == pruningSteps.sorted(), pruningSteps.allSatisfy({ (0..<1).contains($0) }) else {
+                throw ValidationError("--steps must rise within [0, 1) and end at --prune \(prune), got \(steps!)")
+            }
+        }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let fineTuneLr, !(fineTuneLr > 0) { throw ValidationError("--fine-tune-lr must be positive") }
+        if expand != nil && !check { throw ValidationError("--expand goes with --check") }
+    }
+
+    func bitsList() throws -> [Int] { try numbers(bitsSweep, option: "--bits-sweep").map { Int($0) } }
+
+    func stepList() throws -> [Double]? { try steps.map { try numbers($0, option: "--steps") } }
+
+    func numbers(_ text: String, option: String) throws -> [Double] {
+        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("\(option) must be numbers separated by commas, got '\(text)'")
+        }
+        return values.map { $0! }
+    }
+
+    func run() throws {
+        let printer = ResultPrinter(json: common.json)
+        if check { return try checkCompressedFile(printer: printer) }
+        let (model, file) = try Checkpoint.loadModel(input, as: Float.self)
+        printer.say("loading the data \(input) was trained on…")
+        let data = try NetworkData.load(checkpoint: file, path: input, dataDirectory: dataDir,
+                                        inputShape: model.configuration.inputShape, dataset: dataset)
+        var optimizer = file.metadata["optimizer.settings"].flatMap { try? JSONDecoder().decode(OptimizerSettings.self, from: Data($0.utf8)) }
+            ?? OptimizerSettings(rule: .pytorchMomentum, learningRate: 0.01)
+        if let lr { optimizer.learningRate = lr }
+        var options = file.metadata["solver.options"].flatMap { try? JSONDecoder().decode(SolverOptions.self, from: Data($0.utf8)) }
+            ?? SolverOptions(batchSize: 200, learningRateDecay: 0.95)
+        options.seed = common.seed
+        let settings = DeepCompressionSettings(
+            sparsity: prune, pruningSteps: try stepList(), retrainEpochs: retrainEpochs, bits: shareBits, bitsSweep: try bitsList(),
+            fineTuneEpochs: fineTuneEpochs, optimizer: optimizer, fineTuneLearningRate: fineTuneLr, solver: options)
+        printer.say("\(model.configuration.kind) net, \(model.parameters.scalarCount) parameters; pruning to "
+                    + settings.pruningSteps.map { String(format: "%g%%", 100 * $0) }.joined(separator: " → ")
+                    + " with \(retrainEpochs) retraining epochs each (\(optimizer.rule.rawValue) lr \(optimizer.learningRate)), "
+                    + "then \(settings.bitsCompared.map(String.init).joined(separator: ", ")) bits")
+        let result = try DeepCompression.compress(model, train: data.train, val: data.val, settings: settings,
+                                                  data: ParameterStore([("mean_image", data.meanImage)]), metadata: data.metadata,
+                                                  onEvent: progressReporter(printer))
+        try result.compressed.write(to: output)
+        report(result, printer: printer)
+        printer.say("wrote \(output); check it with `cs231n compress --check \(output)`")
+    }
+
+    /// A bar per retraining or fine-tuning epoch.
+    func progressReporter(_ printer: ResultPrinter) -> (DeepCompressionEvent) -> Void {
+        var bar: ProgressBar?
+        return { event in
+            guard case let .solver(stage, solverEvent) = event else { return }
+            switch solverEvent {
+            case let .iteration(epoch, step, steps, loss):
+                if bar == nil { bar = ProgressBar("\(stage) epoch \(epoch)", total: steps) }
+                bar?.update(step, status: String(format: "loss %.3f", loss))
+            case let .epochEnd(_, _, valAccuracy, _, _):
+                bar?.finish(status: String(format: "val acc %.1f%%", 100 * valAccuracy))
+                bar = nil
+            }
+        }
+    }
+
+    func report(_ result: DeepCompressionResult, printer: ResultPrinter) {
+        for (title, table) in [("sparsity", result.sparsityTable), ("bits", result.bitsTable)] {
+            printer.say("\nval accuracy against \(title)")
+            printer.say("  " + "stage".padded(12) + "sparsity  weights   val acc   weight bytes")
+            for row in table {
+                printer.say("  " + row.stage.padded(12) + String(format: "%7.1f%%", 100 * row.sparsity) + "  "
+                            + (row.bits.map { "\($0)-bit" } ?? "float32").padded(8)
+                            + String(format: "%7.2f%%", 100 * row.valAccuracy) + "   " + Self.size(row.weightBytes))
+                printer.figure([("command", "compress"), ("table", .string(title)), ("stage", .string(row.stage)),
+                                ("sparsity", .double(row.sparsity)), ("bits", row.bits.map { .int($0) } ?? .string("float32")),
+                                ("weight_bytes", .int(row.weightBytes))], metric: "val_accuracy", value: row.valAccuracy)
+            }
+        }
+        printer.say(String(format: "\nsize on disk: %@ as float32 safetensors → %@ compressed (%.1f× smaller); weights alone %@ → %@ (%.1f×)",
+                           Self.size(result.denseFileBytes), Self.size(result.compressedFileBytes),
+                           Double(result.denseFileBytes) / Double(result.compressedFileBytes),
+                           Self.size(result.denseWeightBytes), Self.size(result.compressedWeightBytes),
+                           Double(result.denseWeightBytes) / Double(result.compressedWeightBytes)))
+        for (what, dense, compressed) in [("file", result.denseFileBytes, result.compressedFileBytes),
+                                          ("weights", result.denseWeightBytes, result.compressedWeightBytes)] {
+            printer.figure([("command", "compress"), ("size", .string(what)), ("format", "float32")], metric: "bytes", value: Double(dense))
+            printer.figure([("command", "compress"), ("size", .string(what)), ("format", "compressed")], metric: "bytes", value: Double(compressed))
+        }
+    }
+
+    /// Reads, expands and scores a compressed file, which must reproduce its recorded accuracy.
+    func checkCompressedFile(printer: ResultPrinter) throws {
+        let compressed = try CompressedModel(contentsOf: input)
+        let model = try compressed.expandedModel(path: input)
+        let file = try compressed.checkpointFile(path: input)
+        let data = try NetworkData.load(checkpoint: file, path: input, dataDirectory: dataDir,
+                                        inputShape: model.configuration.inputShape, dataset: dataset)
+        let accuracy = try model.accuracy(data.val.x, data.val.y)
+        printer.say(String(format: "%@: %@ net, %d weight tensors shared, val accuracy %.2f%% (%d images)", input as NSString,
+                           model.configuration.kind as NSString, compressed.layers.count, 100 * accuracy, data.val.count))
+        printer.figure([("command", "compress"), ("check", .string(input)), ("split", "val")], metric: "accuracy", value: accuracy)
+        if let expand {
+            try writeFileAtomically(file.serialized(), to: expand)
+            printer.say("wrote \(expand), a float32 checkpoint (`cs231n evaluate \(expand)`)")
+        }
+        if dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {
+            guard recorded == accuracy else {
+                throw ValidationError(String(format: "%@ records val accuracy %.4f%% but scores %.4f%%", input, 100 * recorded, 100 * accuracy))
+            }
+            printer.say("reproduces the recorded val accuracy")
+        }
+    }
+
+    static func size(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? String(format: "%.2f MiB", Double(bytes) / Double(1 << 20))
+            : bytes >= 1 << 10 ? String(format: "%.1f KiB", Double(bytes) / 1024) : "\(bytes) B"
+    }
+}
