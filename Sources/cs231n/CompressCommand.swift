@@ -139,7 +139,7 @@ struct CompressCommand: ParsableCommand {
     func report(_ result: DeepCompressionResult, printer: ResultPrinter) {
         for (title, table) in [("sparsity", result.sparsityTable), ("bits", result.bitsTable)] {
             printer.say("\nval accuracy against \(title)")
-            printer.say("  " + "stage".padded(12) + "sparsity  weights   val acc   weight bytes")
+            printer.say("  " + "stage".padded(12) + "sparsity  values    val acc   weight bytes")
             for row in table {
                 printer.say("  " + row.stage.padded(12) + String(format: "%7.1f%%", 100 * row.sparsity) + "  "
                             + (row.bits.map { "\($0)-bit" } ?? "float32").padded(8)
