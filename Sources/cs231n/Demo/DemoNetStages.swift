@@ -35,7 +35,7 @@ extension DemoPipeline {
     static func netsStage(seed: UInt64) -> DemoStage {
         let recipes = netRecipes(seed: seed)
         return DemoStage(name: "nets", title: "Neural networks: backpropagation through layers",
-                         inputs: recipes.reduce(into: [:]) { $0.merge($1.inputs) { a, _ in a } }) { context in
+                         inputs: recipes.reduce(into: ["compression": "prune 0.9 in 3 steps, 1 retrain epoch, bits 8,4,2, 1 fine-tune epoch"]) { $0.merge($1.inputs) { a, _ in a } }) { context in
             let data = try NetworkData.prepare(context.splits, meanImage: nil, inputShape: [LabeledImages.imageSize])
             var blocks: [ReportBlock] = [
                 .paragraph("Layers with a forward and a backward pass side by side (affine, ReLU, batch norm, dropout, softmax loss), "
@@ -43,16 +43,20 @@ extension DemoPipeline {
                            + "parameters are kept."),
             ]
             var confusion: [[Int]] = []
+            var compression: [ReportBlock] = []
             for recipe in recipes {
                 let (recipeBlocks, model) = try train(recipe, data: data, context: context, stage: "nets")
                 blocks += recipeBlocks
                 confusion = try confusionCounts(model, data.val)
+                if recipe.configuration.kind == "two-layer" {
+                    compression = try compressionBlocks(model, data: data, recipe: recipe)
+                }
             }
             let matrix = NetworkPictures.confusionMatrix(confusion, classNames: data.classNames,
                                                          title: "fully-connected net, validation split")
             blocks.append(.png(Data(matrix.encoded()), caption: "Confusion matrix of the fully-connected net on the validation "
                                + "split: rows are true classes, columns predictions", width: nil))
-            return ReportSection(title: "Neural networks: backpropagation through layers", blocks: blocks)
+            return ReportSection(title: "Neural networks: backpropagation through layers", blocks: blocks + compression)
         }
     }
 
@@ -117,7 +121,7 @@ extension DemoPipeline {
                                               options: ["filters": "32", "filter-size": "7"]),
             optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3),
             options: SolverOptions(epochs: 4, batchSize: 64, learningRateDecay: 0.95, seed: seed))
-        return DemoStage(name: "convnet", title: "A convolutional net", inputs: recipe.inputs) { context in
+        return DemoStage(name: "convnet", title: "A convolutional net", inputs: recipe.inputs.merging(["attribution": "saliency, guided, deconvnet; top 9 of pool1 channel 5"]) { a, _ in a }) { context in
             let data = try NetworkData.prepare(context.splits, meanImage: nil, inputShape: [3, 32, 32])
             let (trained, model) = try train(recipe, data: data, context: context, stage: "convnet")
             var blocks = trained
@@ -127,6 +131,7 @@ extension DemoPipeline {
             let matrix = NetworkPictures.confusionMatrix(try confusionCounts(model, data.val), classNames: data.classNames,
                                                          title: "ThreeLayerConvNet, validation split")
             blocks.append(.png(Data(matrix.encoded()), caption: "Confusion matrix of the conv net on the validation split", width: nil))
+            blocks += try attributionBlocks(model, data: data)
             return ReportSection(title: "A convolutional net", blocks: blocks)
         }
     }
