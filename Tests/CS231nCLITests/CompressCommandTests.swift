@@ -4,11 +4,7 @@ import Testing
 /// `cs231n compress` end to end on a small built-in checkpoint: compress, then read the file back.
 struct CompressCommandTests {
     @Test func compressWritesAFileThatChecksAndExpandsIntoAnEvaluableCheckpoint() throws {
-        let tool = ReportRenderingTests.tool
-        guard FileManager.default.isExecutableFile(atPath: tool.path) else {
-            print("skipped: the cs231n tool is not built next to the tests at \(tool.path)")
-            return
-        }
+        guard let tool = ReportRenderingTests.builtTool() else { return }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-compress-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
         let checkpoint = folder.appendingPathComponent("model.safetensors").path

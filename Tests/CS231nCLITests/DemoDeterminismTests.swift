@@ -10,11 +10,7 @@ struct DemoDeterminismTests {
     }
 
     @Test func twoRunsWithTheSameSeedWriteTheSameReport() throws {
-        let tool = ReportRenderingTests.tool
-        guard FileManager.default.isExecutableFile(atPath: tool.path) else {
-            print("skipped: the cs231n tool is not built next to the tests at \(tool.path)")
-            return
-        }
+        guard let tool = ReportRenderingTests.builtTool() else { return }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-determinism-\(getpid())")
         defer { try? FileManager.default.removeItem(at: base) }
         // Each run has its own folder, so its own stage cache: both compute every stage.

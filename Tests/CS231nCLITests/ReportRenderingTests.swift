@@ -10,6 +10,15 @@ struct ReportRenderingTests {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cs231n")
     }
 
+    /// The tool, or nil with a message saying the test is skipped because it is not built.
+    static func builtTool() -> URL? {
+        guard FileManager.default.isExecutableFile(atPath: tool.path) else {
+            print("skipped: the cs231n tool is not built next to the tests at \(tool.path)")
+            return nil
+        }
+        return tool
+    }
+
     static var chromium: String? {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
             .first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -32,10 +41,7 @@ struct ReportRenderingTests {
             print("skipped: Chromium is not installed (apt-get install chromium); the report was not rendered")
             return
         }
-        guard FileManager.default.isExecutableFile(atPath: Self.tool.path) else {
-            print("skipped: the cs231n tool is not built next to the tests at \(Self.tool.path)")
-            return
-        }
+        guard Self.builtTool() != nil else { return }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-report-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(try Self.run(Self.tool.path, ["demo", "--stages", "data", "-o", folder.path]) == 0)

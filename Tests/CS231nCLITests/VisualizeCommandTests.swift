@@ -22,10 +22,7 @@ import Testing
     /// A folder with a checkpoint of `model` trained for one short epoch, or nil (with a message)
     /// when the tool is not built next to the tests.
     static func trained(_ model: String, extra: [String] = []) throws -> URL? {
-        guard FileManager.default.isExecutableFile(atPath: ReportRenderingTests.tool.path) else {
-            print("skipped: the cs231n tool is not built next to the tests at \(ReportRenderingTests.tool.path)")
-            return nil
-        }
+        guard ReportRenderingTests.builtTool() != nil else { return nil }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-visualize-\(model)-\(getpid())")
         let (status, output) = try run(["train", "--model", model, "--dataset", "builtin", "--num-train", "200", "--num-val", "40",
                                         "--epochs", "1", "--batch-size", "50", "--hidden", "12", "-o", folder.path] + extra)
