@@ -1,20 +1,32 @@
 import CS231nTensor
 
 /// Seeded data augmentation for CNN training: a random horizontal flip and a random crop of
-/// the image padded by `padding` zeros, drawn per image and applied in place to one NCHW batch
-/// at a time, so the training set itself is never copied.
+/// the image padded by `padding` pixels (zeros, or the image's reflection as airbench does),
+/// drawn per image and applied in place to one NCHW batch at a time, so the training set itself
+/// is never copied.
 ///
 /// All random draws are made serially before the parallel pixel work, so the same seed gives
 /// the same batches whatever the thread count.
 public struct Augmenter: Sendable {
     public var flip: Bool
     public var padding: Int
+    public var paddingMode: PaddingMode
     @usableFromInline var rng: RandomGenerator
 
-    public init(seed: UInt64, flip: Bool = true, padding: Int = 4) {
+    public init(seed: UInt64, flip: Bool = true, padding: Int = 4, paddingMode: PaddingMode = .zeros) {
         self.flip = flip
         self.padding = padding
+        self.paddingMode = paddingMode
         rng = RandomGenerator(seed: seed, stream: .augmentation)
+    }
+
+    /// What a shift brings in from outside the image.
+    public enum PaddingMode: String, Sendable, Codable {
+        /// Zeros.
+        case zeros
+        /// The mirror image about the edge pixel, which is not repeated (NumPy's and PyTorch's
+        /// 'reflect'): index −1 reads 1 and index H reads H − 2.
+        case reflect
     }
 
     /// One image's draw: whether to mirror it and the crop offset in -padding...padding.
@@ -50,17 +62,25 @@ public struct Augmenter: Sendable {
         guard padding >= 0 else {
             throw TensorError.invalidArgument(operation: "Augmenter.apply", detail: "padding \(padding) is negative")
         }
+        let (height, width) = (batch.shape[2], batch.shape[3])
+        guard paddingMode == .zeros || padding < Swift.min(height, width) else {
+            throw TensorError.invalidArgument(operation: "Augmenter.apply",
+                detail: "reflect padding \(padding) needs images larger than \(padding)×\(padding), got \(height)×\(width)")
+        }
         let draws = nextDraws(batch.shape[0])
-        Augmenter.transform(&batch, draws: draws)
+        Augmenter.transform(&batch, draws: draws, paddingMode: paddingMode)
         return draws
     }
 
     /// Moves each image's pixels per its draw: output (y, x) takes input (y + shiftY, x')
-    /// where x' is x + shiftX, mirrored when asked; pixels from outside the image are zero.
+    /// where x' is x + shiftX, mirrored when asked; pixels from outside the image are zero or,
+    /// with `.reflect`, reflected into it, for which every shift must be smaller than the image.
     @inlinable
-    public static func transform<S: TensorScalar>(_ batch: inout Tensor<S>, draws: [Draw]) {
+    public static func transform<S: TensorScalar>(_ batch: inout Tensor<S>, draws: [Draw], paddingMode: PaddingMode = .zeros) {
         let channels = batch.shape[1], height = batch.shape[2], width = batch.shape[3]
         let imageSize = channels * height * width
+        precondition(paddingMode == .zeros || draws.allSatisfy { abs($0.shiftX) < width && abs($0.shiftY) < height },
+                     "Augmenter.transform: a reflected shift must be smaller than the \(height)×\(width) image")
         batch.withUnsafeMutableBufferPointer { values in
             let base = SendablePointer(values.baseAddress!)
             draws.withUnsafeBufferPointer { drawBuffer in
@@ -76,22 +96,33 @@ public struct Augmenter: Sendable {
                         for c in 0..<channels {
                             for y in 0..<height {
                                 let row = image + (c * height + y) * width
-                                let sourceY = y + draw.shiftY
-                                guard sourceY >= 0 && sourceY < height else {
+                                guard let sourceY = source(y + draw.shiftY, size: height, paddingMode) else {
                                     row.update(repeating: 0, count: width)
                                     continue
                                 }
                                 let sourceRow = copy + (c * height + sourceY) * width
                                 for x in 0..<width {
-                                    let shifted = x + draw.shiftX
-                                    let sourceX = draw.mirrored ? width - 1 - shifted : shifted
-                                    row[x] = shifted >= 0 && shifted < width ? sourceRow[sourceX] : 0
+                                    guard let shifted = source(x + draw.shiftX, size: width, paddingMode) else {
+                                        row[x] = 0
+                                        continue
+                                    }
+                                    row[x] = sourceRow[draw.mirrored ? width - 1 - shifted : shifted]
                                 }
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// The pixel within 0..<size that coordinate i of the padded image shows; nil for a zero.
+    @inlinable @inline(__always)
+    static func source(_ i: Int, size: Int, _ mode: PaddingMode) -> Int? {
+        if i >= 0 && i < size { return i }
+        switch mode {
+        case .zeros: return nil
+        case .reflect: return i < 0 ? -i : 2 * (size - 1) - i
         }
     }
 }

@@ -1,5 +1,9 @@
 /// The Gaussian error linear unit (Hendrycks & Gimpel 2016) in its exact form,
 /// out = x·Φ(x) = ½·x·(1 + erf(x/√2)), the activation of modern conv nets.
+///
+/// Float runs on 16-lane vectors with a polynomial erfc and exp, within 5e-7 of the exact
+/// function: libm's erff costs ~12 ns an element on one core, the vectors ~1.2 ns. Double keeps
+/// libm, so that gradient checks see the exact function.
 public enum GELU {
     public struct Cache<S: TensorScalar>: Sendable {
         public var x: Tensor<S>
@@ -15,7 +19,12 @@ public enum GELU {
             out.withUnsafeMutableBufferPointer { ob in
                 let input = SendableConstPointer(xb.baseAddress!), output = SendablePointer(ob.baseAddress!)
                 Parallel.forEachChunk(xb.count, minimumChunk: 8192) { range in
-                    for i in range { output.base[i] = input.base[i] * cumulativeNormal(input.base[i]) }
+                    if S.self == Float.self {
+                        let (x, out) = (ChannelKernels.floats(input.base), ChannelKernels.mutableFloats(output.base))
+                        forEachVector(range) { i, lanes in store(value(load(x + i, lanes)), out + i, lanes) }
+                    } else {
+                        for i in range { output.base[i] = input.base[i] * cumulativeNormal(input.base[i]) }
+                    }
                 }
             }
         }
@@ -37,10 +46,18 @@ public enum GELU {
                     let input = SendableConstPointer(xb.baseAddress!), upstream = SendableConstPointer(db.baseAddress!)
                     let target = SendablePointer(dxb.baseAddress!)
                     Parallel.forEachChunk(xb.count, minimumChunk: 8192) { range in
-                        for i in range {
-                            let x = input.base[i]
-                            let density = inverseSqrt2Pi * S.exp(-x * x / 2)
-                            target.base[i] = upstream.base[i] * (cumulativeNormal(x) + x * density)
+                        if S.self == Float.self {
+                            let (x, d, dx) = (ChannelKernels.floats(input.base), ChannelKernels.floats(upstream.base),
+                                              ChannelKernels.mutableFloats(target.base))
+                            forEachVector(range) { i, lanes in
+                                store(load(d + i, lanes) * derivative(load(x + i, lanes)), dx + i, lanes)
+                            }
+                        } else {
+                            for i in range {
+                                let x = input.base[i]
+                                let density = inverseSqrt2Pi * S.exp(-x * x / 2)
+                                target.base[i] = upstream.base[i] * (cumulativeNormal(x) + x * density)
+                            }
                         }
                     }
                 }
@@ -53,5 +70,92 @@ public enum GELU {
     @inlinable @inline(__always)
     static func cumulativeNormal<S: TensorScalar>(_ x: S) -> S {
         (1 + S.erf(x * S(0.707_106_781_186_547_524_40))) / 2
+    }
+
+    // MARK: Float vectors
+
+    /// x·Φ(x), within 5e-7 of the exact value on [−10, 10]; x beyond, 0 below.
+    @inlinable
+    public static func value(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        x * cumulativeNormal(x, gaussian: gaussian(x))
+    }
+
+    /// Φ(x) + x·φ(x), within 5e-7 of the exact value on [−10, 10]; 1 beyond, 0 below.
+    @inlinable
+    public static func derivative(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let g = gaussian(x)
+        return cumulativeNormal(x, gaussian: g).addingProduct(x, g * 0.398_942_280)
+    }
+
+    /// e^(−x²/2), which both Φ and φ are built on. x² overflows to ∞ for huge |x|, and the
+    /// exponential takes −∞ to 0.
+    @inlinable @inline(__always)
+    static func gaussian(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        exponential(x * x * -0.5)
+    }
+
+    /// Φ(x) from the normal tail Φ(−|x|) = ½·erfc(|x|/√2), with erfc(z) = t·P(t)·e^(−z²),
+    /// t = 1/(1 + p·z) (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e-7). Working from the tail
+    /// keeps Φ's tiny values for negative x accurate instead of rounding 1 + erf to 0.
+    @inlinable @inline(__always)
+    static func cumulativeNormal(_ x: SIMD16<Float>, gaussian: SIMD16<Float>) -> SIMD16<Float> {
+        let magnitude = unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7fff_ffff, to: SIMD16<Float>.self)
+        let t = 1 / (magnitude * (0.327_591_1 * 0.707_106_781) + 1)
+        var p = SIMD16<Float>(repeating: 1.061_405_429)
+        p = SIMD16(repeating: -1.453_152_027).addingProduct(p, t)
+        p = SIMD16(repeating: 1.421_413_741).addingProduct(p, t)
+        p = SIMD16(repeating: -0.284_496_736).addingProduct(p, t)
+        p = SIMD16(repeating: 0.254_829_592).addingProduct(p, t)
+        let tail = p * t * gaussian * 0.5
+        // A NaN fails the comparison and stays NaN through 1 − tail.
+        return (1 - tail).replacing(with: tail, where: x .< 0)
+    }
+
+    /// e^x for x ≤ 0, as Cephes' expf: x = n·ln 2 + r with |r| ≤ ½·ln 2, e^r by a degree-6
+    /// polynomial and 2^n written straight into the exponent bits. Below −87.34 2^n would leave
+    /// the normal range, so the result flushes to 0 there (e^x < 1.2e-38).
+    @inlinable @inline(__always)
+    static func exponential(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        // Adding 1.5·2²³ rounds to an integer that lands in the low mantissa bits.
+        let roundingShift: Float = 12_582_912
+        let shifted = x * 1.442_695_041 + roundingShift
+        let n = shifted - roundingShift
+        // ln 2 in two parts, so n·ln 2 is exact for every n this range produces.
+        let r = x.addingProduct(n, -0.693_359_375).addingProduct(n, 2.121_944_40e-4)
+        var p = SIMD16<Float>(repeating: 1.987_569_150e-4)
+        p = SIMD16(repeating: 1.398_199_950_7e-3).addingProduct(p, r)
+        p = SIMD16(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
+        p = SIMD16(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
+        p = SIMD16(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
+        p = SIMD16(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
+        let polynomial = (r + 1).addingProduct(p, r * r)
+        let exponent = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- Int32(bitPattern: roundingShift.bitPattern)
+        let powerOfTwo = unsafeBitCast((exponent &+ 127) &<< 23, to: SIMD16<Float>.self)
+        return (polynomial * powerOfTwo).replacing(with: 0, where: x .< -87.336_54)
+    }
+
+    /// Runs `body(i, lanes)` on each 16-element vector of the range; the last may be partial.
+    @inlinable @inline(__always)
+    static func forEachVector(_ range: Range<Int>, _ body: (Int, Int) -> Void) {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            body(i, Swift.min(16, range.upperBound - i))
+            i += 16
+        }
+    }
+
+    /// The `lanes` floats at p, zero-filled to 16.
+    @inlinable @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ lanes: Int) -> SIMD16<Float> {
+        if lanes == 16 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+        var v = SIMD16<Float>()
+        for k in 0..<lanes { v[k] = p[k] }
+        return v
+    }
+
+    @inlinable @inline(__always)
+    static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+        if lanes == 16 { return UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
+        for k in 0..<lanes { p[k] = v[k] }
     }
 }

@@ -3,10 +3,31 @@ import Foundation
 /// The classification losses as layers: scores (N, C) and labels in, the mean loss over the
 /// batch and its gradient with respect to the scores out.
 public enum SoftmaxLoss {
-    /// Cross-entropy of the softmax of each row against its label.
+    /// How the rows' losses combine: their mean (gradient divided by N) or their sum.
+    public enum Reduction: String, Sendable, Codable {
+        case mean, sum
+    }
+
+    /// Cross-entropy of the softmax of each row against its label, averaged over the rows.
     @inlinable
     public static func forwardBackward<S>(_ scores: Tensor<S>, labels: [Int]) throws -> (loss: S, dx: Tensor<S>) {
+        try forwardBackward(scores, labels: labels, smoothing: 0, reduction: .mean)
+    }
+
+    /// Cross-entropy against label-smoothed targets, as PyTorch's
+    /// `CrossEntropyLoss(label_smoothing: ε, reduction:)`: the target is q = (1 − ε)·onehot(y) + ε/C,
+    /// each row's loss −Σ_j q_j·log p_j, and dx = p − q per row (divided by N for the mean).
+    @inlinable
+    public static func forwardBackward<S>(_ scores: Tensor<S>, labels: [Int], smoothing: S,
+                                          reduction: Reduction) throws -> (loss: S, dx: Tensor<S>) {
         let (n, classes) = try checkScores(scores, labels: labels, operation: "SoftmaxLoss")
+        guard smoothing >= 0 && smoothing < 1 else {
+            throw TensorError.invalidArgument(operation: "SoftmaxLoss",
+                                              detail: "label smoothing \(smoothing) is not in [0, 1)")
+        }
+        let rows: S = reduction == .mean ? S(n) : 1
+        let uniformTarget = smoothing / S(classes) / rows, labelTarget = (1 - smoothing) / rows
+        let labelWeight = 1 - Double(smoothing), uniformWeight = Double(smoothing) / Double(classes)
         var dx = Tensor<S>(uninitializedShape: scores.shape)
         var total = 0.0
         scores.withUnsafeBufferPointer { x in
@@ -20,15 +41,21 @@ public enum SoftmaxLoss {
                         grad[j] = S.exp(line[j] - largest)
                         sum += grad[j]
                     }
-                    // log p_y = (x_y − max) − log Σ exp(x_j − max), exact even when p_y underflows.
-                    total -= Double(line[labels[row]] - largest) - Double(S.log(sum))
-                    let scale = 1 / (sum * S(n))
-                    for j in 0..<classes { grad[j] *= scale }
-                    grad[labels[row]] -= 1 / S(n)
+                    // log p_j = (x_j − max) − log Σ exp(x_k − max), exact even when p_j underflows.
+                    let logSum = Double(S.log(sum))
+                    total -= labelWeight * (Double(line[labels[row]] - largest) - logSum)
+                    if smoothing > 0 {
+                        var shiftedSum = 0.0
+                        for j in 0..<classes { shiftedSum += Double(line[j] - largest) }
+                        total -= uniformWeight * (shiftedSum - Double(classes) * logSum)
+                    }
+                    let scale = 1 / (sum * rows)
+                    for j in 0..<classes { grad[j] = grad[j] * scale - uniformTarget }
+                    grad[labels[row]] -= labelTarget
                 }
             }
         }
-        return (S(total / Double(n)), dx)
+        return (S(reduction == .mean ? total / Double(n) : total), dx)
     }
 }
 

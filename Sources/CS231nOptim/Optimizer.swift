@@ -1,7 +1,7 @@
 import CS231nNN
 import Foundation
 
-/// The update rules of CS231n's `optim.py`, plus PyTorch's momentum (for W4).
+/// The update rules of CS231n's `optim.py`, plus PyTorch's momentum and Nesterov momentum.
 public enum UpdateRule: String, Sendable, CaseIterable, Codable {
     /// w −= lr · g
     case sgd
@@ -15,12 +15,14 @@ public enum UpdateRule: String, Sendable, CaseIterable, Codable {
     case adam
     /// PyTorch's `SGD(momentum=μ)`: v = μv + g; w −= lr·v
     case pytorchMomentum = "pytorch-momentum"
+    /// PyTorch's `SGD(momentum=μ, nesterov=True)`: v = μv + g; w −= lr·(g + μv)
+    case pytorchNesterov = "pytorch-nesterov"
 
     /// The course's default learning rate for the rule.
     public var defaultLearningRate: Double {
         switch self {
         case .adam: return 1e-3
-        case .sgd, .momentum, .nesterov, .rmsprop, .pytorchMomentum: return 1e-2
+        case .sgd, .momentum, .nesterov, .rmsprop, .pytorchMomentum, .pytorchNesterov: return 1e-2
         }
     }
 
@@ -28,7 +30,7 @@ public enum UpdateRule: String, Sendable, CaseIterable, Codable {
     public var slots: [String] {
         switch self {
         case .sgd: return []
-        case .momentum, .nesterov, .pytorchMomentum: return ["velocity"]
+        case .momentum, .nesterov, .pytorchMomentum, .pytorchNesterov: return ["velocity"]
         case .rmsprop: return ["cache"]
         case .adam: return ["m", "v"]
         }
@@ -46,9 +48,11 @@ public struct OptimizerSettings: Codable, Sendable, Equatable {
     public var beta1: Double
     public var beta2: Double
     public var epsilon: Double
+    /// λ of PyTorch's (coupled) `weight_decay`: every rule sees the gradient g + λ·w.
+    public var weightDecay: Double
 
     public init(rule: UpdateRule, learningRate: Double? = nil, momentum: Double = 0.9, decayRate: Double = 0.99,
-                beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) {
+                beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0) {
         self.rule = rule
         self.learningRate = learningRate ?? rule.defaultLearningRate
         self.momentum = momentum
@@ -56,6 +60,19 @@ public struct OptimizerSettings: Codable, Sendable, Equatable {
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+
+    /// Settings saved before weight decay existed read as λ = 0.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(rule: try c.decode(UpdateRule.self, forKey: .rule),
+                  learningRate: try c.decode(Double.self, forKey: .learningRate),
+                  momentum: try c.decode(Double.self, forKey: .momentum),
+                  decayRate: try c.decode(Double.self, forKey: .decayRate),
+                  beta1: try c.decode(Double.self, forKey: .beta1), beta2: try c.decode(Double.self, forKey: .beta2),
+                  epsilon: try c.decode(Double.self, forKey: .epsilon),
+                  weightDecay: try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? 0)
     }
 }
 
@@ -70,12 +87,25 @@ public struct Optimizer<S: TensorScalar>: Sendable {
     public init(_ settings: OptimizerSettings) { self.settings = settings }
 
     /// One step on every parameter that has a gradient of the same shape.
+    ///
+    /// Parameter `name` moves with learning rate lr·`learningRateFactor`·s and weight decay λ/s,
+    /// s = `learningRateScales[name]` (default 1): the decay a step applies, lr·λ, is the same
+    /// for every parameter, as in airbench's `dict(params=norm_biases, lr=lr*64,
+    /// weight_decay=wd/(lr*64))`. The factor is a schedule's multiplier (as torch's
+    /// `LambdaLR`), which scales the rate and not λ.
     @inlinable
-    public mutating func update(_ parameters: inout ParameterStore<S>, gradients: ParameterStore<S>) throws {
+    public mutating func update(_ parameters: inout ParameterStore<S>, gradients: ParameterStore<S>,
+                                learningRateScales: [String: Double] = [:], learningRateFactor: Double = 1) throws {
+        if let (name, scale) = learningRateScales.first(where: { !($0.value > 0 && $0.value.isFinite) }) {
+            throw TensorError.invalidArgument(operation: "Optimizer.update",
+                                              detail: "learning-rate scale \(scale) for \(name) is not a positive number")
+        }
         step += 1
-        let h = Hyper<S>(settings, step: step)
         for index in 0..<parameters.count {
             let name = parameters.names[index]
+            let scale = learningRateScales[name] ?? 1
+            let h = Hyper<S>(settings, step: step, learningRateMultiplier: learningRateFactor * scale,
+                             weightDecay: settings.weightDecay / scale)
             guard let gradient = gradients[name] else {
                 throw TensorError.invalidArgument(operation: "Optimizer.update", detail: "no gradient for parameter \(name)")
             }
@@ -110,14 +140,15 @@ public struct Optimizer<S: TensorScalar>: Sendable {
     }
 }
 
-/// The hyper-parameters in the parameters' precision, with Adam's bias corrections for step t.
+/// One parameter's hyper-parameters in its precision, with Adam's bias corrections for step t.
 @usableFromInline
 struct Hyper<S: TensorScalar>: Sendable {
-    @usableFromInline let lr, mu, rho, beta1, beta2, epsilon, correction1, correction2: S
+    @usableFromInline let lr, mu, rho, beta1, beta2, epsilon, correction1, correction2, weightDecay: S
 
     @inlinable
-    init(_ s: OptimizerSettings, step: Int) {
-        lr = S(s.learningRate); mu = S(s.momentum); rho = S(s.decayRate)
+    init(_ s: OptimizerSettings, step: Int, learningRateMultiplier: Double, weightDecay: Double) {
+        lr = S(s.learningRate * learningRateMultiplier); mu = S(s.momentum); rho = S(s.decayRate)
+        self.weightDecay = S(weightDecay)
         beta1 = S(s.beta1); beta2 = S(s.beta2); epsilon = S(s.epsilon)
         correction1 = S(1 - Foundation.pow(s.beta1, Double(step)))
         correction2 = S(1 - Foundation.pow(s.beta2, Double(step)))

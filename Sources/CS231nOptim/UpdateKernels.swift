@@ -1,6 +1,7 @@
 import CS231nNN
 
 /// The update rules as fused loops: one sweep over w, g and the moments, split over the cores.
+/// Weight decay joins the gradient as it is loaded, so it costs no pass of its own.
 @usableFromInline
 enum UpdateKernels {
     @inlinable
@@ -10,45 +11,46 @@ enum UpdateKernels {
             let w = w.base, g = g.base
             switch rule {
             case .sgd:
-                sweep(range, { i in store(load(w + i) - h.lr * load(g + i), w + i) },
-                      { i in w[i] -= h.lr * g[i] })
+                sweep(range, { i in store(load(w + i) - h.lr * decayed(g + i, w + i, h), w + i) },
+                      { i in w[i] -= h.lr * decayed(g[i], w[i], h) })
             case .momentum:
                 let v = a!.base
                 sweep(range, { i in
-                    let velocity = h.mu * load(v + i) - h.lr * load(g + i)
+                    let velocity = h.mu * load(v + i) - h.lr * decayed(g + i, w + i, h)
                     store(velocity, v + i)
                     store(load(w + i) + velocity, w + i)
                 }, { i in
-                    v[i] = h.mu * v[i] - h.lr * g[i]
+                    v[i] = h.mu * v[i] - h.lr * decayed(g[i], w[i], h)
                     w[i] += v[i]
                 })
             case .nesterov:
                 let v = a!.base
                 sweep(range, { i in
                     let previous = load(v + i)
-                    let velocity = h.mu * previous - h.lr * load(g + i)
+                    let velocity = h.mu * previous - h.lr * decayed(g + i, w + i, h)
                     store(velocity, v + i)
                     store(load(w + i) - h.mu * previous + (1 + h.mu) * velocity, w + i)
                 }, { i in
                     let previous = v[i]
-                    v[i] = h.mu * previous - h.lr * g[i]
+                    v[i] = h.mu * previous - h.lr * decayed(g[i], w[i], h)
                     w[i] += -h.mu * previous + (1 + h.mu) * v[i]
                 })
             case .rmsprop:
                 let c = a!.base
                 sweep(range, { i in
-                    let gradient = load(g + i)
+                    let gradient = decayed(g + i, w + i, h)
                     let cache = h.rho * load(c + i) + (1 - h.rho) * gradient * gradient
                     store(cache, c + i)
                     store(load(w + i) - h.lr * gradient / (cache.squareRoot() + h.epsilon), w + i)
                 }, { i in
-                    c[i] = h.rho * c[i] + (1 - h.rho) * g[i] * g[i]
-                    w[i] -= h.lr * g[i] / (c[i].squareRoot() + h.epsilon)
+                    let gradient = decayed(g[i], w[i], h)
+                    c[i] = h.rho * c[i] + (1 - h.rho) * gradient * gradient
+                    w[i] -= h.lr * gradient / (c[i].squareRoot() + h.epsilon)
                 })
             case .adam:
                 let m = a!.base, v = b!.base
                 sweep(range, { i in
-                    let gradient = load(g + i)
+                    let gradient = decayed(g + i, w + i, h)
                     let first = h.beta1 * load(m + i) + (1 - h.beta1) * gradient
                     let second = h.beta2 * load(v + i) + (1 - h.beta2) * gradient * gradient
                     store(first, m + i)
@@ -56,22 +58,46 @@ enum UpdateKernels {
                     let step = (first / h.correction1) / ((second / h.correction2).squareRoot() + h.epsilon)
                     store(load(w + i) - h.lr * step, w + i)
                 }, { i in
-                    m[i] = h.beta1 * m[i] + (1 - h.beta1) * g[i]
-                    v[i] = h.beta2 * v[i] + (1 - h.beta2) * g[i] * g[i]
+                    let gradient = decayed(g[i], w[i], h)
+                    m[i] = h.beta1 * m[i] + (1 - h.beta1) * gradient
+                    v[i] = h.beta2 * v[i] + (1 - h.beta2) * gradient * gradient
                     w[i] -= h.lr * (m[i] / h.correction1) / ((v[i] / h.correction2).squareRoot() + h.epsilon)
                 })
             case .pytorchMomentum:
                 let v = a!.base
                 sweep(range, { i in
-                    let velocity = h.mu * load(v + i) + load(g + i)
+                    let velocity = h.mu * load(v + i) + decayed(g + i, w + i, h)
                     store(velocity, v + i)
                     store(load(w + i) - h.lr * velocity, w + i)
                 }, { i in
-                    v[i] = h.mu * v[i] + g[i]
+                    v[i] = h.mu * v[i] + decayed(g[i], w[i], h)
                     w[i] -= h.lr * v[i]
+                })
+            case .pytorchNesterov:
+                let v = a!.base
+                sweep(range, { i in
+                    let gradient = decayed(g + i, w + i, h)
+                    let velocity = h.mu * load(v + i) + gradient
+                    store(velocity, v + i)
+                    store(load(w + i) - h.lr * (gradient + h.mu * velocity), w + i)
+                }, { i in
+                    let gradient = decayed(g[i], w[i], h)
+                    v[i] = h.mu * v[i] + gradient
+                    w[i] -= h.lr * (gradient + h.mu * v[i])
                 })
             }
         }
+    }
+
+    /// g + λ·w, PyTorch's coupled weight decay; exactly g when λ = 0.
+    @inlinable @inline(__always)
+    static func decayed<S: TensorScalar>(_ g: UnsafePointer<S>, _ w: UnsafeMutablePointer<S>, _ h: Hyper<S>) -> SIMD8<S> {
+        h.weightDecay == 0 ? load(g) : load(g).addingProduct(h.weightDecay, load(w))
+    }
+
+    @inlinable @inline(__always)
+    static func decayed<S: TensorScalar>(_ g: S, _ w: S, _ h: Hyper<S>) -> S {
+        h.weightDecay == 0 ? g : g.addingProduct(h.weightDecay, w)
     }
 
     /// Runs `vector` at every multiple of 8 in the range and `scalar` on the tail.
