@@ -6,17 +6,19 @@
 public struct AnyModel<S: TensorScalar>: Model {
     public typealias Scalar = S
 
-    public static var kinds: [String] { ["two-layer", "fully-connected", ThreeLayerConvNet<S>.kind] }
+    public static var kinds: [String] { ["two-layer", "fully-connected", ThreeLayerConvNet<S>.kind, ModernConvNet<S>.kind] }
 
     @usableFromInline var twoLayer: TwoLayerNet<S>?
     @usableFromInline var fullyConnected: FullyConnectedNet<S>?
     @usableFromInline var threeLayerConv: ThreeLayerConvNet<S>?
+    @usableFromInline var modernConv: ModernConvNet<S>?
 
     public init(_ configuration: ModelConfiguration) throws {
         switch configuration.kind {
         case "two-layer": twoLayer = try TwoLayerNet(configuration: configuration)
         case "fully-connected": fullyConnected = try FullyConnectedNet(configuration: configuration)
         case ThreeLayerConvNet<S>.kind: threeLayerConv = try ThreeLayerConvNet(configuration: configuration)
+        case ModernConvNet<S>.kind: modernConv = try ModernConvNet(configuration: configuration)
         default:
             throw TensorError.invalidArgument(operation: "AnyModel",
                 detail: "unknown model kind \"\(configuration.kind)\" (known: \(Self.kinds.joined(separator: ", ")))")
@@ -26,41 +28,43 @@ public struct AnyModel<S: TensorScalar>: Model {
     public init(_ net: TwoLayerNet<S>) { twoLayer = net }
     public init(_ net: FullyConnectedNet<S>) { fullyConnected = net }
     public init(_ net: ThreeLayerConvNet<S>) { threeLayerConv = net }
+    public init(_ net: ModernConvNet<S>) { modernConv = net }
 
     @inlinable
     public var configuration: ModelConfiguration {
         if let twoLayer { return twoLayer.configuration }
         if let threeLayerConv { return threeLayerConv.configuration }
+        if let modernConv { return modernConv.configuration }
         return fullyConnected!.configuration
     }
 
     @inlinable
     public var parameters: ParameterStore<S> {
-        get { twoLayer?.parameters ?? threeLayerConv?.parameters ?? fullyConnected!.parameters }
+        get { twoLayer?.parameters ?? threeLayerConv?.parameters ?? modernConv?.parameters ?? fullyConnected!.parameters }
         _modify {
             if twoLayer != nil { yield &twoLayer!.parameters } else if threeLayerConv != nil {
                 yield &threeLayerConv!.parameters
-            } else { yield &fullyConnected!.parameters }
+            } else if modernConv != nil { yield &modernConv!.parameters } else { yield &fullyConnected!.parameters }
         }
     }
 
     @inlinable
     public var buffers: ParameterStore<S> {
-        get { twoLayer?.buffers ?? threeLayerConv?.buffers ?? fullyConnected!.buffers }
+        get { twoLayer?.buffers ?? threeLayerConv?.buffers ?? modernConv?.buffers ?? fullyConnected!.buffers }
         set {
             if twoLayer != nil { twoLayer!.buffers = newValue } else if threeLayerConv != nil {
                 threeLayerConv!.buffers = newValue
-            } else { fullyConnected!.buffers = newValue }
+            } else if modernConv != nil { modernConv!.buffers = newValue } else { fullyConnected!.buffers = newValue }
         }
     }
 
     @inlinable
     public var trainingSteps: Int {
-        get { twoLayer?.trainingSteps ?? threeLayerConv?.trainingSteps ?? fullyConnected!.trainingSteps }
+        get { twoLayer?.trainingSteps ?? threeLayerConv?.trainingSteps ?? modernConv?.trainingSteps ?? fullyConnected!.trainingSteps }
         set {
             if twoLayer != nil { twoLayer!.trainingSteps = newValue } else if threeLayerConv != nil {
                 threeLayerConv!.trainingSteps = newValue
-            } else { fullyConnected!.trainingSteps = newValue }
+            } else if modernConv != nil { modernConv!.trainingSteps = newValue } else { fullyConnected!.trainingSteps = newValue }
         }
     }
 
@@ -68,6 +72,7 @@ public struct AnyModel<S: TensorScalar>: Model {
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         if twoLayer != nil { return try twoLayer!.loss(x, y) }
         if threeLayerConv != nil { return try threeLayerConv!.loss(x, y) }
+        if modernConv != nil { return try modernConv!.loss(x, y) }
         return try fullyConnected!.loss(x, y)
     }
 
@@ -75,19 +80,30 @@ public struct AnyModel<S: TensorScalar>: Model {
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
         if let twoLayer { return try twoLayer.scores(x) }
         if let threeLayerConv { return try threeLayerConv.scores(x) }
+        if let modernConv { return try modernConv.scores(x) }
         return try fullyConnected!.scores(x)
+    }
+
+    public var learningRateScales: [String: Double] { modernConv?.learningRateScales ?? [:] }
+
+    /// The modern CNN, when that is the model held (for its data-dependent initialization).
+    public var modernConvNet: ModernConvNet<S>? {
+        get { modernConv }
+        set { if let newValue { modernConv = newValue } }
     }
 }
 
 extension AnyModel: InspectableModel {
     public var inspectableLayers: [InspectedLayer] {
-        twoLayer?.inspectableLayers ?? threeLayerConv?.inspectableLayers ?? fullyConnected!.inspectableLayers
+        twoLayer?.inspectableLayers ?? threeLayerConv?.inspectableLayers ?? modernConv?.inspectableLayers
+            ?? fullyConnected!.inspectableLayers
     }
 
     @inlinable
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
         if let twoLayer { return try twoLayer.trace(x) }
         if let threeLayerConv { return try threeLayerConv.trace(x) }
+        if let modernConv { return try modernConv.trace(x) }
         return try fullyConnected!.trace(x)
     }
 }

@@ -18,9 +18,13 @@ public protocol Model<Scalar> {
     mutating func loss(_ x: Tensor<Scalar>, _ y: [Int]) throws -> (loss: Scalar, gradients: ParameterStore<Scalar>)
     /// Test-mode class scores (N, C).
     func scores(_ x: Tensor<Scalar>) throws -> Tensor<Scalar>
+    /// Parameters that learn at a multiple of the optimizer's rate, by name (none by default).
+    var learningRateScales: [String: Double] { get }
 }
 
 extension Model {
+    public var learningRateScales: [String: Double] { [:] }
+
     /// The predicted class of each row, scoring `batchSize` rows at a time.
     @inlinable
     public func predict(_ x: Tensor<Scalar>, batchSize: Int = 1000) throws -> [Int] {

@@ -17,12 +17,34 @@ public struct LabeledTensors<S: TensorScalar>: Sendable {
     public var count: Int { y.count }
 }
 
+/// How the learning rate moves within a run, on top of the per-epoch decay.
+public enum LearningRateSchedule: String, Codable, Sendable, CaseIterable {
+    /// The rate only changes by the per-epoch decay.
+    case constant
+    /// airbench's triangle: from 0.2× up to 1× over the first 20% of the steps, then linearly
+    /// down to 0 at the last step.
+    case warmupLinear = "warmup-linear"
+
+    /// The multiplier at step `step` (0-based) of `total`.
+    public func factor(step: Int, total: Int) -> Double {
+        switch self {
+        case .constant: return 1
+        case .warmupLinear:
+            let peak = Double(total) * 0.2, t = Double(step)
+            if t < peak { return 0.2 + 0.8 * t / peak }
+            return Swift.max(0, (Double(total) - t) / (Double(total) - peak))
+        }
+    }
+}
+
 /// How the Solver trains (CS231n's `Solver` keyword arguments).
 public struct SolverOptions: Codable, Sendable, Equatable {
     public var epochs: Int
     public var batchSize: Int
     /// The learning rate is multiplied by this after every epoch.
     public var learningRateDecay: Double
+    /// The within-run schedule (constant unless set).
+    public var schedule: LearningRateSchedule
     /// Training examples sampled to measure the train accuracy after each epoch (nil: all).
     public var trainAccuracySamples: Int?
     /// Validation examples used for the val accuracy (nil: all).
@@ -31,13 +53,30 @@ public struct SolverOptions: Codable, Sendable, Equatable {
     public var seed: UInt64
 
     public init(epochs: Int = 10, batchSize: Int = 100, learningRateDecay: Double = 1,
-                trainAccuracySamples: Int? = 1000, valAccuracySamples: Int? = nil, seed: UInt64 = 0) {
+                trainAccuracySamples: Int? = 1000, valAccuracySamples: Int? = nil, seed: UInt64 = 0,
+                schedule: LearningRateSchedule = .constant) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRateDecay = learningRateDecay
+        self.schedule = schedule
         self.trainAccuracySamples = trainAccuracySamples
         self.valAccuracySamples = valAccuracySamples
         self.seed = seed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, batchSize, learningRateDecay, schedule, trainAccuracySamples, valAccuracySamples, seed
+    }
+
+    /// Checkpoints written before the schedule existed read as constant.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(epochs: try c.decode(Int.self, forKey: .epochs), batchSize: try c.decode(Int.self, forKey: .batchSize),
+                  learningRateDecay: try c.decode(Double.self, forKey: .learningRateDecay),
+                  trainAccuracySamples: try c.decodeIfPresent(Int.self, forKey: .trainAccuracySamples),
+                  valAccuracySamples: try c.decodeIfPresent(Int.self, forKey: .valAccuracySamples),
+                  seed: try c.decode(UInt64.self, forKey: .seed),
+                  schedule: try c.decodeIfPresent(LearningRateSchedule.self, forKey: .schedule) ?? .constant)
     }
 }
 
@@ -95,6 +134,9 @@ public struct Solver<M: Model> {
     /// Tensors saved with each checkpoint under "data." (the mean image).
     public var checkpointTensors = ParameterStore<S>()
     public var onEvent: ((SolverEvent) -> Void)?
+    /// Changes a training batch in place before its step (data augmentation); the Int is the
+    /// 0-based iteration, to seed the draws so that a resumed run draws the same.
+    public var augment: ((inout Tensor<S>, Int) throws -> Void)?
 
     public init(model: M, train: LabeledTensors<S>, val: LabeledTensors<S>, optimizer: OptimizerSettings,
                 options: SolverOptions = SolverOptions()) throws {
@@ -129,12 +171,15 @@ public struct Solver<M: Model> {
             for step in 0..<stepsPerEpoch {
                 let indices = Array(order[(step * options.batchSize)..<Swift.min(trainSet.count, (step + 1) * options.batchSize)])
                 try gatherRows(indices, into: &batch)
+                try augment?(&batch, iteration)
                 let (loss, gradients) = try model.loss(batch, indices.map { trainSet.y[$0] })
                 guard loss.isFinite else {
                     throw SolverError.nonFiniteLoss(iteration: iteration + 1, epoch: epoch + 1, loss: Double(loss),
                                                     learningRate: optimizer.settings.learningRate, rule: optimizer.settings.rule)
                 }
-                try optimizer.update(&model.parameters, gradients: gradients)
+                let factor = options.schedule.factor(step: iteration, total: options.epochs * stepsPerEpoch)
+                try optimizer.update(&model.parameters, gradients: gradients, learningRateScales: model.learningRateScales,
+                                     learningRateFactor: factor)
                 iteration += 1
                 history.loss.append(Double(loss))
                 onEvent?(.iteration(epoch: epoch + 1, step: step + 1, stepsPerEpoch: stepsPerEpoch, loss: Double(loss)))

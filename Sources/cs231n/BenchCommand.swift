@@ -15,6 +15,7 @@ struct BenchCommand: ParsableCommand {
         case W3
         case W4
         case W5
+        case W6
     }
 
     @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -37,11 +38,15 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "CIFAR-10 folder for W1…W6 (default: $CS231N_DATA_DIR or ~/.cache/cs231n/cifar-10-batches-bin).")
     var dataDir: String?
 
+    @Option(name: .customLong("w6-steps"), help: "W6 timed training steps (after 3 warm-up steps), as the peer's STEPS.")
+    var w6Steps = 20
+
     @Option(name: .customLong("w2-queries"), help: "W2 queries (the first N of the evaluation split); time is scaled to 10,000.")
     var w2Queries = 1000
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard w6Steps >= 1 else { throw ValidationError("--w6-steps must be at least 1") }
         guard w2Queries >= 1 else { throw ValidationError("--w2-queries must be at least 1") }
         guard sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--sizes must be positive") }
     }
@@ -61,6 +66,7 @@ struct BenchCommand: ParsableCommand {
             case .W3: try benchLinear(printer: printer, peerNames: peerNames)
             case .W4: try benchTwoLayerNet(printer: printer, peerNames: peerNames)
             case .W5: try benchConvNet(printer: printer, peerNames: peerNames)
+            case .W6: try benchModernConvNet(printer: printer, peerNames: peerNames)
             }
         }
     }

@@ -22,8 +22,9 @@ struct PeerRunner {
         }
     }
 
-    /// Runs `script peer extra…` and returns the decoded JSON object the script saved.
-    func run(script: String, peer: String, arguments: [String] = [],
+    /// Runs `script peer extra…` (or `script extra…` for a script that is one peer only) and
+    /// returns the decoded JSON object the script saved.
+    func run(script: String, peer: String, arguments: [String] = [], namesPeer: Bool = true,
              log: (String) -> Void) throws -> [String: Any] {
         guard let python else {
             throw PeerError.missing("peer \(peer): no virtualenv at ~/.venv-peers; run `eval \"$(\(peersDirectory)/setup.sh)\"` first")
@@ -37,7 +38,7 @@ struct PeerRunner {
         defer { try? FileManager.default.removeItem(at: results) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [scriptPath, peer] + arguments
+        process.arguments = [scriptPath] + (namesPeer ? [peer] : []) + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PEERS_RESULTS_DIR"] = results.path
         environment["OMP_NUM_THREADS"] = "2"; environment["OPENBLAS_NUM_THREADS"] = "2"; environment["MKL_NUM_THREADS"] = "2"

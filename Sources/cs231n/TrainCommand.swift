@@ -19,7 +19,7 @@ struct TrainCommand: ParsableCommand {
             """)
 
     enum ModelChoice: String, ExpressibleByArgument, CaseIterable {
-        case twoLayer = "two-layer", fc, threeLayerConvnet = "three-layer-convnet"
+        case twoLayer = "two-layer", fc, threeLayerConvnet = "three-layer-convnet", cnn
     }
 
     enum NormChoice: String, ExpressibleByArgument, CaseIterable {
@@ -27,35 +27,50 @@ struct TrainCommand: ParsableCommand {
         var normalization: Normalization { [.none: .none, .batch: .batchnorm, .layer: .layernorm][self]! }
     }
 
-    @Option(help: "two-layer, fc (fully-connected, any depth) or three-layer-convnet (conv 7×7 - ReLU - pool - affine - ReLU - affine).")
+    @Option(help: "two-layer, fc (fully-connected, any depth), three-layer-convnet (conv 7×7 - ReLU - pool - affine - ReLU - affine; W5's recipe) or cnn (the modern airbench-style net; W6's 94% recipe).")
     var model: ModelChoice = .twoLayer
 
-    @Option(help: "Hidden layer sizes, comma-separated (two-layer and three-layer-convnet take one; default 500, 100 for the conv net).")
+    @Option(help: "Hidden layer sizes, comma-separated (two-layer and three-layer-convnet take one; default 500, 100 for the conv net; the cnn's group widths, default 64,256,256).")
     var hidden: String?
 
     @Option(help: "Convolution filters (three-layer-convnet).")
     var filters = 32
 
-    @Option(help: "Epochs to train (default 10; with --resume, the checkpoint's count unless given).")
+    @Option(help: "Epochs to train (default: the model's recipe; with --resume, the checkpoint's count unless given).")
     var epochs: Int?
 
-    @Option(help: "Learning rate (default 0.02 for pytorch-momentum, else the course's default for the rule).")
+    @Option(help: "Learning rate (default: the model's recipe, else the course's default for the rule).")
     var lr: Double?
 
-    @Option(help: "Update rule: \(UpdateRule.allCases.map(\.rawValue).joined(separator: ", ")). momentum is CS231n's sgd_momentum.")
-    var update: UpdateRule = .pytorchMomentum
+    @Option(help: "Update rule: \(UpdateRule.allCases.map(\.rawValue).joined(separator: ", ")) (default: the model's recipe). momentum is CS231n's sgd_momentum.")
+    var update: UpdateRule?
 
-    @Option(help: "μ of the momentum rules.")
-    var momentum = 0.9
+    @Option(help: "μ of the momentum rules (default 0.9; 0.85 for cnn).")
+    var momentum: Double?
 
-    @Option(help: "The learning rate is multiplied by this after each epoch.")
-    var lrDecay = 0.95
+    @Option(help: "The learning rate is multiplied by this after each epoch (default 0.95; 1 for the conv nets).")
+    var lrDecay: Double?
 
-    @Option(help: "Examples per step.")
-    var batchSize = 200
+    @Option(help: "Within-run learning-rate schedule: constant or warmup-linear (default: warmup-linear for cnn).")
+    var schedule: LearningRateSchedule?
 
-    @Option(help: "L2 strength: the loss adds 0.5·reg·ΣW² over the weight matrices.")
-    var reg = 1e-3
+    @Option(help: "Examples per step (default 200; 128 for three-layer-convnet, 1024 for cnn).")
+    var batchSize: Int?
+
+    @Option(help: "L2 strength: the loss adds 0.5·reg·ΣW² over the weight matrices (default 1e-3; cnn has none).")
+    var reg: Double?
+
+    @Option(help: "PyTorch-style weight decay λ added to every gradient as λ·w (default 0; cnn: 0.0153·batch/11.5, airbench's).")
+    var weightDecay: Double?
+
+    @Option(help: "cnn: label smoothing ε of the summed cross-entropy.")
+    var labelSmoothing = 0.2
+
+    @Option(help: "cnn: test-time augmentation: 0 none, 1 average with the mirror image, 2 also with 1-pixel translations.")
+    var tta = 2
+
+    @Option(help: "Training augmentation: none, or flip-translate (random mirror and a random shift of up to 2 pixels, reflect-padded); default flip-translate for cnn.")
+    var augment: AugmentationChoice?
 
     @Option(help: "Initial weights: he (√(2/fan-in)) or a standard deviation such as 1e-2.")
     var weightScale = "he"
@@ -93,8 +108,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        guard batchSize >= 1, numVal >= 1 else { throw ValidationError("--batch-size and --num-val must be at least 1") }
-        guard lrDecay > 0, reg >= 0 else { throw ValidationError("--lr-decay must be positive and --reg not negative") }
+        try validateRecipe()
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         guard dropout > 0, dropout <= 1 else { throw ValidationError("--dropout is the keep probability, in (0, 1]") }
         if let numTrain, numTrain < 1 { throw ValidationError("--num-train must be at least 1") }
@@ -110,12 +124,12 @@ struct TrainCommand: ParsableCommand {
     }
 
     func hiddenSizes() throws -> [Int] {
-        let hidden = hidden ?? (model == .threeLayerConvnet ? "100" : "500")
+        let hidden = hidden ?? [.threeLayerConvnet: "100", .cnn: "64,256,256"][model] ?? "500"
         let sizes = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
             throw ValidationError("--hidden must be positive sizes separated by commas, got '\(hidden)'")
         }
-        if model != .fc && sizes.count != 1 { throw ValidationError("--model \(model.rawValue) takes one --hidden size") }
+        if model != .fc && model != .cnn && sizes.count != 1 { throw ValidationError("--model \(model.rawValue) takes one --hidden size") }
         return sizes.map { $0! }
     }
 
@@ -143,21 +157,23 @@ struct TrainCommand: ParsableCommand {
 
     func freshSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, NetworkData) {
         printer.say("loading \(dataset.rawValue)…")
-        let convolutional = model == .threeLayerConvnet
+        let convolutional = model == .threeLayerConvnet || model == .cnn
         let inputShape = convolutional ? [LabeledImages.channels, LabeledImages.height, LabeledImages.width] : [LabeledImages.imageSize]
         let data = try NetworkData.load(dataset: dataset, dataDirectory: dataDir, numTrain: numTrain, numVal: numVal,
                                         seed: common.seed, inputShape: inputShape)
-        let configuration = ModelConfiguration(
-            kind: [.twoLayer: "two-layer", .fc: "fully-connected", .threeLayerConvnet: ThreeLayerConvNet<Float>.kind][model]!,
-            inputShape: inputShape,
-            hiddenSizes: try hiddenSizes(), classes: data.classNames.count, normalization: norm.normalization,
-            keepProbability: dropout, regularization: reg, weightScale: try initialScale(), seed: common.seed,
-            options: convolutional ? ["filters": String(filters), "filter-size": "7"] : [:])
-        let settings = OptimizerSettings(rule: update, learningRate: lr ?? (update == .pytorchMomentum ? 0.02 : nil), momentum: momentum)
-        let options = SolverOptions(epochs: epochs ?? 10, batchSize: batchSize, learningRateDecay: lrDecay, seed: common.seed)
-        var solver = try Solver(model: AnyModel<Float>(configuration), train: data.train, val: data.val, optimizer: settings, options: options)
-        solver.checkpointMetadata = data.metadata
+        let r = recipe()
+        var network = try AnyModel<Float>(modelConfiguration(classes: data.classNames.count, inputShape: inputShape))
+        if var cnn = network.modernConvNet {
+            try cnn.initializeWhitening(from: data.train.x)
+            network.modernConvNet = cnn
+        }
+        let settings = OptimizerSettings(rule: r.update, learningRate: r.learningRate, momentum: r.momentum, weightDecay: r.weightDecay)
+        let options = SolverOptions(epochs: r.epochs, batchSize: r.batchSize, learningRateDecay: r.learningRateDecay,
+                                    seed: common.seed, schedule: r.schedule)
+        var solver = try Solver(model: network, train: data.train, val: data.val, optimizer: settings, options: options)
+        solver.checkpointMetadata = data.metadata.merging(["train.augmentation": r.augmentation.rawValue]) { $1 }
         solver.checkpointTensors["mean_image"] = data.meanImage
+        solver.augment = Self.augmentation(r.augmentation, seed: common.seed)
         return (solver, data)
     }
 
@@ -174,8 +190,10 @@ struct TrainCommand: ParsableCommand {
         let data = try NetworkData.load(checkpoint: file, path: checkpointPath, dataDirectory: dataDir, inputShape: configuration.inputShape)
         var solver = try Solver(model: AnyModel<Float>(configuration), train: data.train, val: data.val, optimizer: settings, options: options)
         try solver.resume(from: checkpointPath)
-        solver.checkpointMetadata = data.metadata
+        let augmentation = AugmentationChoice(rawValue: file.metadata["train.augmentation"] ?? "none") ?? .none
+        solver.checkpointMetadata = data.metadata.merging(["train.augmentation": augmentation.rawValue]) { $1 }
         solver.checkpointTensors["mean_image"] = data.meanImage
+        solver.augment = Self.augmentation(augmentation, seed: configuration.seed)
         return (solver, data)
     }
 
@@ -204,7 +222,9 @@ struct TrainCommand: ParsableCommand {
 
     /// Final accuracies of the best-val model, then the pictures.
     func report(_ solver: Solver<AnyModel<Float>>, data: NetworkData, printer: ResultPrinter) throws {
-        let trainAccuracy = try solver.model.accuracy(data.train.x, data.train.y)
+        // The cnn scores six views per image: 5,000 training images say enough about its fit.
+        let trainCount = solver.model.configuration.kind == ModernConvNet<Float>.kind ? Swift.min(5_000, data.train.count) : data.train.count
+        let trainAccuracy = try solver.model.accuracy(data.train.x.slice(0..<trainCount), Array(data.train.y[0..<trainCount]))
         let valAccuracy = try solver.model.accuracy(data.val.x, data.val.y)
         printer.say(String(format: "final (best val epoch): train acc %.2f%%, val acc %.2f%%", 100 * trainAccuracy, 100 * valAccuracy))
         printer.figure([("command", "train"), ("split", "train")], metric: "accuracy", value: trainAccuracy)

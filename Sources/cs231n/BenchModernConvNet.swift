@@ -1,0 +1,58 @@
+import CS231n
+import Foundation
+
+extension BenchCommand {
+    /// W6: the airbench94-style net (BENCHMARKS.md, `peers/w6_airbench.py`) at batch 512: each
+    /// timed step draws a random batch, mirrors and shifts it, runs the forward and backward
+    /// passes and the Nesterov update, as the peer's step does. 3 warm-up steps, then
+    /// `--w6-steps` timed ones; images/s = steps·batch / their total time.
+    func benchModernConvNet(printer: ResultPrinter, peerNames: [String]) throws {
+        let batchSize = 512, warmup = 3, steps = w6Steps
+        printer.say("W6: airbench-style CNN (whiten 2×2 → groups 64/256/256 → linear), label smoothing 0.2, "
+                    + "SGD-Nesterov 0.85, batch \(batchSize), \(warmup) warm-up + \(steps) timed steps")
+        let data = try NetworkData.load(dataset: .cifar10, dataDirectory: dataDir, numTrain: 49_000, numVal: 1_000,
+                                        seed: common.seed, inputShape: [3, 32, 32])
+        var model = try ModernConvNet<Float>(seed: common.seed)
+        try model.initializeWhitening(from: data.train.x)
+        var optimizer = Optimizer<Float>(OptimizerSettings(
+            rule: .pytorchNesterov, learningRate: TrainRecipe.airbenchLearningRate(momentum: 0.85), momentum: 0.85,
+            weightDecay: TrainRecipe.airbenchWeightDecay(batchSize: batchSize)))
+        let augment = TrainCommand.augmentation(.flipTranslate, seed: common.seed)!
+        var sampler = RandomGenerator(seed: common.seed, stream: .dataOrder)
+        let scales = model.learningRateScales
+        var times: [Double] = []
+        var lastLoss: Float = 0
+        for step in 0..<(warmup + steps) {
+            let start = Date()
+            let indices = sampler.sampleWithReplacement(count: batchSize, from: data.train.count)
+            var batch = try data.train.x.gather(indices)
+            try augment(&batch, step)
+            let (loss, gradients) = try model.loss(batch, indices.map { data.train.y[$0] })
+            try optimizer.update(&model.parameters, gradients: gradients, learningRateScales: scales)
+            lastLoss = loss
+            if step >= warmup { times.append(Date().timeIntervalSince(start)) }
+        }
+        let total = times.reduce(0, +), rate = Double(steps * batchSize) / total
+        let sorted = times.sorted()
+        printer.say(String(format: "ours: %d steps %.1f s -> %.1f img/s (step median %.3f s, min %.3f, max %.3f); "
+                           + "EXTRAPOLATED 10 epochs of 49,000: %.1f min; last loss/img %.3f",
+                           steps, total, rate, sorted[sorted.count / 2], sorted.first!, sorted.last!,
+                           10 * 49_000 / rate / 60, lastLoss / Float(batchSize)))
+        printer.figure([("workload", "W6"), ("phase", "train"), ("batch", .int(batchSize)), ("seconds", .double(total))],
+                       metric: "images_per_second", value: rate)
+        let runner = PeerRunner(peersDirectory: peersDir)
+        for peer in peerNames {
+            guard peer == "torch" else {
+                printer.say("W6 has no \(peer) peer (only torch); skipped")
+                continue
+            }
+            let result = try runner.run(script: "w6_airbench.py", peer: peer, arguments: [String(batchSize), String(steps)],
+                                        namesPeer: false, log: printer.say)
+            guard let peerRate = result["images_per_s"] as? Double else { continue }
+            let keys: [(String, JSONValue)] = [("workload", "W6"), ("peer", .string(peer)), ("phase", "train")]
+            printer.figure(keys, metric: "images_per_second", value: peerRate)
+            printer.figure(keys, metric: "speedup", value: rate / peerRate)
+            printer.say(String(format: "train ours / %@: %.0f / %.0f img/s = %.2f×", peer as NSString, rate, peerRate, rate / peerRate))
+        }
+    }
+}
