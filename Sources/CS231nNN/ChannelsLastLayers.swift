@@ -146,14 +146,17 @@ public enum ChannelsLastBatchNormGELU {
     public struct Cache<S: TensorScalar>: Sendable {
         public var mode: Mode
         public var normalized: Tensor<S>
+        /// x̂ + β, the GELU's input.
+        public var preactivation: Tensor<S>
         /// 1 / √(σ² + ε) per channel.
         public var inverseStd: [S]
         public var beta: Tensor<S>
         public var layer: String
 
         @inlinable
-        public init(mode: Mode, normalized: Tensor<S>, inverseStd: [S], beta: Tensor<S>, layer: String) {
-            self.mode = mode; self.normalized = normalized; self.inverseStd = inverseStd; self.beta = beta; self.layer = layer
+        public init(mode: Mode, normalized: Tensor<S>, preactivation: Tensor<S>, inverseStd: [S], beta: Tensor<S>, layer: String) {
+            self.mode = mode; self.normalized = normalized; self.preactivation = preactivation; self.inverseStd = inverseStd
+            self.beta = beta; self.layer = layer
         }
     }
 
@@ -209,7 +212,8 @@ public enum ChannelsLastBatchNormGELU {
                 }
             }
         }
-        return (GELU.forward(shifted).out, Cache(mode: mode, normalized: normalized, inverseStd: inverseStd, beta: beta, layer: layer))
+        return (GELU.forward(shifted).out, Cache(mode: mode, normalized: normalized, preactivation: shifted, inverseStd: inverseStd,
+                                                   beta: beta, layer: layer))
     }
 
     /// dz = dout·gelu′(x̂ + β); dβ = Σ dz; dx = ivar·(dz − mean(dz) − x̂·mean(dz·x̂)) per
@@ -221,18 +225,7 @@ public enum ChannelsLastBatchNormGELU {
                 detail: "upstream gradient \(describeShape(dout.shape)) for input \(describeShape(cache.normalized.shape))")
         }
         let c = cache.beta.count, rows = dout.count / c
-        var preactivation = cache.normalized
-        preactivation.withUnsafeMutableBufferPointer { zb in
-            cache.beta.withUnsafeBufferPointer { bb in
-                let z = SendablePointer(zb.baseAddress!), shift = SendableConstPointer(bb.baseAddress!)
-                Parallel.forEachChunk(rows, minimumChunk: 256) { range in
-                    for row in range {
-                        for j in 0..<c { z.base[row * c + j] += shift.base[j] }
-                    }
-                }
-            }
-        }
-        var dz = try GELU.backward(dout, GELU.Cache(x: preactivation), layer: cache.layer)
+        var dz = try GELU.backward(dout, GELU.Cache(x: cache.preactivation), layer: cache.layer)
         let sumD = ChannelSums.sums(dz, channels: c), sumDX = ChannelSums.sums(dz, times: cache.normalized, channels: c)
         let dbeta = try Tensor<S>(shape: [c], scalars: sumD.map { S($0) })
         let train = cache.mode == .train
