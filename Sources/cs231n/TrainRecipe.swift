@@ -53,9 +53,10 @@ extension TrainCommand {
     /// momentum or batch size moves the cnn's derived learning rate and weight decay with it.
     func recipe() -> TrainRecipe {
         var r = TrainRecipe.defaults(for: model)
-        if let update {
+        if let update, update != r.update {
+            // Another rule than the recipe's starts from that rule's own default rate.
             r.update = update
-            if lr == nil && update != r.update { r.learningRate = nil }
+            r.learningRate = nil
         }
         if let momentum {
             r.momentum = momentum
