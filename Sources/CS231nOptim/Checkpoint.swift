@@ -125,7 +125,8 @@ extension Solver {
         file.add("history.train_accuracy", Tensor<Double>(history.trainAccuracy))
         file.add("history.val_accuracy", Tensor<Double>(history.valAccuracy))
         for (name, tensor) in checkpointTensors { file.add("data." + name, tensor) }
-        file.metadata = checkpointMetadata.filter { $0.key.hasPrefix("data.") }
+        // The caller's facts (data.*, train.*) are kept; the solver's own keys always win.
+        file.metadata = checkpointMetadata
         file.metadata.merge([
             "format": Checkpoint.format, "format_version": Checkpoint.formatVersion,
             "model.config": Checkpoint.encode(model.configuration),

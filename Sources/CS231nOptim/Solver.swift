@@ -129,7 +129,8 @@ public struct Solver<M: Model> {
     public var bestBuffers: ParameterStore<S>
     /// Written after every epoch when set.
     public var checkpointPath: String?
-    /// Facts about the data saved with each checkpoint (the dataset, the preprocessing).
+    /// Facts saved with each checkpoint that a resumed run needs: the dataset and its
+    /// preprocessing (data.*), the training augmentation (train.*).
     public var checkpointMetadata: [String: String] = [:]
     /// Tensors saved with each checkpoint under "data." (the mean image).
     public var checkpointTensors = ParameterStore<S>()

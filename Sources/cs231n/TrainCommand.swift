@@ -4,16 +4,17 @@ import Foundation
 
 extension UpdateRule: ExpressibleByArgument {}
 
-/// `cs231n train`: assignment 2's Solver on a two-layer or fully-connected net. The defaults
-/// are W4's recipe (BENCHMARKS.md), so `cs231n train` alone reproduces it.
+/// `cs231n train`: assignment 2's Solver on a two-layer, fully-connected or conv net. Each
+/// model's defaults are its BENCHMARKS.md recipe (TrainRecipe), so `cs231n train` alone reproduces W4.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a two-layer or fully-connected net with the Solver; checkpoint every epoch.",
+        abstract: "Train a two-layer, fully-connected or convolutional net with the Solver; checkpoint every epoch.",
         discussion: """
             Prints a progress bar per epoch and the train and val accuracy, then writes into --output: \
             the checkpoint (safetensors; also --checkpoint), loss.svg and accuracy.svg against the epoch, and \
-            first-layer-weights.png (the first 100 hidden units' weights as 32×32 images). With --resume it \
+            first-layer-weights.png (the first 100 hidden units' weights as 32×32 images) or, for the conv \
+            nets, filters.png (the first convolution's filters). With --resume it \
             continues the run saved at --checkpoint exactly where it stopped: the model, data and update \
             settings come from the checkpoint; --epochs may extend it.
             """)
@@ -197,16 +198,27 @@ struct TrainCommand: ParsableCommand {
         return (solver, data)
     }
 
+    /// The cnn sums its loss over the batch (as airbench does); the bar and loss.svg show it per
+    /// image, like every other model's. `step` counts from 0 within the epoch.
+    static func lossPerImage(_ solver: Solver<AnyModel<Float>>) -> (_ loss: Double, _ step: Int) -> Double {
+        guard solver.model.configuration.kind == ModernConvNet<Float>.kind else { return { loss, _ in loss } }
+        let (count, batch) = (solver.trainSet.count, solver.options.batchSize)
+        return { loss, step in loss / Double(Swift.min(batch, count - step * batch)) }
+    }
+
     /// A bar per epoch with the running loss, then a line with the epoch's accuracies.
     func attachProgress(to solver: inout Solver<AnyModel<Float>>, printer: ResultPrinter) {
         let total = solver.options.epochs
+        let perImage = Self.lossPerImage(solver)
         var bar: ProgressBar?
-        var recent: [Double] = []
+        var recent: [Double] = [], epochLoss = 0.0, epochSteps = 0
         solver.onEvent = { event in
             switch event {
             case let .iteration(epoch, step, steps, loss):
                 if bar == nil { bar = ProgressBar("epoch \(epoch)/\(total)", total: steps) }
-                recent.append(loss)
+                recent.append(perImage(loss, step - 1))
+                epochLoss += recent.last!
+                epochSteps += 1
                 if recent.count > 20 { recent.removeFirst() }
                 bar?.update(step, status: String(format: "loss %.3f", recent.reduce(0, +) / Double(recent.count)))
             case let .epochEnd(epoch, trainAccuracy, valAccuracy, seconds, improved):
@@ -215,7 +227,9 @@ struct TrainCommand: ParsableCommand {
                 printer.say(String(format: "epoch %d/%d: train acc %.1f%%, val acc %.1f%%%@, %.1f s", epoch, total,
                                    100 * trainAccuracy, 100 * valAccuracy, improved ? " (best)" : "", seconds))
                 printer.figure([("command", "train"), ("epoch", .int(epoch)), ("train_accuracy", .double(trainAccuracy)),
-                                ("seconds", .double(seconds))], metric: "val_accuracy", value: valAccuracy)
+                                ("loss", .double(epochLoss / Double(Swift.max(1, epochSteps)))), ("seconds", .double(seconds))],
+                               metric: "val_accuracy", value: valAccuracy)
+                (epochLoss, epochSteps) = (0, 0)
             }
         }
     }
@@ -235,14 +249,17 @@ struct TrainCommand: ParsableCommand {
             printer.figure([("command", "train"), ("split", "test")], metric: "accuracy", value: testAccuracy)
         }
         printer.say("wrote \(checkpointPath)")
-        try NetworkPictures.lossPlot(solver.history, stepsPerEpoch: solver.stepsPerEpoch).write(to: output + "/loss.svg")
+        let perImage = Self.lossPerImage(solver)
+        var history = solver.history
+        history.loss = history.loss.enumerated().map { perImage($1, $0 % solver.stepsPerEpoch) }
+        try NetworkPictures.lossPlot(history, stepsPerEpoch: solver.stepsPerEpoch).write(to: output + "/loss.svg")
         try NetworkPictures.accuracyPlot(solver.history).write(to: output + "/accuracy.svg")
         printer.say("wrote \(output)/loss.svg, \(output)/accuracy.svg")
         if let w1 = solver.model.parameters["W1"], let picture = try NetworkPictures.firstLayerWeights(w1) {
             try picture.write(to: output + "/first-layer-weights.png")
             printer.say("wrote \(output)/first-layer-weights.png (\(picture.width)×\(picture.height))")
         }
-        if let w1 = solver.model.parameters["W1"], let picture = try FilterPicture.render(w1) {
+        if let w1 = FilterPicture.firstConvolution(of: solver.model), let picture = try FilterPicture.render(w1) {
             try picture.write(to: output + "/filters.png")
             printer.say("wrote \(output)/filters.png (\(picture.width)×\(picture.height))")
         }

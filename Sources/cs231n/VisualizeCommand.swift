@@ -24,11 +24,12 @@ struct VisualizeFiltersCommand: ParsableCommand {
         abstract: "Draw a conv net checkpoint's first-layer filters as an upscaled image grid.",
         discussion: """
             Each filter (C, K, K) is one tile, stretched from its own minimum to its maximum, so that \
-            a trained 7×7 layer shows its edge and colour-blob detectors. Uses the best-val weights \
-            unless --latest.
+            a trained 7×7 layer shows its edge and colour-blob detectors. For the cnn these are the \
+            2×2 whitening filters: the eigenvectors of the data's patch covariance and their negatives. \
+            Uses the best-val weights unless --latest.
             """)
 
-    @Argument(help: ArgumentHelp("A conv net checkpoint (.safetensors) from `cs231n train --model three-layer-convnet`.",
+    @Argument(help: ArgumentHelp("A conv net checkpoint (.safetensors) from `cs231n train --model three-layer-convnet|cnn`.",
                                  valueName: "checkpoint"))
     var positionalCheckpoint: String?
 
@@ -38,8 +39,8 @@ struct VisualizeFiltersCommand: ParsableCommand {
     @Flag(help: "Use the last epoch's weights instead of the best-val ones.")
     var latest = false
 
-    @Option(help: "Pixels per filter weight.")
-    var scale = 8
+    @Option(help: "Pixels per filter weight (default: 8, more for kernels under 6×6, so that a tile is at least 48 pixels).")
+    var scale: Int?
 
     @Option(name: [.short, .long], help: "The PNG to write, or a folder to write filters.png into.")
     var output = "filters.png"
@@ -49,7 +50,7 @@ struct VisualizeFiltersCommand: ParsableCommand {
     var checkpoint: String { checkpointOption ?? positionalCheckpoint ?? "" }
 
     func validate() throws {
-        guard (1...64).contains(scale) else { throw ValidationError("--scale must be in 1...64, got \(scale)") }
+        if let scale, !(1...64).contains(scale) { throw ValidationError("--scale must be in 1...64, got \(scale)") }
         guard (checkpointOption == nil) != (positionalCheckpoint == nil) else {
             throw ValidationError("give the checkpoint once: as an argument or with --checkpoint")
         }
@@ -63,9 +64,9 @@ struct VisualizeFiltersCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         let (model, _) = try Checkpoint.loadModel(checkpoint, as: Float.self, latest: latest)
-        guard let w1 = model.parameters["W1"], let picture = try FilterPicture.render(w1, scale: scale) else {
-            throw FilterPictureError.notConvolutional(path: checkpoint, kind: model.configuration.kind,
-                                                      shape: model.parameters["W1"]?.shape ?? [])
+        let w1 = FilterPicture.firstConvolution(of: model)
+        guard let w1, let picture = try FilterPicture.render(w1, scale: scale) else {
+            throw FilterPictureError.notConvolutional(path: checkpoint, kind: model.configuration.kind, shape: w1?.shape ?? [])
         }
         try picture.write(to: output)
         printer.say("wrote \(output) (\(picture.width)×\(picture.height), \(w1.shape[0]) filters of \(describeShape(Array(w1.shape.dropFirst()))))")
@@ -79,16 +80,25 @@ enum FilterPictureError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case let .notConvolutional(path, kind, shape):
-            "\(path): the \(kind) model's first layer W1 \(describeShape(shape)) is not a convolution of 1 or 3 channels (F, C, K, K)"
+            shape.isEmpty ? "\(path): the \(kind) model has no first-layer weights (W1 or whiten.weight) to draw"
+                : "\(path): the \(kind) model's first layer \(describeShape(shape)) is not a convolution of 1 or 3 channels (F, C, K, K)"
         }
     }
 }
 
 /// First-layer conv filters as a grid: RGB tiles for 3 input channels, grey for 1.
 enum FilterPicture {
-    static func render(_ w1: Tensor<Float>, scale: Int = 8) throws -> PNGImage? {
+    /// The weights of the model's first layer: W1, or the cnn's whitening filters (a buffer,
+    /// since they are computed from the data rather than trained).
+    static func firstConvolution(of model: AnyModel<Float>) -> Tensor<Float>? {
+        model.parameters["W1"] ?? model.buffers["whiten.weight"]
+    }
+
+    /// nil unless `w1` is (F, C, K, K) with 1 or 3 channels.
+    static func render(_ w1: Tensor<Float>, scale: Int? = nil) throws -> PNGImage? {
         guard w1.rank == 4, [1, 3].contains(w1.shape[1]) else { return nil }
         let filters = w1.shape[0]
+        let scale = scale ?? Swift.max(8, 48 / Swift.max(w1.shape[2], w1.shape[3]))
         var grid = ImageGrid(columns: Swift.min(filters, 8), scale: scale, scaling: .perImage)
         // The bitmap font has no ×, so the title spells the shape with x.
         grid.title = "first-layer filters: \(filters) of " + w1.shape.dropFirst().map(String.init).joined(separator: "x")

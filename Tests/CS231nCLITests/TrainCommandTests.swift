@@ -1,0 +1,75 @@
+import CS231n
+import Foundation
+import Testing
+
+/// `cs231n train` end to end on the built-in dataset: each model's recipe and the options that
+/// override it, and the modern CNN's checkpoint, resume and pictures.
+@Suite(.serialized) struct TrainCommandTests {
+    static let tinyData = ["--dataset", "builtin", "--num-train", "96", "--num-val", "32"]
+
+    func folder(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-train-\(name)-\(getpid())")
+    }
+
+    @Test func eachModelStartsFromItsRecipeAndOptionsOverrideIt() throws {
+        guard ReportRenderingTests.builtTool() != nil else { return }
+        let out = folder("recipes")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let cases: [([String], String)] = [
+            (["--model", "two-layer"], "pytorch-momentum lr 0.02, batch 200"),
+            (["--model", "two-layer", "--update", "adam"], "adam lr 0.001, batch 200"),
+            (["--model", "two-layer", "--update", "pytorch-momentum", "--lr", "0.5"], "pytorch-momentum lr 0.5,"),
+            (["--model", "three-layer-convnet", "--filters", "2"], "adam lr 0.001, batch 128"),
+            // airbench's rate follows the momentum: 11.5 / (1024 · (1 + 1/(1 − 0.9))).
+            (["--model", "cnn", "--hidden", "4,4,4", "--momentum", "0.9", "--batch-size", "48"],
+             "pytorch-nesterov lr 0.00102095"),
+        ]
+        for (arguments, expected) in cases {
+            let (status, output) = try VisualizeCommandTests.run(["train"] + arguments + Self.tinyData + ["--epochs", "1", "-o", out.path])
+            #expect(status == 0 && output.contains(expected), "train \(arguments.joined(separator: " ")): \(output)")
+        }
+        let mistakes: [([String], String)] = [
+            (["--model", "cnn", "--reg", "0.1"], "--model cnn has no L2 term"),
+            (["--model", "cnn", "--tta", "3"], "--tta must be 0, 1 or 2"),
+            (["--model", "cnn", "--momentum", "1"], "--momentum must be in [0, 1)"),
+            (["--model", "cnn", "--hidden", "4,0,4"], "--hidden must be positive sizes"),
+        ]
+        for (arguments, message) in mistakes {
+            let (status, output) = try VisualizeCommandTests.run(["train"] + arguments + Self.tinyData + ["-o", out.path])
+            #expect(status != 0 && output.contains(message), "train \(arguments.joined(separator: " ")): \(output)")
+        }
+    }
+
+    /// Two epochs in one go and one epoch plus a resumed one write the same checkpoint, byte for
+    /// byte: the whitening filters, running statistics, momentum and augmentation all carry over.
+    /// (A constant rate, because extending a finished run with --epochs stretches warm-up-linear.)
+    @Test func theCNNResumesBitIdenticallyAndDrawsItsWhiteningFilters() throws {
+        guard ReportRenderingTests.builtTool() != nil else { return }
+        let whole = folder("cnn-whole"), split = folder("cnn-split")
+        defer { for url in [whole, split] { try? FileManager.default.removeItem(at: url) } }
+        let cnn = ["train", "--model", "cnn", "--hidden", "4,6,8", "--batch-size", "40", "--tta", "1", "--schedule", "constant"]
+            + Self.tinyData
+        var (status, output) = try VisualizeCommandTests.run(cnn + ["--epochs", "2", "--json", "-o", whole.path])
+        #expect(status == 0, "\(output)")
+        // Each epoch's mean loss is per image, as for the other models, though the cnn trains on
+        // the batch's sum: a sum over 40 images would be far above 10 classes' log 10 ≈ 2.3.
+        let epochs = output.split(separator: "\n").filter { $0.contains("\"metric\":\"val_accuracy\"") }
+        let losses = try epochs.map { line in
+            try #require((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["loss"] as? Double)
+        }
+        #expect(losses.count == 2 && losses.allSatisfy { $0 > 0.3 && $0 < 4 }, "\(losses)")
+        (status, output) = try VisualizeCommandTests.run(cnn + ["--epochs", "1", "-o", split.path])
+        #expect(status == 0, "\(output)")
+        (status, output) = try VisualizeCommandTests.run(["train", "--resume", "--epochs", "2", "-o", split.path])
+        #expect(status == 0 && output.contains("resuming") && output.contains("epoch 2/2"), "\(output)")
+        let checkpoint = { (url: URL) in try Data(contentsOf: url.appendingPathComponent("model.safetensors")) }
+        #expect(try checkpoint(whole) == checkpoint(split), "resumed and uninterrupted checkpoints differ")
+
+        let filters = try PNGImage.decode(Array(try Data(contentsOf: whole.appendingPathComponent("filters.png"))), source: "filters.png")
+        #expect(filters.width >= 8 * 48, "24 whitening filters of 2×2, 8 to a row, at least 48 pixels each: \(filters.width)")
+        let drawn = whole.appendingPathComponent("drawn.png").path
+        (status, output) = try VisualizeCommandTests.run(["visualize", "filters", whole.appendingPathComponent("model.safetensors").path,
+                                                          "-o", drawn, "--json"])
+        #expect(status == 0 && output.contains("\"metric\":\"filters\",\"value\":24.0"), "\(output)")
+    }
+}
