@@ -55,6 +55,15 @@ public struct Augmenter: Sendable {
     @inlinable
     @discardableResult
     public mutating func apply<S: TensorScalar>(to batch: inout Tensor<S>) throws -> [Draw] {
+        let draws = try self.draws(for: batch)
+        Augmenter.transform(&batch, draws: draws, paddingMode: paddingMode)
+        return draws
+    }
+
+    /// The next draws for the images of an (N, C, H, W) batch, after checking that this
+    /// augmenter can move them; callers may change the draws before `transform`.
+    @inlinable
+    public mutating func draws<S: TensorScalar>(for batch: Tensor<S>) throws -> [Draw] {
         guard batch.rank == 4 else {
             throw TensorError.invalidArgument(operation: "Augmenter.apply",
                 detail: "expected an (N, C, H, W) batch, got \(describeShape(batch.shape))")
@@ -67,9 +76,7 @@ public struct Augmenter: Sendable {
             throw TensorError.invalidArgument(operation: "Augmenter.apply",
                 detail: "reflect padding \(padding) needs images larger than \(padding)×\(padding), got \(height)×\(width)")
         }
-        let draws = nextDraws(batch.shape[0])
-        Augmenter.transform(&batch, draws: draws, paddingMode: paddingMode)
-        return draws
+        return nextDraws(batch.shape[0])
     }
 
     /// Moves each image's pixels per its draw: output (y, x) takes input (y + shiftY, x')

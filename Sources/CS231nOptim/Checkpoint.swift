@@ -121,6 +121,10 @@ extension Solver {
         for (name, tensor) in bestParameters { file.add("best.params." + name, tensor) }
         for (name, tensor) in bestBuffers { file.add("best.buffers." + name, tensor) }
         for (name, tensor) in optimizer.state { file.add("optimizer." + name, tensor) }
+        if let average = lookaheadAverage {
+            for (name, tensor) in average.parameters { file.add("lookahead.params." + name, tensor) }
+            for (name, tensor) in average.buffers { file.add("lookahead.buffers." + name, tensor) }
+        }
         file.add("history.loss", Tensor<Double>(history.loss))
         file.add("history.train_accuracy", Tensor<Double>(history.trainAccuracy))
         file.add("history.val_accuracy", Tensor<Double>(history.valAccuracy))
@@ -167,6 +171,15 @@ extension Solver {
         var best = parameters, bestBuffered = buffers
         try Checkpoint.assign(Checkpoint.store(file, prefix: "best.params.", as: S.self), to: &best, what: "best parameters", path: path)
         try Checkpoint.assign(Checkpoint.store(file, prefix: "best.buffers.", as: S.self), to: &bestBuffered, what: "best buffers", path: path)
+        var average: (parameters: ParameterStore<S>, buffers: ParameterStore<S>)?
+        if file.names.contains(where: { $0.hasPrefix("lookahead.") }) {
+            var (averaged, averagedBuffers) = (parameters, buffers)
+            try Checkpoint.assign(Checkpoint.store(file, prefix: "lookahead.params.", as: S.self), to: &averaged,
+                                  what: "lookahead parameters", path: path)
+            try Checkpoint.assign(Checkpoint.store(file, prefix: "lookahead.buffers.", as: S.self), to: &averagedBuffers,
+                                  what: "lookahead buffers", path: path)
+            average = (averaged, averagedBuffers)
+        }
         let restoredHistory = Checkpoint.history(file)
         let savedEpoch: Int = try Checkpoint.number(file, "solver.epoch", path: path)
         let savedIteration: Int = try Checkpoint.number(file, "solver.iteration", path: path)
@@ -183,6 +196,7 @@ extension Solver {
         bestParameters = best
         bestBuffers = bestBuffered
         bestValAccuracy = try Checkpoint.number(file, "solver.best_val_accuracy", path: path)
+        lookaheadAverage = average
         epoch = savedEpoch
         iteration = savedIteration
         history = restoredHistory

@@ -51,11 +51,15 @@ public struct SolverOptions: Codable, Sendable, Equatable {
     public var valAccuracySamples: Int?
     /// Seeds the data order and the accuracy samples.
     public var seed: UInt64
+    /// airbench's lookahead (from hlb-cifar10): every 5 steps the weights and buffers are pulled
+    /// to a running average that forgets ever more slowly, and the last step leaves the average.
+    public var lookahead: Bool
 
     public init(epochs: Int = 10, batchSize: Int = 100, learningRateDecay: Double = 1,
                 trainAccuracySamples: Int? = 1000, valAccuracySamples: Int? = nil, seed: UInt64 = 0,
-                schedule: LearningRateSchedule = .constant) {
+                schedule: LearningRateSchedule = .constant, lookahead: Bool = false) {
         self.epochs = epochs
+        self.lookahead = lookahead
         self.batchSize = batchSize
         self.learningRateDecay = learningRateDecay
         self.schedule = schedule
@@ -65,10 +69,10 @@ public struct SolverOptions: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case epochs, batchSize, learningRateDecay, schedule, trainAccuracySamples, valAccuracySamples, seed
+        case epochs, batchSize, learningRateDecay, schedule, trainAccuracySamples, valAccuracySamples, seed, lookahead
     }
 
-    /// Checkpoints written before the schedule existed read as constant.
+    /// Checkpoints written before the schedule and lookahead existed read as constant, without.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(epochs: try c.decode(Int.self, forKey: .epochs), batchSize: try c.decode(Int.self, forKey: .batchSize),
@@ -76,7 +80,22 @@ public struct SolverOptions: Codable, Sendable, Equatable {
                   trainAccuracySamples: try c.decodeIfPresent(Int.self, forKey: .trainAccuracySamples),
                   valAccuracySamples: try c.decodeIfPresent(Int.self, forKey: .valAccuracySamples),
                   seed: try c.decode(UInt64.self, forKey: .seed),
-                  schedule: try c.decodeIfPresent(LearningRateSchedule.self, forKey: .schedule) ?? .constant)
+                  schedule: try c.decodeIfPresent(LearningRateSchedule.self, forKey: .schedule) ?? .constant,
+                  lookahead: try c.decodeIfPresent(Bool.self, forKey: .lookahead) ?? false)
+    }
+}
+
+/// Where a training batch comes from, for augmentations that depend on it: its rows of the
+/// training set, and the 0-based epoch and iteration.
+public struct BatchOrigin: Sendable {
+    public var indices: [Int]
+    public var epoch: Int
+    public var iteration: Int
+
+    public init(indices: [Int], epoch: Int, iteration: Int) {
+        self.indices = indices
+        self.epoch = epoch
+        self.iteration = iteration
     }
 }
 
@@ -127,6 +146,9 @@ public struct Solver<M: Model> {
     public var bestValAccuracy = -Double.infinity
     public var bestParameters: ParameterStore<S>
     public var bestBuffers: ParameterStore<S>
+    /// Lookahead's running average of the parameters and buffers (options.lookahead), from its
+    /// first update on.
+    public var lookaheadAverage: (parameters: ParameterStore<S>, buffers: ParameterStore<S>)?
     /// Written after every epoch when set.
     public var checkpointPath: String?
     /// Facts saved with each checkpoint that a resumed run needs: the dataset and its
@@ -135,9 +157,9 @@ public struct Solver<M: Model> {
     /// Tensors saved with each checkpoint under "data." (the mean image).
     public var checkpointTensors = ParameterStore<S>()
     public var onEvent: ((SolverEvent) -> Void)?
-    /// Changes a training batch in place before its step (data augmentation); the Int is the
-    /// 0-based iteration, to seed the draws so that a resumed run draws the same.
-    public var augment: ((inout Tensor<S>, Int) throws -> Void)?
+    /// Changes a training batch in place before its step (data augmentation). Its origin seeds
+    /// the draws, so that a resumed run draws the same.
+    public var augment: ((inout Tensor<S>, BatchOrigin) throws -> Void)?
 
     public init(model: M, train: LabeledTensors<S>, val: LabeledTensors<S>, optimizer: OptimizerSettings,
                 options: SolverOptions = SolverOptions()) throws {
@@ -160,19 +182,20 @@ public struct Solver<M: Model> {
     @inlinable
     public var stepsPerEpoch: Int { (trainSet.count + options.batchSize - 1) / options.batchSize }
 
-    /// Trains the epochs not yet done, then puts the best-val parameters in the model.
+    /// Trains the epochs not yet done (or up to epoch `stopAfter`, from which a resumed run
+    /// goes on as if never stopped), then puts the best-val parameters in the model.
     /// Inlinable, like everything on the training path, so that it is specialized for the
     /// concrete model in the caller's module: generic code runs many times slower.
     @inlinable
-    public mutating func train() throws {
+    public mutating func train(stopAfter: Int? = nil) throws {
         var batch = Tensor<S>(uninitializedShape: [0])
-        while epoch < options.epochs {
+        while epoch < Swift.min(options.epochs, stopAfter ?? options.epochs) {
             let start = Date()
             let order = Self.dataOrder(seed: options.seed, epoch: epoch + 1, count: trainSet.count)
             for step in 0..<stepsPerEpoch {
                 let indices = Array(order[(step * options.batchSize)..<Swift.min(trainSet.count, (step + 1) * options.batchSize)])
                 try gatherRows(indices, into: &batch)
-                try augment?(&batch, iteration)
+                try augment?(&batch, BatchOrigin(indices: indices, epoch: epoch, iteration: iteration))
                 let (loss, gradients) = try model.loss(batch, indices.map { trainSet.y[$0] })
                 guard loss.isFinite else {
                     throw SolverError.nonFiniteLoss(iteration: iteration + 1, epoch: epoch + 1, loss: Double(loss),
@@ -182,6 +205,7 @@ public struct Solver<M: Model> {
                 try optimizer.update(&model.parameters, gradients: gradients, learningRateScales: model.learningRateScales,
                                      learningRateFactor: factor)
                 iteration += 1
+                if options.lookahead { try lookaheadStep(total: options.epochs * stepsPerEpoch) }
                 history.loss.append(Double(loss))
                 onEvent?(.iteration(epoch: epoch + 1, step: step + 1, stepsPerEpoch: stepsPerEpoch, loss: Double(loss)))
             }
@@ -190,6 +214,32 @@ public struct Solver<M: Model> {
         }
         model.parameters = bestParameters
         model.buffers = bestBuffers
+    }
+
+    /// Every 5th step: average ← d·average + (1 − d)·model and model ← average, with
+    /// d = 0.95⁵·(step/total)³ (airbench's schedule: no averaging early, strong at the end). The
+    /// last step puts the average in the model whatever its number.
+    @inlinable
+    mutating func lookaheadStep(total: Int) throws {
+        if iteration % 5 == 0 {
+            let decay = pow(0.95, 5) * pow(Double(iteration) / Double(total), 3)
+            var (parameters, buffers) = lookaheadAverage ?? (model.parameters, model.buffers)
+            try Self.blend(&parameters, toward: model.parameters, keeping: decay)
+            try Self.blend(&buffers, toward: model.buffers, keeping: decay)
+            lookaheadAverage = (parameters, buffers)
+        }
+        if iteration % 5 == 0 || iteration == total, let average = lookaheadAverage {
+            model.parameters = average.parameters
+            model.buffers = average.buffers
+        }
+    }
+
+    /// average ← keeping·average + (1 − keeping)·current, tensor by tensor.
+    @inlinable
+    static func blend(_ average: inout ParameterStore<S>, toward current: ParameterStore<S>, keeping: Double) throws {
+        for (name, tensor) in current {
+            average[name] = try average[name]! * S(keeping) + tensor * S(1 - keeping)
+        }
     }
 
     /// Accuracy checks, best-val bookkeeping, lr decay and the checkpoint.

@@ -26,7 +26,7 @@ extension BenchCommand {
             let start = Date()
             let indices = sampler.sampleWithReplacement(count: batchSize, from: data.train.count)
             var batch = try data.train.x.gather(indices)
-            try augment(&batch, step)
+            try augment(&batch, BatchOrigin(indices: indices, epoch: 0, iteration: step))
             let (loss, gradients) = try model.loss(batch, indices.map { data.train.y[$0] })
             try optimizer.update(&model.parameters, gradients: gradients, learningRateScales: scales)
             lastLoss = loss

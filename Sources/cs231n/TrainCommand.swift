@@ -70,8 +70,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "cnn: test-time augmentation: 0 none, 1 average with the mirror image, 2 also with 1-pixel translations.")
     var tta = 2
 
-    @Option(help: "Training augmentation: none, or flip-translate (random mirror and a random shift of up to 2 pixels, reflect-padded); default flip-translate for cnn.")
+    @Option(help: "Training augmentation: none, flip-translate (a random mirror and a random shift of up to 2 pixels, reflect-padded) or alternating-flip-translate (the same shifts; each image mirrored in every other epoch); default alternating-flip-translate for cnn.")
     var augment: AugmentationChoice?
+
+    @Flag(inversion: .prefixedNo, help: "Lookahead: every 5 steps pull the weights to a running average that forgets ever more slowly, ending on the average (airbench's; default on for cnn).")
+    var lookahead: Bool?
 
     @Option(help: "Initial weights: he (√(2/fan-in)) or a standard deviation such as 1e-2.")
     var weightScale = "he"
@@ -100,6 +103,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue the run saved at --checkpoint.")
     var resume = false
 
+    @Option(help: "Stop after this epoch, keeping the checkpoint: --resume then goes on exactly as if the run had not stopped (the schedule still spans --epochs).")
+    var stopAfter: Int?
+
     @Option(name: [.short, .long], help: "Folder for the checkpoint and the pictures.")
     var output = "train-output"
 
@@ -109,6 +115,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1") }
         try validateRecipe()
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         guard dropout > 0, dropout <= 1 else { throw ValidationError("--dropout is the keep probability, in (0, 1]") }
@@ -150,9 +157,10 @@ struct TrainCommand: ParsableCommand {
         let configuration = solver.model.configuration
         printer.say("\(configuration.kind) net \(configuration.inputSize)-\(configuration.hiddenSizes.map(String.init).joined(separator: "-"))-\(configuration.classes), "
                     + "\(solver.model.parameters.scalarCount) parameters; \(solver.optimizer.settings.rule.rawValue) lr \(solver.optimizer.settings.learningRate), "
-                    + "batch \(solver.options.batchSize), \(data.train.count) training images")
+                    + "batch \(solver.options.batchSize), \(data.train.count) training images; "
+                    + "augmentation \(solver.checkpointMetadata["train.augmentation"] ?? "none")\(solver.options.lookahead ? ", lookahead" : "")")
         attachProgress(to: &solver, printer: printer)
-        try solver.train()
+        try solver.train(stopAfter: stopAfter)
         try report(solver, data: data, printer: printer)
     }
 
@@ -170,7 +178,7 @@ struct TrainCommand: ParsableCommand {
         }
         let settings = OptimizerSettings(rule: r.update, learningRate: r.learningRate, momentum: r.momentum, weightDecay: r.weightDecay)
         let options = SolverOptions(epochs: r.epochs, batchSize: r.batchSize, learningRateDecay: r.learningRateDecay,
-                                    seed: common.seed, schedule: r.schedule)
+                                    seed: common.seed, schedule: r.schedule, lookahead: r.lookahead)
         var solver = try Solver(model: network, train: data.train, val: data.val, optimizer: settings, options: options)
         solver.checkpointMetadata = data.metadata.merging(["train.augmentation": r.augmentation.rawValue]) { $1 }
         solver.checkpointTensors["mean_image"] = data.meanImage

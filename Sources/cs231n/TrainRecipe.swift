@@ -6,7 +6,11 @@ extension LearningRateSchedule: ExpressibleByArgument {}
 
 enum AugmentationChoice: String, ExpressibleByArgument, CaseIterable, Codable {
     case none
+    /// A random mirror and a random shift of up to 2 pixels, reflect-padded, per image.
     case flipTranslate = "flip-translate"
+    /// The same shifts, but each image is mirrored in every other epoch, starting from a random
+    /// half (airbench's alternating flip: every image is seen both ways within two epochs).
+    case alternatingFlipTranslate = "alternating-flip-translate"
 }
 
 /// The training recipe of each model: what `cs231n train --model …` does when no option
@@ -23,6 +27,7 @@ struct TrainRecipe {
     var weightDecay: Double
     var epochs: Int
     var augmentation: AugmentationChoice
+    var lookahead: Bool
 
     /// airbench's learning rate 11.5 per "kilostep" of 1024·(1 + 1/(1 − μ)) examples, in
     /// PyTorch's un-decoupled units.
@@ -36,14 +41,17 @@ struct TrainRecipe {
         case .twoLayer, .fc:
             return TrainRecipe(update: .pytorchMomentum, learningRate: 0.02, momentum: 0.9, learningRateDecay: 0.95,
                                schedule: .constant, batchSize: 200, regularization: 1e-3, weightDecay: 0, epochs: 10,
-                               augmentation: .none)
+                               augmentation: .none, lookahead: false)
         case .threeLayerConvnet:
             return TrainRecipe(update: .adam, learningRate: 1e-3, momentum: 0.9, learningRateDecay: 1, schedule: .constant,
-                               batchSize: 128, regularization: 1e-3, weightDecay: 0, epochs: 5, augmentation: .none)
+                               batchSize: 128, regularization: 1e-3, weightDecay: 0, epochs: 5, augmentation: .none,
+                               lookahead: false)
         case .cnn:
             return TrainRecipe(update: .pytorchNesterov, learningRate: airbenchLearningRate(momentum: 0.85), momentum: 0.85,
                                learningRateDecay: 1, schedule: .warmupLinear, batchSize: 1024, regularization: 0,
-                               weightDecay: airbenchWeightDecay(batchSize: 1024), epochs: 10, augmentation: .flipTranslate)
+                               weightDecay: airbenchWeightDecay(batchSize: 1024), epochs: 10,
+                               augmentation: .alternatingFlipTranslate,
+                               lookahead: true)
         }
     }
 }
@@ -73,6 +81,7 @@ extension TrainCommand {
         if let weightDecay { r.weightDecay = weightDecay }
         if let epochs { r.epochs = epochs }
         if let augment { r.augmentation = augment }
+        if let lookahead { r.lookahead = lookahead }
         return r
     }
 
@@ -107,14 +116,30 @@ extension TrainCommand {
                                   seed: common.seed, options: options)
     }
 
-    /// The random mirror and 2-pixel reflect-padded shift of the cnn recipe, drawn per image
-    /// from the seed and the iteration, so that a resumed run draws what an uninterrupted one would.
-    static func augmentation(_ choice: AugmentationChoice, seed: UInt64) -> ((inout Tensor<Float>, Int) throws -> Void)? {
-        guard choice == .flipTranslate else { return nil }
-        return { batch, iteration in
-            var augmenter = Augmenter(seed: seed &+ UInt64(iteration) &* 0x2545_F491_4F6C_DD1D, flip: true, padding: 2,
+    /// The mirror and 2-pixel reflect-padded shift of the cnn recipe, drawn per image from the
+    /// seed and the iteration (and, alternating, the image and the epoch), so that a resumed run
+    /// draws what an uninterrupted one would.
+    static func augmentation(_ choice: AugmentationChoice, seed: UInt64) -> ((inout Tensor<Float>, BatchOrigin) throws -> Void)? {
+        guard choice != .none else { return nil }
+        return { batch, origin in
+            var augmenter = Augmenter(seed: seed &+ UInt64(origin.iteration) &* 0x2545_F491_4F6C_DD1D, flip: true, padding: 2,
                                       paddingMode: .reflect)
-            try augmenter.apply(to: &batch)
+            var draws = try augmenter.draws(for: batch)
+            if choice == .alternatingFlipTranslate {
+                for (row, index) in origin.indices.enumerated() {
+                    draws[row].mirrored = startsMirrored(index, seed: seed) != (origin.epoch % 2 == 1)
+                }
+            }
+            Augmenter.transform(&batch, draws: draws, paddingMode: .reflect)
         }
+    }
+
+    /// A fixed coin per training image (SplitMix64 of the seed and the index): whether the
+    /// alternating flip mirrors it in even epochs.
+    static func startsMirrored(_ index: Int, seed: UInt64) -> Bool {
+        var z = seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return (z ^ (z >> 31)) & 1 == 1
     }
 }

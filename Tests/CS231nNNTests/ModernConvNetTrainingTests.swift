@@ -50,6 +50,39 @@ private struct ConstantSlope: Model {
     }
 }
 
+@Suite struct LookaheadTests {
+    /// Plain SGD moves "slow" by −lr per step; every 5th step pulls it to the running average
+    /// with airbench's forgetting factor, and the last step leaves the average in the model.
+    @Test func theSolverFollowsAirbenchsLookahead() throws {
+        let data = try LabeledTensors(x: Tensor<Double>.zeros([12, 1]), y: Array(repeating: 0, count: 12))
+        var solver = try Solver(model: ConstantSlope(), train: data, val: data,
+                                optimizer: OptimizerSettings(rule: .sgd, learningRate: 0.01),
+                                options: SolverOptions(epochs: 1, batchSize: 1, lookahead: true))
+        try solver.train()
+        var (weight, average): (Double, Double?) = (0, nil)
+        for step in 1...12 {
+            weight -= 0.01
+            if step % 5 == 0 {
+                let decay = pow(0.95, 5) * pow(Double(step) / 12, 3)
+                average = average.map { decay * $0 + (1 - decay) * weight } ?? weight
+                weight = average!
+            }
+        }
+        weight = average!
+        #expect(abs(solver.model.parameters["slow"]!.scalars[0] - weight) < 1e-15)
+        #expect(solver.lookaheadAverage?.parameters["slow"]!.scalars[0] == solver.model.parameters["slow"]!.scalars[0])
+    }
+
+    @Test func withoutLookaheadNothingIsAveraged() throws {
+        let data = try LabeledTensors(x: Tensor<Double>.zeros([12, 1]), y: Array(repeating: 0, count: 12))
+        var solver = try Solver(model: ConstantSlope(), train: data, val: data,
+                                optimizer: OptimizerSettings(rule: .sgd, learningRate: 0.01),
+                                options: SolverOptions(epochs: 1, batchSize: 1))
+        try solver.train()
+        #expect(abs(solver.model.parameters["slow"]!.scalars[0] + 0.12) < 1e-15 && solver.lookaheadAverage == nil)
+    }
+}
+
 @Suite struct ModernConvNetTrainingTests {
     /// 50 random images with random labels: only memorising them scores well, which a working
     /// forward, backward and update together do within a few dozen full-batch steps.
