@@ -41,18 +41,7 @@ public enum ChannelsLastMaxPool {
                             for ox in 0..<ow {
                                 let target = output.base + (row * ow + ox) * c, tap = taps.base + (row * ow + ox) * c
                                 let first = input.base + ((image * h + oy * k) * w + ox * k) * c
-                                target.update(from: first, count: c)
-                                tap.update(repeating: 0, count: c)
-                                for ky in 0..<k {
-                                    for kx in 0..<k where ky + kx > 0 {
-                                        let source = first + (ky * w + kx) * c
-                                        let index = UInt8(ky * k + kx)
-                                        for j in 0..<c where source[j] > target[j] {
-                                            target[j] = source[j]
-                                            tap[j] = index
-                                        }
-                                    }
-                                }
+                                windowMaximum(first, rowStride: w * c, channels: c, size: k, into: target, taps: tap)
                             }
                         }
                     }
@@ -60,6 +49,41 @@ public enum ChannelsLastMaxPool {
             }
         }
         return (out, Cache(inputShape: x.shape, winners: winners, size: k))
+    }
+
+    /// The maximum over one k×k window of `channels` values per tap (taps `rowStride` apart
+    /// between rows), with the winning tap of each channel; the first tap wins ties, as in
+    /// PyTorch. Eight channels at a time: the comparison mask replaces value and tap without
+    /// branches (the tap is carried as a scalar of S, exact for k ≤ 16).
+    @inlinable @inline(__always)
+    static func windowMaximum<S: TensorScalar>(_ first: UnsafePointer<S>, rowStride: Int, channels c: Int, size k: Int,
+                                               into target: UnsafeMutablePointer<S>, taps: UnsafeMutablePointer<UInt8>) {
+        var j = 0
+        while j + 8 <= c {
+            var best = UnsafeRawPointer(first + j).loadUnaligned(as: SIMD8<S>.self)
+            var winner = SIMD8<S>(repeating: 0)
+            for ky in 0..<k {
+                for kx in 0..<k where ky + kx > 0 {
+                    let candidate = UnsafeRawPointer(first + ky * rowStride + kx * c + j).loadUnaligned(as: SIMD8<S>.self)
+                    let better = candidate .> best
+                    best.replace(with: candidate, where: better)
+                    winner.replace(with: S(ky * k + kx), where: better)
+                }
+            }
+            UnsafeMutableRawPointer(target + j).storeBytes(of: best, as: SIMD8<S>.self)
+            for lane in 0..<8 { taps[j + lane] = UInt8(winner[lane]) }
+            j += 8
+        }
+        for channel in j..<c {
+            var (best, winner) = (first[channel], UInt8(0))
+            for ky in 0..<k {
+                for kx in 0..<k where ky + kx > 0 {
+                    let candidate = first[ky * rowStride + kx * c + channel]
+                    if candidate > best { (best, winner) = (candidate, UInt8(ky * k + kx)) }
+                }
+            }
+            (target[channel], taps[channel]) = (best, winner)
+        }
     }
 
     /// Routes each output gradient to the input that won its window; the rest get zero.
@@ -274,60 +298,70 @@ func channelCount<S: TensorScalar>(_ x: Tensor<S>, matching parameter: Tensor<S>
 enum ChannelSums {
     @usableFromInline static let blocks = 16
 
+    /// What is summed per channel. An enum rather than a closure, so that each inner loop is
+    /// a plain (vectorisable) loop instead of a call per element.
+    @usableFromInline
+    enum Term<S: TensorScalar> {
+        case value
+        case product(UnsafePointer<S>)
+        case squaredDeviation(UnsafePointer<Double>)
+    }
+
     /// Σ x per channel.
     @inlinable
     static func sums<S: TensorScalar>(_ x: Tensor<S>, channels c: Int) -> [Double] {
-        x.withUnsafeBufferPointer { xb in
-            reduce(rows: x.count / c, channels: c, SendableConstPointer(xb.baseAddress!)) { $0 }
-        }
+        x.withUnsafeBufferPointer { xb in reduce(rows: x.count / c, channels: c, xb.baseAddress!, .value) }
     }
 
     /// Σ x·y per channel.
     @inlinable
     static func sums<S: TensorScalar>(_ x: Tensor<S>, times y: Tensor<S>, channels c: Int) -> [Double] {
         x.withUnsafeBufferPointer { xb in
-            y.withUnsafeBufferPointer { yb in
-                let other = SendableConstPointer(yb.baseAddress!)
-                return reduce(rows: x.count / c, channels: c, SendableConstPointer(xb.baseAddress!)) { index, _, value in
-                    value * Double(other.base[index])
-                }
-            }
+            y.withUnsafeBufferPointer { yb in reduce(rows: x.count / c, channels: c, xb.baseAddress!, .product(yb.baseAddress!)) }
         }
     }
 
     /// Σ (x − mean)² per channel.
     @inlinable
     static func squaredDeviations<S: TensorScalar>(_ x: Tensor<S>, mean: [Double], channels c: Int) -> [Double] {
-        let centre = UnsafeSendable(mean)
-        return x.withUnsafeBufferPointer { xb in
-            reduce(rows: x.count / c, channels: c, SendableConstPointer(xb.baseAddress!)) { _, channel, value in
-                let deviation = value - centre.value[channel]
-                return deviation * deviation
+        x.withUnsafeBufferPointer { xb in
+            mean.withUnsafeBufferPointer { centre in
+                reduce(rows: x.count / c, channels: c, xb.baseAddress!, .squaredDeviation(centre.baseAddress!))
             }
         }
     }
 
+    /// Σ_rows term per channel, in Double, over fixed row blocks added in order.
     @inlinable
-    static func reduce<S: TensorScalar>(rows: Int, channels c: Int, _ x: SendableConstPointer<S>,
-                                        _ term: @escaping @Sendable (Double) -> Double) -> [Double] {
-        reduce(rows: rows, channels: c, x) { _, _, value in term(value) }
-    }
-
-    /// Σ_rows term(flat index, channel, x) per channel, over fixed row blocks added in order.
-    @inlinable
-    static func reduce<S: TensorScalar>(rows: Int, channels c: Int, _ x: SendableConstPointer<S>,
-                                        _ term: @escaping @Sendable (Int, Int, Double) -> Double) -> [Double] {
+    static func reduce<S: TensorScalar>(rows: Int, channels c: Int, _ values: UnsafePointer<S>, _ term: Term<S>) -> [Double] {
         let blocks = Swift.max(1, Swift.min(rows, Self.blocks))
         let partials = UnsafeMutablePointer<Double>.allocate(capacity: blocks * c)
         defer { partials.deallocate() }
         partials.initialize(repeating: 0, count: blocks * c)
-        let sums = SendablePointer(partials)
+        let sums = SendablePointer(partials), x = SendableConstPointer(values), summand = UnsafeSendable(term)
         Parallel.forEachChunk(blocks) { blockRange in
             for block in blockRange {
                 let target = sums.base + block * c
-                for row in Parallel.chunkRange(block, of: blocks, count: rows) {
-                    let offset = row * c
-                    for j in 0..<c { target[j] += term(offset + j, j, Double(x.base[offset + j])) }
+                let rowRange = Parallel.chunkRange(block, of: blocks, count: rows)
+                switch summand.value {
+                case .value:
+                    for row in rowRange {
+                        let source = x.base + row * c
+                        for j in 0..<c { target[j] += Double(source[j]) }
+                    }
+                case let .product(other):
+                    for row in rowRange {
+                        let (source, factor) = (x.base + row * c, other + row * c)
+                        for j in 0..<c { target[j] += Double(source[j]) * Double(factor[j]) }
+                    }
+                case let .squaredDeviation(mean):
+                    for row in rowRange {
+                        let source = x.base + row * c
+                        for j in 0..<c {
+                            let deviation = Double(source[j]) - mean[j]
+                            target[j] += deviation * deviation
+                        }
+                    }
                 }
             }
         }
