@@ -51,6 +51,19 @@ public struct Augmenter: Sendable {
         }
     }
 
+    /// airbench's alternating flip: whether training image `index` is mirrored in `epoch`
+    /// (0-based). A fixed coin per image (SplitMix64 of the seed and the index) decides the even
+    /// epochs and the odd ones do the opposite, so every image is seen both ways within any two
+    /// consecutive epochs, where random flips leave a quarter of them one way.
+    @inlinable
+    public static func alternatingMirror(index: Int, epoch: Int, seed: UInt64) -> Bool {
+        var z = seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        let coin = (z ^ (z >> 31)) & 1 == 1
+        return coin != (epoch % 2 == 1)
+    }
+
     /// Augments an (N, C, H, W) batch in place; returns the draws made, image by image.
     @inlinable
     @discardableResult

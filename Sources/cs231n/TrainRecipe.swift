@@ -127,19 +127,10 @@ extension TrainCommand {
             var draws = try augmenter.draws(for: batch)
             if choice == .alternatingFlipTranslate {
                 for (row, index) in origin.indices.enumerated() {
-                    draws[row].mirrored = startsMirrored(index, seed: seed) != (origin.epoch % 2 == 1)
+                    draws[row].mirrored = Augmenter.alternatingMirror(index: index, epoch: origin.epoch, seed: seed)
                 }
             }
             Augmenter.transform(&batch, draws: draws, paddingMode: .reflect)
         }
-    }
-
-    /// A fixed coin per training image (SplitMix64 of the seed and the index): whether the
-    /// alternating flip mirrors it in even epochs.
-    static func startsMirrored(_ index: Int, seed: UInt64) -> Bool {
-        var z = seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return (z ^ (z >> 31)) & 1 == 1
     }
 }

@@ -51,4 +51,19 @@ import Testing
         var wrong = Tensor<Float>.zeros([2, 3072])
         #expect(throws: TensorError.self) { try augmenter.apply(to: &wrong) }
     }
+
+    @Test func alternatingFlipShowsEveryImageBothWaysInAnyTwoEpochs() {
+        let images = 0..<10_000
+        for epoch in 0..<4 {
+            #expect(images.allSatisfy {
+                Augmenter.alternatingMirror(index: $0, epoch: epoch, seed: 3) != Augmenter.alternatingMirror(index: $0, epoch: epoch + 1, seed: 3)
+            })
+        }
+        let mirrored = images.filter { Augmenter.alternatingMirror(index: $0, epoch: 0, seed: 3) }.count
+        #expect(abs(mirrored - 5_000) < 250, "about half start mirrored: \(mirrored)")
+        let otherSeed = images.filter {
+            Augmenter.alternatingMirror(index: $0, epoch: 0, seed: 3) != Augmenter.alternatingMirror(index: $0, epoch: 0, seed: 4)
+        }.count
+        #expect(abs(otherSeed - 5_000) < 250, "another seed draws other coins: \(otherSeed) differ")
+    }
 }
