@@ -29,7 +29,9 @@ public enum ChannelsLastMaxPool {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = (h / k, w / k)
         var out = Tensor<S>(uninitializedShape: [n, oh, ow, c])
-        var winners = [UInt8](repeating: 0, count: n * oh * ow * c)
+        // windowMaximum writes every tap, so the array starts uninitialized.
+        let count = n * oh * ow * c
+        var winners = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         x.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { ob in
                 winners.withUnsafeMutableBufferPointer { wb in
