@@ -85,6 +85,7 @@ public struct AnyModel<S: TensorScalar>: Model {
     }
 
     public var learningRateScales: [String: Double] { modernConv?.learningRateScales ?? [:] }
+    public func frozenParameters(epoch: Int) -> Set<String> { modernConv?.frozenParameters(epoch: epoch) ?? [] }
 
     /// The modern CNN, when that is the model held (for its data-dependent initialization).
     public var modernConvNet: ModernConvNet<S>? {

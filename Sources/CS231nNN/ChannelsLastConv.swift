@@ -182,10 +182,15 @@ public enum ChannelsLastConv {
         }
     }
 
-    /// Convenience forward from (F, C, KH, KW) filters.
+    /// out (N, OH, OW, F) = x ⋆ w from (F, C, KH, KW) filters: by Winograd where it applies
+    /// (3×3, padding 1, planes of 5×5 or more), else by im2col.
     @inlinable
     public static func forward<S: TensorScalar>(_ x: Tensor<S>, _ w: Tensor<S>, geometry g: Geometry) throws -> Tensor<S> {
         try checkFilters(w, g)
+        if WinogradConv.applies(to: g) {
+            let u = WinogradConv.transformFilters(w, filters: g.filters, channels: g.channels, flipped: false)
+            return try WinogradConv.forward(x, transformedFilters: u, geometry: g)
+        }
         var out = Tensor<S>(uninitializedShape: [0])
         try forward(x, packedFilters: packFilters(w, g), geometry: g, into: &out)
         return out
@@ -196,12 +201,16 @@ public enum ChannelsLastConv {
     public static func inputGradient<S: TensorScalar>(_ dout: Tensor<S>, _ w: Tensor<S>, geometry g: Geometry) throws -> Tensor<S> {
         try checkFilters(w, g)
         let transposed = g.inputGradient
+        if WinogradConv.applies(to: transposed) {
+            let u = WinogradConv.transformFilters(w, filters: g.filters, channels: g.channels, flipped: true)
+            return try WinogradConv.forward(dout, transformedFilters: u, geometry: transposed)
+        }
         var dx = Tensor<S>(uninitializedShape: [0])
         try forward(dout, packedFilters: packFilters(w, g, flipped: true), geometry: transposed, into: &dx)
         return dx
     }
 
-    /// dw (F, C, KH, KW) = Σ over pixels of patch ⊗ dout. The images are split into a fixed
+    /// dw (F, C, KH, KW) = Σ over pixels of patch ⊗ dout, by Winograd where it applies. The images are split into a fixed
     /// number of blocks, each accumulating its own (KH·KW·C × F) sum, and the blocks are added
     /// in order, so the result does not depend on the thread count.
     @inlinable
@@ -211,6 +220,7 @@ public enum ChannelsLastConv {
             throw TensorError.shapeMismatch(operation: g.layer,
                 detail: "upstream gradient \(describeShape(dout.shape)) is not \(describeShape(g.outputShape(batch: n)))")
         }
+        if WinogradConv.applies(to: g) { return try WinogradConv.filterGradient(x, dout, geometry: g) }
         let (patch, plane, filters) = (g.patchSize, g.outputPlane, g.filters)
         let blockSize = patch * filters, blocks = Swift.max(1, Swift.min(n, Conv2D.reductionBlocks))
         let perChunk = g.imagesPerChunk

@@ -20,10 +20,13 @@ public protocol Model<Scalar> {
     func scores(_ x: Tensor<Scalar>) throws -> Tensor<Scalar>
     /// Parameters that learn at a multiple of the optimizer's rate, by name (none by default).
     var learningRateScales: [String: Double] { get }
+    /// Parameters the optimizer leaves alone in epoch `epoch` (0-based; none by default).
+    func frozenParameters(epoch: Int) -> Set<String>
 }
 
 extension Model {
     public var learningRateScales: [String: Double] { [:] }
+    public func frozenParameters(epoch: Int) -> Set<String> { [] }
 
     /// The predicted class of each row, scoring `batchSize` rows at a time.
     @inlinable

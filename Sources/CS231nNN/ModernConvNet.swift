@@ -28,6 +28,8 @@ public struct ModernConvNet<S: TensorScalar>: Model {
     public let testTimeAugmentation: Int
     public let outputScale: Double
     public let batchNormMomentum: Double, batchNormEpsilon: Double
+    /// The whitening bias trains for this many epochs and is then frozen (airbench: 3).
+    public let whitenBiasEpochs: Int
     /// The geometry of the whitening conv and of each group's two convs, checked when built.
     public let whiten: ChannelsLastConv.Geometry
     public let groups: [(conv1: ChannelsLastConv.Geometry, conv2: ChannelsLastConv.Geometry)]
@@ -45,7 +47,7 @@ public struct ModernConvNet<S: TensorScalar>: Model {
 
     /// Options (all optional): "whiten-kernel" (2), "label-smoothing" (0.2), "tta" (0, 1 or 2;
     /// default 2), "scale" (1/9), "bn-momentum" (0.6: running = 0.6·running + 0.4·batch),
-    /// "bn-epsilon" (1e-12). The widths are the hidden sizes.
+    /// "bn-epsilon" (1e-12), "whiten-bias-epochs" (3). The widths are the hidden sizes.
     public init(configuration: ModelConfiguration) throws {
         let c = configuration
         func invalid(_ detail: String) -> TensorError { .invalidArgument(operation: "ModernConvNet", detail: detail) }
@@ -68,6 +70,11 @@ public struct ModernConvNet<S: TensorScalar>: Model {
         outputScale = try number("scale", 1.0 / 9)
         batchNormMomentum = try number("bn-momentum", 0.6)
         batchNormEpsilon = try number("bn-epsilon", 1e-12)
+        let biasEpochs = try number("whiten-bias-epochs", 3)
+        guard biasEpochs >= 0, biasEpochs == biasEpochs.rounded() else {
+            throw invalid("option whiten-bias-epochs \(biasEpochs) is not a whole number of epochs ≥ 0")
+        }
+        whitenBiasEpochs = Int(biasEpochs)
         guard kernel >= 1, (0...2).contains(tta), (0..<1).contains(labelSmoothing), (0..<1).contains(batchNormMomentum),
               batchNormEpsilon > 0 else {
             throw invalid("options out of range: whiten-kernel \(kernel) ≥ 1, tta \(tta) in 0...2, label-smoothing "
@@ -133,6 +140,9 @@ public struct ModernConvNet<S: TensorScalar>: Model {
         }
         parameters["head"] = uniform([widths.last!, configuration.classes], fanIn: widths.last!)
     }
+
+    /// The whitening bias settles in the first epochs and then stays put, as in airbench.
+    public func frozenParameters(epoch: Int) -> Set<String> { epoch >= whitenBiasEpochs ? ["whiten.bias"] : [] }
 
     /// Batch norm's shifts learn 64× faster than the rest (airbench's bias scaler).
     public var learningRateScales: [String: Double] {

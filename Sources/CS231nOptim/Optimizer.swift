@@ -92,10 +92,12 @@ public struct Optimizer<S: TensorScalar>: Sendable {
     /// s = `learningRateScales[name]` (default 1): the decay a step applies, lr·λ, is the same
     /// for every parameter, as in airbench's `dict(params=norm_biases, lr=lr*64,
     /// weight_decay=wd/(lr*64))`. The factor is a schedule's multiplier (as torch's
-    /// `LambdaLR`), which scales the rate and not λ.
+    /// `LambdaLR`), which scales the rate and not λ. Parameters named in `frozen` are left as
+    /// they are, moments and decay included (PyTorch's `requires_grad = False`).
     @inlinable
     public mutating func update(_ parameters: inout ParameterStore<S>, gradients: ParameterStore<S>,
-                                learningRateScales: [String: Double] = [:], learningRateFactor: Double = 1) throws {
+                                learningRateScales: [String: Double] = [:], learningRateFactor: Double = 1,
+                                frozen: Set<String> = []) throws {
         if let (name, scale) = learningRateScales.first(where: { !($0.value > 0 && $0.value.isFinite) }) {
             throw TensorError.invalidArgument(operation: "Optimizer.update",
                                               detail: "learning-rate scale \(scale) for \(name) is not a positive number")
@@ -103,6 +105,7 @@ public struct Optimizer<S: TensorScalar>: Sendable {
         step += 1
         for index in 0..<parameters.count {
             let name = parameters.names[index]
+            if frozen.contains(name) { continue }
             let scale = learningRateScales[name] ?? 1
             let h = Hyper<S>(settings, step: step, learningRateMultiplier: learningRateFactor * scale,
                              weightDecay: settings.weightDecay / scale)

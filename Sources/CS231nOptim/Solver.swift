@@ -21,8 +21,8 @@ public struct LabeledTensors<S: TensorScalar>: Sendable {
 public enum LearningRateSchedule: String, Codable, Sendable, CaseIterable {
     /// The rate only changes by the per-epoch decay.
     case constant
-    /// airbench's triangle: from 0.2× up to 1× over the first 20% of the steps, then linearly
-    /// down to 0 at the last step.
+    /// airbench94's triangle: from 0.2× up to 1× over the first 23% of the steps, then linearly
+    /// down to 0.07× at the last.
     case warmupLinear = "warmup-linear"
 
     /// The multiplier at step `step` (0-based) of `total`.
@@ -30,9 +30,9 @@ public enum LearningRateSchedule: String, Codable, Sendable, CaseIterable {
         switch self {
         case .constant: return 1
         case .warmupLinear:
-            let peak = Double(total) * 0.2, t = Double(step)
-            if t < peak { return 0.2 + 0.8 * t / peak }
-            return Swift.max(0, (Double(total) - t) / (Double(total) - peak))
+            let warmup = Int(Double(total) * 0.23), t = Double(step)
+            if step < warmup { return 0.2 + 0.8 * t / Double(warmup) }
+            return 1 - 0.93 * (t - Double(warmup)) / Double(total - warmup)
         }
     }
 }
@@ -203,7 +203,7 @@ public struct Solver<M: Model> {
                 }
                 let factor = options.schedule.factor(step: iteration, total: options.epochs * stepsPerEpoch)
                 try optimizer.update(&model.parameters, gradients: gradients, learningRateScales: model.learningRateScales,
-                                     learningRateFactor: factor)
+                                     learningRateFactor: factor, frozen: model.frozenParameters(epoch: epoch))
                 iteration += 1
                 if options.lookahead { try lookaheadStep(total: options.epochs * stepsPerEpoch) }
                 history.loss.append(Double(loss))

@@ -2,10 +2,15 @@ import Testing
 @testable import CS231nNN
 
 /// (N, C, H, W, filters, KH, KW, padding): odd shapes, one channel, one image, the whitening
-/// conv's 2×2 window, and small planes that put many images into one GEMM.
+/// conv's 2×2 window, and small planes that put many images into one GEMM. The 3×3 padding-1
+/// cases on planes of 5×5 or more go through Winograd (with an overhanging last tile on odd
+/// sides, and channel counts that are and are not multiples of the 8-wide vectors).
 private let channelsLastCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 1, 7, 9, 2, 3, 5, 1),
     (3, 2, 6, 5, 3, 3, 3, 1),
+    (2, 9, 7, 7, 10, 3, 3, 1),
+    (1, 16, 8, 11, 24, 3, 3, 1),
+    (30, 3, 5, 5, 8, 3, 3, 1),
     (2, 3, 5, 5, 4, 2, 2, 0),
     (40, 2, 3, 3, 3, 3, 3, 1),
     (2, 3, 4, 4, 2, 1, 1, 0),
@@ -48,9 +53,43 @@ struct ChannelsLastConvTests {
         #expect(normwiseRelativeError(try ChannelsLast.toNCHW(ChannelsLastConv.forward(x, w, geometry: g)), reference) < 1e-5)
     }
 
-    @Test func gradientCheck() throws {
-        let g = try ChannelsLastConv.Geometry(layer: "conv", channels: 2, height: 5, width: 4, filters: 3, kernelHeight: 3,
-                                              kernelWidth: 2, paddingY: 1, paddingX: 1)
+    @Test func winogradTakesTheLargerThreeByThreePlanesOnly() throws {
+        #expect(WinogradConv.applies(to: try geometry((1, 16, 8, 11, 24, 3, 3, 1))))
+        #expect(WinogradConv.applies(to: try geometry((1, 2, 6, 5, 3, 3, 3, 1))))
+        #expect(!WinogradConv.applies(to: try geometry((40, 2, 3, 3, 3, 3, 3, 1))))
+        #expect(!WinogradConv.applies(to: try geometry((1, 1, 7, 9, 2, 3, 5, 1))))
+        #expect(!WinogradConv.applies(to: try geometry((1, 1, 7, 9, 2, 3, 3, 0))))
+    }
+
+    /// The net's own shapes (first group on a 15×15 plane; input gradient of a 7×7 plane):
+    /// Winograd and im2col agree in Float.
+    @Test(arguments: [(4, 24, 15, 15, 32), (8, 32, 7, 7, 16)])
+    func winogradMatchesIm2colInFloat(_ c: (Int, Int, Int, Int, Int)) throws {
+        let g = try ChannelsLastConv.Geometry(layer: "conv", channels: c.1, height: c.2, width: c.3, filters: c.4, kernel: 3,
+                                              padding: 1)
+        let x = randomNormal(g.inputShape(batch: c.0), seed: 7, as: Float.self)
+        let w = randomNormal(g.filterShape, seed: 8, as: Float.self)
+        var im2col = Tensor<Float>(uninitializedShape: [0])
+        try ChannelsLastConv.forward(x, packedFilters: ChannelsLastConv.packFilters(w, g), geometry: g, into: &im2col)
+        let winograd = try WinogradConv.forward(x, transformedFilters: WinogradConv.transformFilters(w, filters: c.4, channels: c.1,
+                                                                                                    flipped: false), geometry: g)
+        #expect(normwiseRelativeError(winograd, im2col) < 1e-5)
+    }
+
+    @Test func winogradRejectsFiltersOfAnotherShape() throws {
+        let g = try geometry((1, 4, 6, 6, 8, 3, 3, 1))
+        let x = randomNormal(g.inputShape(batch: 1), seed: 9, as: Float.self)
+        let u = WinogradConv.transformFilters(randomNormal([4, 8, 3, 3], seed: 10, as: Float.self), filters: 4, channels: 8,
+                                              flipped: false)
+        #expect(throws: TensorError.self) { try WinogradConv.forward(x, transformedFilters: u, geometry: g) }
+    }
+
+    /// An im2col geometry (3×2 kernel) and a Winograd one (3×3, padding 1, 5×6 plane).
+    @Test(arguments: [(3, 2, 5, 4), (3, 3, 5, 6)])
+    func gradientCheck(_ c: (kernelHeight: Int, kernelWidth: Int, height: Int, width: Int)) throws {
+        let g = try ChannelsLastConv.Geometry(layer: "conv", channels: 2, height: c.height, width: c.width, filters: 3,
+                                              kernelHeight: c.kernelHeight, kernelWidth: c.kernelWidth, paddingY: 1, paddingX: 1)
+        #expect(WinogradConv.applies(to: g) == (c.kernelWidth == 3))
         var generator = RandomGenerator(seed: 6)
         let x = Tensor<Double>.randn(g.inputShape(batch: 2), using: &generator)
         let w = Tensor<Double>.randn(g.filterShape, using: &generator)

@@ -11,6 +11,8 @@ private struct ConstantSlope: Model {
     var trainingSteps = 0
     var configuration: ModelConfiguration { ModelConfiguration(kind: "constant-slope", inputShape: [1], hiddenSizes: [], classes: 2) }
     var learningRateScales: [String: Double] { ["fast": 64] }
+    var fastFrozenFromEpoch = Int.max
+    func frozenParameters(epoch: Int) -> Set<String> { epoch >= fastFrozenFromEpoch ? ["fast"] : [] }
 
     mutating func loss(_ x: Tensor<Double>, _ y: [Int]) throws -> (loss: Double, gradients: ParameterStore<Double>) {
         trainingSteps += 1
@@ -27,9 +29,10 @@ private struct ConstantSlope: Model {
 }
 
 @Suite struct LearningRateScheduleTests {
-    @Test func warmupLinearRisesForAFifthOfTheStepsThenFallsToZero() {
+    /// airbench94's numbers: 0.2 → 1 over int(0.23·total) steps, then down to 0.07 at the end.
+    @Test func warmupLinearRisesFor23PercentOfTheStepsThenFallsTo7Percent() {
         let schedule = LearningRateSchedule.warmupLinear
-        let expected: [(step: Int, factor: Double)] = [(0, 0.2), (1, 0.6), (2, 1), (6, 0.5), (9, 0.125), (10, 0)]
+        let expected: [(step: Int, factor: Double)] = [(0, 0.2), (1, 0.6), (2, 1), (6, 0.535), (9, 0.18625), (10, 0.07)]
         for (step, factor) in expected {
             #expect(abs(schedule.factor(step: step, total: 10) - factor) < 1e-15, "step \(step) of 10")
         }
@@ -47,6 +50,41 @@ private struct ConstantSlope: Model {
         #expect(abs(solver.model.parameters["slow"]!.scalars[0] + travelled) < 1e-15)
         #expect(abs(solver.model.parameters["fast"]!.scalars[0] + 64 * travelled) < 1e-13)
         #expect(solver.history.loss.count == 10 && solver.iteration == 10)
+    }
+}
+
+@Suite struct FrozenParameterTests {
+    /// The Solver asks the model each epoch; a frozen parameter keeps its value, and its
+    /// momentum and decay do not move it either.
+    @Test func theSolverLeavesAFrozenParameterAlone() throws {
+        let data = try LabeledTensors(x: Tensor<Double>.zeros([4, 1]), y: [0, 0, 0, 0])
+        var model = ConstantSlope()
+        model.parameters["fast"] = .ones([1])
+        model.fastFrozenFromEpoch = 0
+        var solver = try Solver(model: model, train: data, val: data,
+                                optimizer: OptimizerSettings(rule: .pytorchNesterov, learningRate: 0.01, momentum: 0.9,
+                                                             weightDecay: 0.5),
+                                options: SolverOptions(epochs: 1, batchSize: 1))
+        try solver.train()
+        #expect(solver.model.parameters["fast"]!.scalars[0] == 1)
+        #expect(solver.model.parameters["slow"]!.scalars[0] < 0)
+    }
+
+    @Test func theOptimizerSkipsFrozenNames() throws {
+        var parameters = ParameterStore<Double>([("a", .ones([2])), ("b", .ones([2]))])
+        var optimizer = Optimizer<Double>(OptimizerSettings(rule: .sgd, learningRate: 0.5))
+        try optimizer.update(&parameters, gradients: ParameterStore([("a", .ones([2])), ("b", .ones([2]))]), frozen: ["b"])
+        #expect(parameters["a"]!.scalars == [0.5, 0.5] && parameters["b"]!.scalars == [1, 1])
+    }
+
+    @Test func theCNNsWhiteningBiasFreezesAfterItsEpochs() throws {
+        let net = try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4], options: ["whiten-bias-epochs": "2"])
+        #expect(net.frozenParameters(epoch: 1).isEmpty)
+        #expect(net.frozenParameters(epoch: 2) == ["whiten.bias"])
+        #expect(try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4]).whitenBiasEpochs == 3)
+        #expect(throws: TensorError.self) {
+            try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4], options: ["whiten-bias-epochs": "1.5"])
+        }
     }
 }
 
