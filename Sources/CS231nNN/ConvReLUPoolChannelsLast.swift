@@ -1,8 +1,9 @@
 /// The conv-ReLU-pool block with channels-last activations, for pools whose windows tile.
 ///
-/// Per image, forward: the zero-padded image is unrolled with one patch row per output pixel
-/// ((H·W) × C·KH·KW), the GEMM writes the activations as (H·W) × F rows, and the pool reads F
-/// contiguous channels per pixel and writes its output NCHW, so no layout copy is needed.
+/// Per image, forward: the zero-padded image is convolved straight into (H·W) × F activation
+/// rows by `DirectConv` (Float, F a multiple of 16), or else unrolled with one patch row per
+/// output pixel ((H·W) × C·KH·KW) for a GEMM; the pool reads F contiguous channels per pixel and
+/// writes its output NCHW, so no layout copy is needed.
 /// Backward: dwᵀ = cols · dact with the usual (C·KH·KW) × (H·W) patch matrix. For W5's first
 /// layer (K = 147, F = 32) these (H·W)-major GEMMs take 30-40% less time than the F-major ones
 /// of `Conv2D` with OpenBLAS's AVX-512 kernels (and no more with its Haswell ones); the whole
@@ -17,6 +18,10 @@ extension ConvReLUPool {
         var activations = Tensor<S>(uninitializedShape: [n, g.outputHeight, g.outputWidth, filters])
         var out = Tensor<S>(uninitializedShape: [n, filters, p.outputHeight, p.outputWidth])
         let imageSize = g.channels * g.inputPlane
+        let direct = DirectConv.applies(g, filters: filters, scalar: S.self)
+        let packed = direct ? w.withUnsafeBufferPointer { DirectConv.packedFilters($0.baseAddress!, filters: filters, patch: patch) } : []
+        let offsets = DirectConv.patchOffsets(g)
+        let tables = UnsafeSendable((packed, offsets))
         x.withUnsafeBufferPointer { xb in
             w.withUnsafeBufferPointer { wb in
                 b.withUnsafeBufferPointer { bb in
@@ -26,18 +31,28 @@ extension ConvReLUPool {
                             let weights = SendableConstPointer(wb.baseAddress!), bias = SendableConstPointer(bb.baseAddress!)
                             let act = SendablePointer(ab.baseAddress!), output = SendablePointer(ob.baseAddress!)
                             Parallel.forEachChunk(n) { images in
-                                let rows = UnsafeMutablePointer<S>.allocate(capacity: patch * plane + 8)
+                                let rows = UnsafeMutablePointer<S>.allocate(capacity: direct ? 1 : patch * plane + 8)
                                 let padded = UnsafeMutablePointer<S>.allocate(capacity: g.paddedImageSize + 8)
                                 let best = UnsafeMutablePointer<S>.allocate(capacity: filters)
                                 defer { rows.deallocate(); padded.deallocate(); best.deallocate() }
                                 padded.initialize(repeating: 0, count: g.paddedImageSize + 8)
                                 for i in images {
                                     g.pad(input.base + i * imageSize, into: padded)
-                                    g.im2colRows(padded: padded, into: rows)
                                     let a = act.base + i * plane * filters
-                                    GEMM.run(GemmCall(transposeB: true, m: plane, n: filters, k: patch, a: rows, lda: patch,
-                                                      b: weights.base, ldb: patch, c: a, ldc: filters))
-                                    for q in 0..<plane { ChannelKernels.addBiasReLU(bias.base, into: a + q * filters, count: filters) }
+                                    if direct {
+                                        tables.value.0.withUnsafeBufferPointer { packed in
+                                            tables.value.1.withUnsafeBufferPointer { offsets in
+                                                DirectConv.convolveReLU(padded: padded, g, offsets: offsets.baseAddress!,
+                                                                        packed: packed.baseAddress!, bias: bias.base,
+                                                                        filters: filters, into: a)
+                                            }
+                                        }
+                                    } else {
+                                        g.im2colRows(padded: padded, into: rows)
+                                        GEMM.run(GemmCall(transposeB: true, m: plane, n: filters, k: patch, a: rows, lda: patch,
+                                                          b: weights.base, ldb: patch, c: a, ldc: filters))
+                                        for q in 0..<plane { ChannelKernels.addBiasReLU(bias.base, into: a + q * filters, count: filters) }
+                                    }
                                     p.maxPoolChannelsLast(a, into: output.base + i * filters * p.outputPlane, best: best)
                                 }
                             }
@@ -70,6 +85,8 @@ extension ConvReLUPool {
         defer { partials.deallocate() }
         partials.initialize(repeating: 0, count: blocks * blockSize)
         let inputGradient = dx.map { SendablePointer($0) }
+        let direct = DirectConv.applies(g, filters: filters, scalar: S.self)
+        let offsets = DirectConv.patchOffsets(g)
         cache.conv.x.withUnsafeBufferPointer { xb in
             cache.conv.w.withUnsafeBufferPointer { wb in
                 cache.activations.withUnsafeBufferPointer { ab in
@@ -78,7 +95,9 @@ extension ConvReLUPool {
                         let weights = SendableConstPointer(wb.baseAddress!), act = SendableConstPointer(ab.baseAddress!)
                         let upstream = SendableConstPointer(upstreamBuffer.baseAddress!), sums = SendablePointer(partials)
                         Parallel.forEachChunk(blocks) { blockRange in
-                            let columns = UnsafeMutablePointer<S>.allocate(capacity: patch * plane)
+                            // The direct kernel reads the padded image; the GEMM, its patch matrix.
+                            let columns = UnsafeMutablePointer<S>.allocate(capacity: direct ? g.paddedImageSize + 8 : patch * plane)
+                            if direct { columns.initialize(repeating: 0, count: g.paddedImageSize + 8) }
                             let dact = UnsafeMutablePointer<S>.allocate(capacity: plane * filters)
                             let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * filters)
                             let dcolumns = inputGradient == nil ? nil : UnsafeMutablePointer<S>.allocate(capacity: patch * plane)
@@ -91,9 +110,17 @@ extension ConvReLUPool {
                                                             into: dact, relu: rule, scratch: scratch)
                                     // dwᵀ (K × F) += cols (K × H·W) · dact (H·W × F): the patch matrix in its
                                     // usual layout, which is faster to build than the per-pixel one.
-                                    g.im2col(input.base + i * imageSize, into: columns)
-                                    GEMM.run(GemmCall(m: patch, n: filters, k: plane, a: columns, lda: plane,
-                                                      b: dact, ldb: filters, beta: 1, c: dwBlock, ldc: filters))
+                                    if direct {
+                                        g.pad(input.base + i * imageSize, into: columns)
+                                        offsets.withUnsafeBufferPointer { offsets in
+                                            DirectConv.accumulateFilterGradient(padded: columns, g, offsets: offsets.baseAddress!,
+                                                                                dact: dact, filters: filters, into: dwBlock)
+                                        }
+                                    } else {
+                                        g.im2col(input.base + i * imageSize, into: columns)
+                                        GEMM.run(GemmCall(m: patch, n: filters, k: plane, a: columns, lda: plane,
+                                                          b: dact, ldb: filters, beta: 1, c: dwBlock, ldc: filters))
+                                    }
                                     for q in 0..<plane { ConvKernels.add(dact + q * filters, into: dbBlock, count: filters) }
                                     guard let inputGradient, let dcolumns else { continue }
                                     GEMM.run(GemmCall(transposeA: true, transposeB: true, m: patch, n: plane, k: filters,

@@ -63,8 +63,9 @@ public enum ImageAscent {
     }
 
     /// Ascent on `target`'s score from `x` (1, …) until the net predicts `target` or
-    /// `maxSteps` steps have been taken, as CS231n's `make_fooling_image` (no clamping).
-    public static func fool<M: InspectableModel>(_ model: M, _ x: Tensor<Float>, target: Int, pixelScale: Float = 255,
+    /// `maxSteps` steps have been taken, as CS231n's `make_fooling_image` (no clamping). The
+    /// change is measured in pixels through `pixels` (by default, inputs are pixels / 255).
+    public static func fool<M: InspectableModel>(_ model: M, _ x: Tensor<Float>, target: Int, pixels: InputPixels? = nil,
                                                  learningRate: Float = 0.1, maxSteps: Int = 200) throws -> Fooling
     where M.Scalar == Float {
         var image = x, steps = 0
@@ -72,7 +73,7 @@ public enum ImageAscent {
             let trace = try model.trace(image)
             let predicted = try trace.activations(trace.layers[trace.layers.count - 1].name).argmax(axis: 1)[0]
             if predicted == target || steps == maxSteps {
-                let change = try (image - x) * pixelScale
+                let change = try pixels?.inPixels(image - x) ?? (image - x) * 255
                 return Fooling(image: image, steps: steps, fooled: predicted == target, predicted: predicted,
                                changeL2: Double(change.squaredSum().squareRoot()), changeMaximum: Double(change.abs().max()))
             }
@@ -90,8 +91,8 @@ public enum ImageAscent {
         let images = pixels.tiles(try Tensor.concatenate([x, fooling.image]))
         tiles.add(images[0], caption: captions[0])
         tiles.add(images[1], caption: captions[1])
-        let difference = try (fooling.image - x).scalars
-        tiles.add(difference.map { Swift.min(1, Swift.max(0, 0.5 + magnification * $0 * pixels.scale / 255)) },
+        let difference = try pixels.inPixels(fooling.image - x).scalars
+        tiles.add(difference.map { Swift.min(1, Swift.max(0, 0.5 + magnification * $0 / 255)) },
                   caption: String(format: "x%g, max %.0f", Double(magnification), fooling.changeMaximum))
         return try tiles.render(columns: 3, scale: 4, title: title)
     }

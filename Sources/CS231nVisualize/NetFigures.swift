@@ -6,37 +6,54 @@ import Foundation
 /// How a model's inputs map back to pixels: input = (pixels − mean) / scale, the preparation
 /// `cs231n train` applies (mean image of the training split, scale 255).
 public struct InputPixels: Sendable {
-    /// The mean image, one value per input value.
+    /// What the preprocessing subtracted and then divided by, one value per input value.
     public var mean: Tensor<Float>
-    public var scale: Float
+    public var scale: Tensor<Float>
     /// (C, H, W) of one image.
     public var imageShape: [Int]
 
-    public init(mean: Tensor<Float>, scale: Float = 255, imageShape: [Int]) throws {
-        guard mean.count == imageShape.reduce(1, *) else {
+    public init(mean: Tensor<Float>, scale: Tensor<Float>, imageShape: [Int]) throws {
+        guard mean.count == imageShape.reduce(1, *), scale.shape == mean.shape else {
             throw TensorError.shapeMismatch(operation: "InputPixels",
-                detail: "mean image of \(mean.count) values for images of \(describeShape(imageShape))")
+                detail: "mean \(describeShape(mean.shape)) and scale \(describeShape(scale.shape)) for images of \(describeShape(imageShape))")
         }
         self.mean = mean; self.scale = scale; self.imageShape = imageShape
+    }
+
+    /// CS231n's preprocessing: the mean image, then one scale (255) for every value.
+    public init(mean: Tensor<Float>, scale: Float = 255, imageShape: [Int]) throws {
+        try self.init(mean: mean, scale: Tensor(shape: mean.shape, repeating: scale), imageShape: imageShape)
     }
 
     /// Each input as a (C·H·W) tile of pixels scaled to 0…1 (clamped), for `FigureTiles`.
     public func tiles(_ x: Tensor<Float>) -> [[Float]] {
         let size = mean.count, n = x.count / Swift.max(1, size)
-        let (values, average) = (x.scalars, mean.scalars)
+        let (values, average, scales) = (x.scalars, mean.scalars, scale.scalars)
         return (0..<n).map { i in
-            (0..<size).map { j in Swift.min(1, Swift.max(0, (values[i * size + j] * scale + average[j]) / 255)) }
+            (0..<size).map { j in Swift.min(1, Swift.max(0, (values[i * size + j] * scales[j] + average[j]) / 255)) }
         }
+    }
+
+    /// Input-space values (N, C·H·W…) in pixel units (0…255 scale): each times its scale.
+    public func inPixels(_ x: Tensor<Float>) throws -> Tensor<Float> {
+        guard x.count % Swift.max(1, scale.count) == 0 else {
+            throw TensorError.shapeMismatch(operation: "InputPixels.inPixels",
+                detail: "\(describeShape(x.shape)) is not a whole number of \(describeShape(imageShape)) images")
+        }
+        let scales = scale.scalars
+        return try Tensor(shape: x.shape, scalars: x.scalars.enumerated().map { $1 * scales[$0 % scales.count] })
     }
 
     /// Clamps inputs into what pixels 0…255 can give: (0 − mean)/scale … (255 − mean)/scale.
     public func clampToPixels(_ x: inout Tensor<Float>) {
         let size = mean.count
         mean.withUnsafeBufferPointer { average in
-            x.withUnsafeMutableBufferPointer { values in
-                for j in 0..<values.count {
-                    let (low, high) = (-average[j % size] / scale, (255 - average[j % size]) / scale)
-                    values[j] = Swift.min(high, Swift.max(low, values[j]))
+            scale.withUnsafeBufferPointer { scale in
+                x.withUnsafeMutableBufferPointer { values in
+                    for j in 0..<values.count {
+                        let (low, high) = (-average[j % size] / scale[j % size], (255 - average[j % size]) / scale[j % size])
+                        values[j] = Swift.min(high, Swift.max(low, values[j]))
+                    }
                 }
             }
         }

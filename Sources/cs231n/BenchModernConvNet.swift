@@ -11,7 +11,7 @@ extension BenchCommand {
         printer.say("W6: airbench-style CNN (whiten 2×2 → groups 64/256/256 → linear), label smoothing 0.2, "
                     + "SGD-Nesterov 0.85, batch \(batchSize), \(warmup) warm-up + \(steps) timed steps")
         let data = try NetworkData.load(dataset: .cifar10, dataDirectory: dataDir, numTrain: 49_000, numVal: 1_000,
-                                        seed: common.seed, inputShape: [3, 32, 32])
+                                        seed: common.seed, inputShape: [3, 32, 32], preprocessing: .channelStandardization)
         var model = try ModernConvNet<Float>(seed: common.seed)
         try model.initializeWhitening(from: data.train.x)
         var optimizer = Optimizer<Float>(OptimizerSettings(

@@ -113,7 +113,7 @@ struct CompressCommand: ParsableCommand {
                     + " with \(retrainEpochs) retraining epochs each (\(optimizer.rule.rawValue) lr \(optimizer.learningRate)), "
                     + "then \(settings.bitsCompared.map(String.init).joined(separator: ", ")) bits")
         let result = try DeepCompression.compress(model, train: data.train, val: data.val, settings: settings,
-                                                  data: ParameterStore([("mean_image", data.meanImage)]), metadata: data.metadata,
+                                                  data: ParameterStore(data.checkpointTensors), metadata: data.metadata,
                                                   onEvent: progressReporter(printer))
         try result.compressed.write(to: output)
         report(result, printer: printer)

@@ -9,7 +9,7 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Score a checkpoint from `cs231n train` on a split: accuracy, per-class accuracy, confusion matrix.",
         discussion: """
             The model is rebuilt from the checkpoint's metadata with its best-val weights (--latest: the \
-            last epoch's), and the split is prepared as in training, with the stored mean image. Writes \
+            last epoch's), and the split is prepared as in training, with the stored mean and scale. Writes \
             confusion-<split>.png into --output.
             """)
 

@@ -6,39 +6,53 @@ enum NetworkDataset: String, ExpressibleByArgument, CaseIterable, Sendable {
     case cifar10, builtin
 }
 
+/// How pixel rows (0…255) become net inputs: x′ = (x − mean) / scale, value by value, both
+/// fitted on the training split only.
+enum InputPreprocessing: String, Sendable {
+    /// CS231n's (W4, W5): the mean training image, then ÷ 255.
+    case meanImage = "mean-image"
+    /// airbench's (W6): each colour channel's mean and standard deviation over the training
+    /// pixels, so that every channel has unit variance. The cnn's whitening depends on this
+    /// scale: its ε (5e-4) is sized for unit-variance inputs.
+    case channelStandardization = "channel-standardization"
+}
+
 /// The data the nets train on: the CS231n split of a dataset as Float rows,
-/// x = (x − mean training image) / 255 (W4's recipe), with what a checkpoint needs to prepare
-/// the same data again.
+/// x = (x − meanImage) / scaleImage, with what a checkpoint needs to prepare the same data again.
 struct NetworkData {
     var train: LabeledTensors<Float>
     var val: LabeledTensors<Float>
     var test: LabeledTensors<Float>?
-    /// The mean training image (3072), subtracted before the division by 255.
+    /// Per input value (3072): what is subtracted, then what divides.
     var meanImage: Tensor<Float>
+    var scaleImage: Tensor<Float>
     var classNames: [String]
     /// "data.*" facts saved in checkpoints: where the data came from and how it was prepared.
     var metadata: [String: String]
 
-    static let pixelScale: Float = 255
-
-    /// Loads `dataset` and fits the mean image on its training split. Examples are shaped
+    /// Loads `dataset` and fits `preprocessing` on its training split. Examples are shaped
     /// [N] + `inputShape` ([3072] rows for fully-connected nets).
     static func load(dataset: NetworkDataset, dataDirectory: String?, numTrain: Int?, numVal: Int,
-                     seed: UInt64, inputShape: [Int] = [LabeledImages.imageSize]) throws -> NetworkData {
+                     seed: UInt64, inputShape: [Int] = [LabeledImages.imageSize],
+                     preprocessing: InputPreprocessing = .meanImage) throws -> NetworkData {
         let (splits, source) = try loadSplits(dataset: dataset, dataDirectory: dataDirectory, numTrain: numTrain,
                                               numVal: numVal, seed: seed)
-        var data = try prepare(splits, meanImage: nil, inputShape: inputShape)
+        var data = try prepare(splits, preprocessing: preprocessing, inputShape: inputShape)
         data.metadata = [
             "data.dataset": dataset.rawValue, "data.source": source, "data.seed": String(seed),
             "data.num_train": String(splits.train.count), "data.num_val": String(splits.val.count),
-            "data.preprocessing": "(x - data.mean_image) / 255 on CHW rows of 0..255 pixels",
+            "data.preprocessing": "\(preprocessing.rawValue): (x - data.mean_image) / data.scale_image on CHW rows of 0..255 pixels",
             "data.class_names": Checkpoint.jsonArray(splits.train.classNames),
         ]
         return data
     }
 
-    /// The same splits a checkpoint was trained on, prepared with its stored mean image; or,
-    /// with `dataset` other than the checkpoint's, that dataset's default split, prepared alike.
+    /// The checkpoint tensors (saved as "data.<name>") that `load(checkpoint:)` reads back.
+    var checkpointTensors: [(String, Tensor<Float>)] { [("mean_image", meanImage), ("scale_image", scaleImage)] }
+
+    /// The same splits a checkpoint was trained on, prepared with its stored mean and scale
+    /// (checkpoints written before the scale was stored divided by 255); or, with `dataset`
+    /// other than the checkpoint's, that dataset's default split, prepared alike.
     static func load(checkpoint file: SafetensorsFile, path: String, dataDirectory: String?, inputShape: [Int],
                      dataset chosen: NetworkDataset? = nil) throws -> NetworkData {
         let metadata = file.metadata
@@ -51,7 +65,12 @@ struct NetworkData {
         let directory = dataDirectory ?? (dataset == trainedOn && dataset == .cifar10 ? metadata["data.source"] : nil)
         let (splits, _) = try loadSplits(dataset: dataset, dataDirectory: directory, numTrain: dataset == trainedOn ? numTrain : nil,
                                          numVal: numVal, seed: seed)
-        var data = try prepare(splits, meanImage: mean, inputShape: inputShape)
+        let scale = file.tensor("data.scale_image", as: Float.self) ?? Tensor(shape: mean.shape, repeating: 255)
+        guard scale.shape == mean.shape else {
+            throw CheckpointError.corrupt(path: path,
+                detail: "data.scale_image \(describeShape(scale.shape)) does not match data.mean_image \(describeShape(mean.shape))")
+        }
+        var data = try prepare(splits, stored: (mean, scale), inputShape: inputShape)
         data.metadata = metadata.filter { $0.key.hasPrefix("data.") }
         return data
     }
@@ -72,38 +91,65 @@ struct NetworkData {
         }
     }
 
-    /// Rows normalized with `meanImage`, or with the mean of the training rows when nil.
-    static func prepare(_ splits: DatasetSplits, meanImage: Tensor<Float>?, inputShape: [Int]) throws -> NetworkData {
+    /// Rows normalized with the `stored` mean and scale, or with `preprocessing` fitted on the
+    /// training rows when nil.
+    static func prepare(_ splits: DatasetSplits, preprocessing: InputPreprocessing = .meanImage,
+                        stored: (mean: Tensor<Float>, scale: Tensor<Float>)? = nil, inputShape: [Int]) throws -> NetworkData {
         var trainRows = splits.train.rows(Float.self)
-        let mean = try meanImage ?? MeanImage<Float>(fitting: trainRows).mean
-        try normalize(&trainRows, meanImage: mean)
+        let (mean, scale) = try stored ?? fit(preprocessing, on: trainRows)
+        try normalize(&trainRows, mean: mean, scale: scale)
         func tensors(_ images: LabeledImages) throws -> LabeledTensors<Float> {
             var rows = images.rows(Float.self)
-            try normalize(&rows, meanImage: mean)
+            try normalize(&rows, mean: mean, scale: scale)
             return try LabeledTensors(x: rows.reshaped([images.count] + inputShape), y: images.labels)
         }
         return NetworkData(train: try LabeledTensors(x: trainRows.reshaped([splits.train.count] + inputShape), y: splits.train.labels),
                            val: try tensors(splits.val), test: try splits.test.map(tensors),
-                           meanImage: mean, classNames: splits.train.classNames, metadata: [:])
+                           meanImage: mean, scaleImage: scale, classNames: splits.train.classNames, metadata: [:])
     }
 
-    /// rows = (rows − mean) / 255, in place, rows in parallel.
-    static func normalize(_ rows: inout Tensor<Float>, meanImage: Tensor<Float>) throws {
-        let features = meanImage.count
-        guard rows.rank == 2, rows.shape[1] == features else {
-            throw TensorError.shapeMismatch(operation: "normalize", detail: "rows \(describeShape(rows.shape)) against a mean of \(describeShape(meanImage.shape))")
+    /// The per-value mean and scale of `preprocessing` on the training rows.
+    static func fit(_ preprocessing: InputPreprocessing, on rows: Tensor<Float>) throws -> (mean: Tensor<Float>, scale: Tensor<Float>) {
+        let features = rows.count / Swift.max(1, rows.shape[0])
+        switch preprocessing {
+        case .meanImage:
+            return (try MeanImage<Float>(fitting: rows).mean, Tensor(shape: [features], repeating: 255))
+        case .channelStandardization:
+            let channels = try ChannelNormalizer<Float>(fitting: rows)
+            let plane = features / channels.mean.count
+            func perValue(_ values: [Double]) throws -> Tensor<Float> {
+                try Tensor(shape: [features], scalars: values.flatMap { Array(repeating: Float($0), count: plane) })
+            }
+            return (try perValue(channels.mean), try perValue(channels.standardDeviation))
+        }
+    }
+
+    /// rows = (rows − mean) / scale, value by value, in place, rows in parallel.
+    static func normalize(_ rows: inout Tensor<Float>, mean: Tensor<Float>, scale: Tensor<Float>) throws {
+        let features = mean.count
+        guard rows.rank == 2, rows.shape[1] == features, scale.count == features else {
+            throw TensorError.shapeMismatch(operation: "normalize",
+                detail: "rows \(describeShape(rows.shape)) against a mean of \(describeShape(mean.shape)) and a scale of \(describeShape(scale.shape))")
         }
         let count = rows.shape[0]
-        meanImage.withUnsafeBufferPointer { mean in
-            rows.withUnsafeMutableBufferPointer { values in
-                let average = SendableConstPointer(mean.baseAddress!), target = SendablePointer(values.baseAddress!)
-                Parallel.forEachChunk(count, minimumChunk: 64) { range in
-                    for row in range {
-                        let line = target.base + row * features
-                        for j in 0..<features { line[j] = (line[j] - average.base[j]) / pixelScale }
+        mean.withUnsafeBufferPointer { mean in
+            scale.withUnsafeBufferPointer { scale in
+                rows.withUnsafeMutableBufferPointer { values in
+                    let average = SendableConstPointer(mean.baseAddress!), divisor = SendableConstPointer(scale.baseAddress!)
+                    let target = SendablePointer(values.baseAddress!)
+                    Parallel.forEachChunk(count, minimumChunk: 64) { range in
+                        for row in range {
+                            let line = target.base + row * features
+                            for j in 0..<features { line[j] = (line[j] - average.base[j]) / divisor.base[j] }
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Turns net inputs back into pixels for pictures.
+    func pixels(imageShape: [Int]) throws -> InputPixels {
+        try InputPixels(mean: meanImage, scale: scaleImage, imageShape: imageShape)
     }
 }

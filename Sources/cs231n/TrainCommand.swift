@@ -169,7 +169,8 @@ struct TrainCommand: ParsableCommand {
         let convolutional = model == .threeLayerConvnet || model == .cnn
         let inputShape = convolutional ? [LabeledImages.channels, LabeledImages.height, LabeledImages.width] : [LabeledImages.imageSize]
         let data = try NetworkData.load(dataset: dataset, dataDirectory: dataDir, numTrain: numTrain, numVal: numVal,
-                                        seed: common.seed, inputShape: inputShape)
+                                        seed: common.seed, inputShape: inputShape,
+                                        preprocessing: model == .cnn ? .channelStandardization : .meanImage)
         let r = recipe()
         var network = try AnyModel<Float>(modelConfiguration(classes: data.classNames.count, inputShape: inputShape))
         if var cnn = network.modernConvNet {
@@ -181,7 +182,7 @@ struct TrainCommand: ParsableCommand {
                                     seed: common.seed, schedule: r.schedule, lookahead: r.lookahead)
         var solver = try Solver(model: network, train: data.train, val: data.val, optimizer: settings, options: options)
         solver.checkpointMetadata = data.metadata.merging(["train.augmentation": r.augmentation.rawValue]) { $1 }
-        solver.checkpointTensors["mean_image"] = data.meanImage
+        for (name, tensor) in data.checkpointTensors { solver.checkpointTensors[name] = tensor }
         solver.augment = Self.augmentation(r.augmentation, seed: common.seed)
         return (solver, data)
     }
@@ -201,7 +202,7 @@ struct TrainCommand: ParsableCommand {
         try solver.resume(from: checkpointPath)
         let augmentation = AugmentationChoice(rawValue: file.metadata["train.augmentation"] ?? "none") ?? .none
         solver.checkpointMetadata = data.metadata.merging(["train.augmentation": augmentation.rawValue]) { $1 }
-        solver.checkpointTensors["mean_image"] = data.meanImage
+        for (name, tensor) in data.checkpointTensors { solver.checkpointTensors[name] = tensor }
         solver.augment = Self.augmentation(augmentation, seed: configuration.seed)
         return (solver, data)
     }

@@ -258,7 +258,7 @@ struct VisualizeFoolCommand: ParsableCommand {
             let original = try x.slice(slot..<(slot + 1))
             let before = try context.model.predict(original)[0]
             let goal = chosenTarget ?? (labels[slot] + 1) % context.classNames.count
-            let result = try ImageAscent.fool(context.model, original, target: goal, pixelScale: context.pixels.scale,
+            let result = try ImageAscent.fool(context.model, original, target: goal, pixels: context.pixels,
                                               learningRate: lr, maxSteps: maxSteps)
             let (from, to) = (context.className(before), context.className(goal))
             context.printer.say(String(format: "#%d %@ (predicted %@) -> %@: %@ after %d steps, change L2 %.1f, max %.2f of 255",

@@ -61,8 +61,7 @@ struct VisualizeContext {
         self.model = model
         val = data.val
         classNames = data.classNames
-        pixels = try InputPixels(mean: data.meanImage, scale: NetworkData.pixelScale,
-                                 imageShape: Attribution.imageShape(ofInput: model.configuration.inputShape))
+        pixels = try data.pixels(imageShape: Attribution.imageShape(ofInput: model.configuration.inputShape))
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
     }
 

@@ -60,6 +60,17 @@ import Testing
         }
         #expect(losses.count == 2 && losses.allSatisfy { $0 > 0.3 && $0 < 4 }, "\(losses)")
         #expect(output.contains("augmentation alternating-flip-translate, lookahead"), "the cnn recipe: \(output)")
+        // airbench's inputs: each channel standardized by the training pixels' mean and deviation,
+        // stored with the checkpoint so that evaluate prepares the val split exactly as training did.
+        let file = try Checkpoint.read(whole.appendingPathComponent("model.safetensors").path)
+        #expect(file.metadata["data.preprocessing"]?.hasPrefix("channel-standardization") == true, "\(file.metadata)")
+        let scale = try #require(file.tensor("data.scale_image", as: Float.self)).scalars
+        #expect(scale.count == 3072 && Set(scale).count == 3 && scale.allSatisfy { $0 > 1 && $0 < 128 }, "\(Set(scale))")
+        let trained = try Self.accuracy(in: output, command: "train")
+        let (evaluated, report) = try VisualizeCommandTests.run(["evaluate", whole.appendingPathComponent("model.safetensors").path,
+                                                                 "--json", "-o", whole.path])
+        let scored = try Self.accuracy(in: report, command: "evaluate")
+        #expect(evaluated == 0 && scored == trained, "evaluate \(scored), train \(trained): \(report)")
         (status, output) = try VisualizeCommandTests.run(cnn + ["--stop-after", "1", "-o", split.path])
         #expect(status == 0 && !output.contains("epoch 2/2"), "\(output)")
         (status, output) = try VisualizeCommandTests.run(["train", "--resume", "-o", split.path])
@@ -73,5 +84,15 @@ import Testing
         (status, output) = try VisualizeCommandTests.run(["visualize", "filters", whole.appendingPathComponent("model.safetensors").path,
                                                           "-o", drawn, "--json"])
         #expect(status == 0 && output.contains("\"metric\":\"filters\",\"value\":24.0"), "\(output)")
+    }
+
+    /// The val accuracy that `command` printed as a --json figure (not a per-class one).
+    static func accuracy(in output: String, command: String) throws -> Double {
+        let figures = try output.split(separator: "\n").filter { $0.hasPrefix("{") }.map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        let figure = figures.first { $0["command"] as? String == command && $0["split"] as? String == "val"
+            && $0["metric"] as? String == "accuracy" && $0["class"] == nil }
+        return try #require(figure?["value"] as? Double, "no val accuracy from \(command) in \(output)")
     }
 }

@@ -92,6 +92,26 @@ import Testing
                               "-o", folder.path]).0 == 0)
         try expectPictures(folder, ["saliency.png", "top9-guided-fc1-c5.png"])
 
+        // CS231n's inputs: (x − mean image) / 255. A checkpoint from before the scale was stored
+        // (no data.scale_image) is read with 255 and scores the same.
+        let file = try Checkpoint.read(checkpoint)
+        #expect(file.metadata["data.preprocessing"]?.hasPrefix("mean-image") == true, "\(file.metadata)")
+        #expect(file.tensor("data.scale_image", as: Float.self)?.scalars.allSatisfy { $0 == 255 } == true)
+        var older = SafetensorsFile()
+        older.metadata = file.metadata
+        for name in file.names where name != "data.scale_image" {
+            let entry = file.entries[name]!
+            older.add(name, dtype: entry.dtype, shape: entry.shape, bytes: entry.bytes)
+        }
+        let olderPath = folder.appendingPathComponent("older.safetensors").path
+        try Data(older.serialized()).write(to: URL(fileURLWithPath: olderPath))
+        let scores = try [checkpoint, olderPath].map { path in
+            let (status, report) = try Self.run(["evaluate", path, "--json", "-o", folder.path])
+            #expect(status == 0, "\(report)")
+            return try TrainCommandTests.accuracy(in: report, command: "evaluate")
+        }
+        #expect(scores[0] == scores[1], "\(scores)")
+
         let home = FileManager.default.homeDirectoryForCurrentUser.path
         let python = [home + "/.venv-peers/bin/python", "/usr/bin/python3"].first { path in
             FileManager.default.isExecutableFile(atPath: path) && ((try? Self.run(["-c", "import torch"], executable: path).0) == 0)

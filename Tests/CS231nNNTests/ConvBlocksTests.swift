@@ -4,13 +4,18 @@ import Testing
 struct ConvBlocksTests {
     /// (x, w, conv stride, padding, pool size, pool stride): tiling pools take the channels-last
     /// path (2×2 and 3×3, a strided 3×5 conv, a kernel wider than 8); the overlapping 3/2 pool
-    /// takes the NCHW path.
+    /// takes the NCHW path. With 16 or 32 filters, Float takes the direct conv: rows of whole
+    /// 4-pixel tiles, rows that end in single pixels, a strided 3×5 kernel and W5's 7×7 layer.
     static let blockCases: [([Int], [Int], Int, Int, Int, Int)] = [
         ([2, 3, 9, 17], [4, 3, 2, 2], 1, 0, 2, 2),
         ([2, 3, 10, 18], [4, 3, 2, 2], 1, 0, 3, 2),
         ([1, 2, 10, 13], [5, 2, 2, 2], 1, 0, 3, 3),
         ([2, 1, 11, 13], [3, 1, 3, 5], 2, 1, 2, 2),
         ([1, 2, 8, 12], [2, 2, 1, 9], 1, 0, 2, 2),
+        ([2, 3, 8, 10], [16, 3, 3, 5], 1, 1, 2, 2),
+        ([1, 2, 6, 6], [32, 2, 3, 3], 1, 1, 2, 2),
+        ([2, 1, 11, 13], [16, 1, 3, 5], 2, 1, 2, 2),
+        ([2, 3, 32, 32], [32, 3, 7, 7], 1, 3, 2, 2),
     ]
 
     /// The fused block equals conv (naive) → ReLU → pool done one layer at a time, forward and

@@ -7,7 +7,7 @@ extension DemoPipeline {
     static let attributionImages = 6
 
     static func attributionBlocks(_ model: AnyModel<Float>, data: NetworkData) throws -> [ReportBlock] {
-        let pixels = try InputPixels(mean: data.meanImage, scale: NetworkData.pixelScale, imageShape: [3, 32, 32])
+        let pixels = try data.pixels(imageShape: [3, 32, 32])
         let count = Swift.min(attributionImages, data.val.y.count)
         let x = try data.val.x.slice(0..<count), labels = Array(data.val.y[0..<count])
         let names = labels.map { data.classNames[$0] }
