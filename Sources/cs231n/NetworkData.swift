@@ -66,9 +66,10 @@ struct NetworkData {
         let (splits, _) = try loadSplits(dataset: dataset, dataDirectory: directory, numTrain: dataset == trainedOn ? numTrain : nil,
                                          numVal: numVal, seed: seed)
         let scale = file.tensor("data.scale_image", as: Float.self) ?? Tensor(shape: mean.shape, repeating: 255)
-        guard scale.shape == mean.shape else {
+        guard scale.shape == mean.shape, scale.scalars.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw CheckpointError.corrupt(path: path,
-                detail: "data.scale_image \(describeShape(scale.shape)) does not match data.mean_image \(describeShape(mean.shape))")
+                detail: "data.scale_image \(describeShape(scale.shape)) is not positive and finite throughout, "
+                    + "or does not match data.mean_image \(describeShape(mean.shape))")
         }
         var data = try prepare(splits, stored: (mean, scale), inputShape: inputShape)
         data.metadata = metadata.filter { $0.key.hasPrefix("data.") }
