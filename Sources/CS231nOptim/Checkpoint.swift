@@ -11,7 +11,7 @@ import Foundation
 /// | `optimizer.<p>.<slot>` | moments: velocity (momentum, nesterov, pytorch-momentum), cache (rmsprop), m and v (adam) |
 /// | `history.loss` | F64, the loss of every iteration |
 /// | `history.train_accuracy`, `history.val_accuracy` | F64, one per epoch |
-/// | `data.<name>` | preprocessing tensors the caller adds (the CLI: `data.mean_image`) |
+/// | `data.<name>` | preprocessing tensors the caller adds (the CLI: `data.mean_image`, `data.scale_image`) |
 ///
 /// Metadata (strings): `format`, `format_version`, `model.config` (JSON: kind, sizes, norm,
 /// dropout, reg, init, seed), `model.training_steps`, `solver.options` (JSON), `solver.epoch`,
