@@ -3,8 +3,9 @@ import Testing
 
 /// `cs231n compress` end to end on a small built-in checkpoint: compress, then read the file back.
 struct CompressCommandTests {
-    @Test func compressWritesAFileThatChecksAndExpandsIntoAnEvaluableCheckpoint() throws {
-        guard let tool = ReportRenderingTests.builtTool() else { return }
+    @Test(.enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"))
+    func compressWritesAFileThatChecksAndExpandsIntoAnEvaluableCheckpoint() throws {
+        let tool = TestEnvironment.tool
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-compress-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
         let checkpoint = folder.appendingPathComponent("model.safetensors").path

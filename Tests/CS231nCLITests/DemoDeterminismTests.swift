@@ -9,8 +9,9 @@ struct DemoDeterminismTests {
         return html.replacingOccurrences(of: #"<p class="timing">[^<]*</p>"#, with: "", options: .regularExpression)
     }
 
-    @Test func twoRunsWithTheSameSeedWriteTheSameReport() throws {
-        guard let tool = ReportRenderingTests.builtTool() else { return }
+    @Test(.enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"))
+    func twoRunsWithTheSameSeedWriteTheSameReport() throws {
+        let tool = TestEnvironment.tool
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-determinism-\(getpid())")
         defer { try? FileManager.default.removeItem(at: base) }
         // Each run has its own folder, so its own stage cache: both compute every stage.

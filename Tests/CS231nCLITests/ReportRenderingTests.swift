@@ -5,24 +5,7 @@ import Testing
 /// Renders the demo's report.html in a real browser (headless Chromium) and checks what a
 /// person would see: a page that is not blank and as tall as its content.
 struct ReportRenderingTests {
-    /// The `cs231n` tool built next to this test bundle.
-    static var tool: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cs231n")
-    }
-
-    /// The tool, or nil with a message saying the test is skipped because it is not built.
-    static func builtTool() -> URL? {
-        guard FileManager.default.isExecutableFile(atPath: tool.path) else {
-            print("skipped: the cs231n tool is not built next to the tests at \(tool.path)")
-            return nil
-        }
-        return tool
-    }
-
-    static var chromium: String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static var tool: URL { TestEnvironment.tool }
 
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
@@ -36,12 +19,10 @@ struct ReportRenderingTests {
         return process.terminationStatus
     }
 
-    @Test func reportRendersInChromium() throws {
-        guard let chromium = Self.chromium else {
-            print("skipped: Chromium is not installed (apt-get install chromium); the report was not rendered")
-            return
-        }
-        guard Self.builtTool() != nil else { return }
+    @Test(.enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"),
+          .enabled(if: TestEnvironment.chromium != nil, "Chromium is not installed (apt-get install chromium)"))
+    func reportRendersInChromium() throws {
+        let chromium = try #require(TestEnvironment.chromium)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-report-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(try Self.run(Self.tool.path, ["demo", "--stages", "data", "-o", folder.path]) == 0)

@@ -4,7 +4,8 @@ import Testing
 
 /// `cs231n train` end to end on the built-in dataset: each model's recipe and the options that
 /// override it, and the modern CNN's checkpoint, resume and pictures.
-@Suite(.serialized) struct TrainCommandTests {
+@Suite(.serialized, .enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"))
+struct TrainCommandTests {
     static let tinyData = ["--dataset", "builtin", "--num-train", "96", "--num-val", "32"]
 
     func folder(_ name: String) -> URL {
@@ -12,7 +13,6 @@ import Testing
     }
 
     @Test func eachModelStartsFromItsRecipeAndOptionsOverrideIt() throws {
-        guard ReportRenderingTests.builtTool() != nil else { return }
         let out = folder("recipes")
         defer { try? FileManager.default.removeItem(at: out) }
         let cases: [([String], String)] = [
@@ -45,7 +45,6 @@ import Testing
     /// the warm-up-linear schedule, the lookahead average (updated at step 5 of the 6 in an
     /// epoch) and the alternating flip all carry over.
     @Test func theCNNResumesBitIdenticallyAndDrawsItsWhiteningFilters() throws {
-        guard ReportRenderingTests.builtTool() != nil else { return }
         let whole = folder("cnn-whole"), split = folder("cnn-split")
         defer { for url in [whole, split] { try? FileManager.default.removeItem(at: url) } }
         let cnn = ["train", "--model", "cnn", "--hidden", "4,6,8", "--batch-size", "16", "--tta", "1", "--epochs", "2"]

@@ -4,7 +4,8 @@ import Testing
 
 /// `cs231n visualize` end to end on a tiny conv net and a tiny two-layer net trained on the
 /// built-in dataset, and the PyTorch reference where torch is installed.
-@Suite(.serialized) struct VisualizeCommandTests {
+@Suite(.serialized, .enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"))
+struct VisualizeCommandTests {
     /// Runs the tool, returning its exit status and stdout + stderr.
     static func run(_ arguments: [String], executable: String = ReportRenderingTests.tool.path) throws -> (Int32, String) {
         let process = Process()
@@ -19,10 +20,8 @@ import Testing
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
-    /// A folder with a checkpoint of `model` trained for one short epoch, or nil (with a message)
-    /// when the tool is not built next to the tests.
-    static func trained(_ model: String, extra: [String] = []) throws -> URL? {
-        guard ReportRenderingTests.builtTool() != nil else { return nil }
+    /// A folder with a checkpoint of `model` trained for one short epoch.
+    static func trained(_ model: String, extra: [String] = []) throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-visualize-\(model)-\(getpid())")
         let (status, output) = try run(["train", "--model", model, "--dataset", "builtin", "--num-train", "200", "--num-val", "40",
                                         "--epochs", "1", "--batch-size", "50", "--hidden", "12", "-o", folder.path] + extra)
@@ -39,7 +38,7 @@ import Testing
     }
 
     @Test func everyCommandDrawsAConvNet() throws {
-        guard let folder = try Self.trained("three-layer-convnet", extra: ["--filters", "4"]) else { return }
+        let folder = try Self.trained("three-layer-convnet", extra: ["--filters", "4"])
         defer { try? FileManager.default.removeItem(at: folder) }
         let checkpoint = folder.appendingPathComponent("model.safetensors").path, out = folder.appendingPathComponent("pictures").path
         let commands: [[String]] = [
@@ -80,8 +79,8 @@ import Testing
         }
     }
 
-    @Test func aFullyConnectedNetAndThePyTorchReference() throws {
-        guard let folder = try Self.trained("two-layer") else { return }
+    @Test func aFullyConnectedNet() throws {
+        let folder = try Self.trained("two-layer")
         defer { try? FileManager.default.removeItem(at: folder) }
         let checkpoint = folder.appendingPathComponent("model.safetensors").path
         let raw = folder.appendingPathComponent("raw.safetensors").path
@@ -111,15 +110,20 @@ import Testing
             return try TrainCommandTests.accuracy(in: report, command: "evaluate")
         }
         #expect(scores[0] == scores[1], "\(scores)")
+    }
 
-        let home = FileManager.default.homeDirectoryForCurrentUser.path
-        let python = [home + "/.venv-peers/bin/python", "/usr/bin/python3"].first { path in
-            FileManager.default.isExecutableFile(atPath: path) && ((try? Self.run(["-c", "import torch"], executable: path).0) == 0)
-        }
-        guard let python else {
-            print("skipped: no Python with torch (~/.venv-peers or python3); scripts/visualize_reference.py was not run")
-            return
-        }
+    /// scripts/visualize_reference.py recomputes our saliency maps in float64 PyTorch (Captum's
+    /// rules) from the checkpoint and the raw gradients, and agrees.
+    @Test(.enabled(if: TestEnvironment.pythonWithTorch != nil, "no Python with torch (run ../shared/peers/setup.sh)"))
+    func thePyTorchReferenceAgrees() throws {
+        let python = try #require(TestEnvironment.pythonWithTorch)
+        let folder = try Self.trained("two-layer")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let checkpoint = folder.appendingPathComponent("model.safetensors").path
+        let raw = folder.appendingPathComponent("raw.safetensors").path
+        let (status, output) = try Self.run(["visualize", "saliency", "--checkpoint", checkpoint, "--images", "0-3", "--raw", raw,
+                                             "-o", folder.path])
+        #expect(status == 0, "\(output)")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/visualize_reference.py").path
         let (referenceStatus, report) = try Self.run([script, checkpoint, raw], executable: python)

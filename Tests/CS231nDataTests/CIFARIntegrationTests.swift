@@ -10,11 +10,7 @@ import Testing
         return root.appendingPathComponent("shared/data/cifar-10-batches-bin").path
     }()
 
-    static var present: Bool {
-        let found = FileManager.default.fileExists(atPath: directory + "/data_batch_1.bin")
-        if !found { print("CIFARIntegrationTests skipped: no CIFAR-10 batches at \(directory)") }
-        return found
-    }
+    static var present: Bool { FileManager.default.fileExists(atPath: directory + "/data_batch_1.bin") }
 
     /// Label counts and first labels of each batch, computed once with numpy
     /// (`np.bincount(raw[:, 0])` on `np.fromfile(...).reshape(-1, 3073)`).

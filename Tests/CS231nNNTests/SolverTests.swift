@@ -163,14 +163,13 @@ func temporaryDirectory() throws -> String {
     }
 
     /// The file is plain safetensors: Python reads it with nothing but json, struct and numpy.
-    @Test func loadsInPythonWithNumpy() throws {
-        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
-            ?? ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map { "\($0)/python3" }
-                .first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let python else {
-            print("skipped: python3 is not installed, so the checkpoint cannot be read from Python")
-            return
-        }
+    static let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        ?? ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map { "\($0)/python3" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: python != nil, "python3 is not installed, so the checkpoint cannot be read from Python"))
+    func loadsInPythonWithNumpy() throws {
+        let python = try #require(Self.python)
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let (solver, path) = try trainedCheckpoint(folder)
