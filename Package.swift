@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "CS231nTensorTests", dependencies: ["CS231nTensor"]),
         .testTarget(name: "CS231nDataTests", dependencies: ["CS231nData"]),
         .testTarget(name: "CS231nClassifiersTests", dependencies: ["CS231nClassifiers"]),
-        .testTarget(name: "CS231nNNTests", dependencies: ["CS231nNN", "CS231nOptim"]),
+        .testTarget(name: "CS231nNNTests", dependencies: ["CS231nData", "CS231nNN", "CS231nOptim"]),
         .testTarget(name: "CS231nVisualizeTests", dependencies: ["CS231nVisualize", "CS231nNN"]),
         .testTarget(name: "CS231nCLITests", dependencies: ["CS231n"]),
     ]

@@ -1,20 +1,5 @@
-import CS231nTensor
+import CS231nData
 import Foundation
-
-/// Model inputs (N×D, already normalised, bias column included) and their labels.
-public struct LabeledRows<S: TensorScalar>: Sendable {
-    public var rows: Tensor<S>
-    public var labels: [Int]
-
-    public init(rows: Tensor<S>, labels: [Int]) throws {
-        guard rows.rank == 2, rows.shape[0] == labels.count else {
-            throw LinearClassifierError.shapeMismatch(
-                "\(labels.count) labels for inputs of shape \(describeShape(rows.shape)) (expected N×D with N = \(labels.count))")
-        }
-        self.rows = rows
-        self.labels = labels
-    }
-}
 
 /// One grid point of a hyper-parameter search and how it did.
 public struct HyperparameterTrial: Sendable, Equatable {
@@ -68,7 +53,7 @@ public enum HyperparameterSearch {
     /// Trains one `C` per (lr, reg) pair with `settings` otherwise, in grid order (learning rate
     /// outer). `onTrial` sees each finished trial, e.g. to print the table as it grows.
     public static func run<C: LinearClassifier>(
-        _: C.Type, train: LabeledRows<C.Scalar>, validation: LabeledRows<C.Scalar>, classCount: Int,
+        _: C.Type, train: LabeledTensors<C.Scalar>, validation: LabeledTensors<C.Scalar>, classCount: Int,
         learningRates: [Double], regularizations: [Double], settings: SGDSettings,
         onTrial: ((HyperparameterTrial) -> Void)? = nil
     ) throws -> HyperparameterSearchResult<C> {
@@ -84,14 +69,14 @@ public enum HyperparameterSearch {
                 trialSettings.learningRate = learningRate
                 trialSettings.regularization = regularization
                 let start = DispatchTime.now().uptimeNanoseconds
-                let history = try candidate.train(inputs: train.rows, labels: train.labels, classCount: classCount,
+                let history = try candidate.train(inputs: train.x, labels: train.y, classCount: classCount,
                                               settings: trialSettings)
                 let finalLoss = history.last.map { Double($0) } ?? .nan
                 let diverged = !finalLoss.isFinite && !history.isEmpty
                 let trial = HyperparameterTrial(
                     learningRate: learningRate, regularization: regularization,
-                    trainAccuracy: diverged ? nil : try candidate.accuracy(inputs: train.rows, labels: train.labels),
-                    validationAccuracy: diverged ? nil : try candidate.accuracy(inputs: validation.rows, labels: validation.labels),
+                    trainAccuracy: diverged ? nil : try candidate.accuracy(inputs: train.x, labels: train.y),
+                    validationAccuracy: diverged ? nil : try candidate.accuracy(inputs: validation.x, labels: validation.y),
                     finalLoss: finalLoss, divergedAtIteration: diverged ? history.count - 1 : nil,
                     seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 trials.append(trial)

@@ -2,7 +2,7 @@ import CS231nData
 import Foundation
 
 /// A trained linear classifier with everything needed to use it on images: the features it
-/// reads, the normalisation fitted on its training split, its class names and how it was
+/// reads, the preprocessing fitted on its training split, its class names and how it was
 /// trained. Saved as safetensors:
 ///
 /// | tensor | shape | meaning |
@@ -17,18 +17,19 @@ import Foundation
 public struct LinearModel<S: TensorScalar>: Sendable {
     public var loss: LinearLoss
     public var weights: Tensor<S>
-    public var normalization: InputNormalization<S>
+    /// The mean image (÷ 1) for raw pixels; feature standardization for features.
+    public var preprocessor: Preprocessor
     /// The image features the model reads; empty for raw pixels.
     public var features: [ImageFeature]
     public var classNames: [String]
     public var settings: SGDSettings
     public var validationAccuracy: Double?
 
-    public init(loss: LinearLoss, weights: Tensor<S>, normalization: InputNormalization<S>, features: [ImageFeature],
+    public init(loss: LinearLoss, weights: Tensor<S>, preprocessor: Preprocessor, features: [ImageFeature],
                 classNames: [String], settings: SGDSettings, validationAccuracy: Double? = nil) {
         self.loss = loss
         self.weights = weights
-        self.normalization = normalization
+        self.preprocessor = preprocessor
         self.features = features
         self.classNames = classNames
         self.settings = settings
@@ -38,11 +39,9 @@ public struct LinearModel<S: TensorScalar>: Sendable {
     /// "raw" or the features joined by "+".
     public var featureName: String { features.isEmpty ? "raw" : features.map(\.rawValue).joined(separator: "+") }
 
-    /// The normalised N×(D+1) inputs for `images`.
+    /// The preprocessed N×(D+1) inputs for `images`.
     public func inputs(for images: LabeledImages) throws -> Tensor<S> {
-        features.isEmpty
-            ? try normalization.apply(images: images)
-            : try normalization.apply(rows: FeatureExtractor(features).extract(images, as: S.self))
+        try LinearInputs<S>.rows(images, preprocessor: preprocessor, features: features)
     }
 
     /// The predicted class of each image.
@@ -52,8 +51,10 @@ public struct LinearModel<S: TensorScalar>: Sendable {
     }
 
     public func save(to path: String) throws {
-        var tensors = [(name: "weights", tensor: weights), (name: "input_mean", tensor: normalization.mean)]
-        if let deviation = normalization.standardDeviation { tensors.append((name: "input_std", tensor: deviation)) }
+        var tensors = [(name: "weights", tensor: weights), (name: "input_mean", tensor: Tensor<S>(preprocessor.mean.map { S($0) }))]
+        if preprocessor.kind == .featureStandardization {
+            tensors.append((name: "input_std", tensor: Tensor<S>(preprocessor.scale.map { S($0) })))
+        }
         let names = String(decoding: try JSONSerialization.data(withJSONObject: classNames), as: UTF8.self)
         var metadata = [
             "format": "cs231n-linear", "loss": loss.rawValue, "features": featureName, "class_names": names,
@@ -93,8 +94,15 @@ public struct LinearModel<S: TensorScalar>: Sendable {
             iterations: metadata["iterations"].flatMap(Int.init) ?? 0,
             batchSize: metadata["batch_size"].flatMap(Int.init) ?? 0,
             seed: metadata["seed"].flatMap(UInt64.init) ?? 0)
-        return LinearModel(loss: loss, weights: weights,
-                           normalization: InputNormalization(mean: mean, standardDeviation: deviation),
+        let means = mean.scalars.map { Double($0) }
+        let preprocessor: Preprocessor
+        do {
+            preprocessor = try deviation.map { try Preprocessor(kind: .featureStandardization, mean: means, scale: $0.scalars.map { Double($0) }) }
+                ?? Preprocessor(kind: .meanImage, mean: means, scale: Array(repeating: 1, count: means.count))
+        } catch {
+            throw bad("tensors 'input_mean' and 'input_std': \(error)")
+        }
+        return LinearModel(loss: loss, weights: weights, preprocessor: preprocessor,
                            features: features, classNames: classNames, settings: settings,
                            validationAccuracy: metadata["validation_accuracy"].flatMap(Double.init))
     }

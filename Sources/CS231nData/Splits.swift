@@ -5,11 +5,14 @@ public struct DatasetSplits: Sendable {
     public var train: LabeledImages
     public var val: LabeledImages
     public var test: LabeledImages?
+    /// Where the splits came from, when a `Dataset` cut them: what a checkpoint records.
+    public var origin: DataSpec?
 
-    public init(train: LabeledImages, val: LabeledImages, test: LabeledImages?) {
+    public init(train: LabeledImages, val: LabeledImages, test: LabeledImages?, origin: DataSpec? = nil) {
         self.train = train
         self.val = val
         self.test = test
+        self.origin = origin
     }
 
     /// CS231n's development set: `count` training images drawn without replacement, for quick
@@ -19,17 +22,16 @@ public struct DatasetSplits: Sendable {
     }
 }
 
-/// The CS231n split of a training file: train = the first `numTrain` images, val = the next
-/// `numVal`; test = the first `numTest` of `test` (all of it when nil).
-public func makeSplits(training: LabeledImages, test: LabeledImages?, numTrain: Int = 49_000,
-                       numVal: Int = 1_000, numTest: Int? = nil) throws -> DatasetSplits {
+/// The CS231n split of a training file at explicit sizes: train = the first `numTrain` images,
+/// val = the next `numVal`; test = the first `numTest` of `test` (all of it when nil).
+/// `Dataset.split` applies the standard sizes.
+public func makeSplits(training: LabeledImages, test: LabeledImages?, numTrain: Int,
+                       numVal: Int, numTest: Int? = nil) throws -> DatasetSplits {
     guard numTrain > 0, numVal >= 0 else {
-        throw TensorError.invalidArgument(operation: "makeSplits",
-            detail: "numTrain must be positive and numVal not negative (got \(numTrain) and \(numVal))")
+        throw DatasetError.invalidSize("numTrain must be positive and numVal not negative (got \(numTrain) and \(numVal))")
     }
-    guard numTrain + numVal <= training.count else {
-        throw TensorError.invalidArgument(operation: "makeSplits",
-            detail: "numTrain \(numTrain) + numVal \(numVal) exceeds the \(training.count) training images")
+    guard numVal <= training.count, numTrain <= training.count - numVal else {
+        throw DatasetError.invalidSize("numTrain \(numTrain) + numVal \(numVal) exceeds the \(training.count) training images")
     }
     var testSet = test
     if let test, let numTest { testSet = try test.subsampled(count: numTest) }

@@ -11,13 +11,14 @@ import Foundation
 /// | `optimizer.<p>.<slot>` | moments: velocity (momentum, nesterov, pytorch-momentum), cache (rmsprop), m and v (adam) |
 /// | `history.loss` | F64, the loss of every iteration |
 /// | `history.train_accuracy`, `history.val_accuracy` | F64, one per epoch |
-/// | `data.<name>` | preprocessing tensors the caller adds (the CLI: `data.mean_image`, `data.scale_image`) |
+/// | `data.<name>` | preprocessing tensors the caller adds (`CheckpointData`: `data.mean_image`, `data.scale_image`) |
 ///
 /// Metadata (strings): `format`, `format_version`, `model.config` (JSON: kind, sizes, norm,
 /// dropout, reg, init, seed), `model.training_steps`, `solver.options` (JSON), `solver.epoch`,
 /// `solver.iteration`, `solver.best_val_accuracy`, `solver.completed`, `optimizer.settings`
 /// (JSON, with the learning rate as decayed so far), `optimizer.step`, `rng` (how every random
-/// draw derives from the seeds and counters above), `data.*` from the caller, and `data_crc32`.
+/// draw derives from the seeds and counters above), `data.*` and `train.*` from the caller
+/// (`CheckpointData`), and `data_crc32`.
 public enum Checkpoint {
     public static let format = "swift-cs231n-checkpoint"
     public static let formatVersion = "1"

@@ -1,21 +1,6 @@
+import CS231nData
 import CS231nNN
 import Foundation
-
-/// Preprocessed examples (N, …) with their labels, as the Solver consumes them.
-public struct LabeledTensors<S: TensorScalar>: Sendable {
-    public var x: Tensor<S>
-    public var y: [Int]
-
-    public init(x: Tensor<S>, y: [Int]) throws {
-        guard x.rank >= 1, x.shape[0] == y.count else {
-            throw TensorError.shapeMismatch(operation: "LabeledTensors", detail: "\(y.count) labels for examples \(describeShape(x.shape))")
-        }
-        self.x = x
-        self.y = y
-    }
-
-    public var count: Int { y.count }
-}
 
 /// How the learning rate moves within a run, on top of the per-epoch decay.
 public enum LearningRateSchedule: String, Codable, Sendable, CaseIterable {
@@ -85,20 +70,6 @@ public struct SolverOptions: Codable, Sendable, Equatable {
     }
 }
 
-/// Where a training batch comes from, for augmentations that depend on it: its rows of the
-/// training set, and the 0-based epoch and iteration.
-public struct BatchOrigin: Sendable {
-    public var indices: [Int]
-    public var epoch: Int
-    public var iteration: Int
-
-    public init(indices: [Int], epoch: Int, iteration: Int) {
-        self.indices = indices
-        self.epoch = epoch
-        self.iteration = iteration
-    }
-}
-
 /// Loss per iteration and accuracies per epoch, as CS231n's Solver keeps them.
 public struct SolverHistory: Sendable, Equatable {
     public var loss: [Double] = []
@@ -152,9 +123,9 @@ public struct Solver<M: Model> {
     /// Written after every epoch when set.
     public var checkpointPath: String?
     /// Facts saved with each checkpoint that a resumed run needs: the dataset and its
-    /// preprocessing (data.*), the training augmentation (train.*).
+    /// preprocessing (data.*), the training augmentation (train.*); `record(_:)` sets them.
     public var checkpointMetadata: [String: String] = [:]
-    /// Tensors saved with each checkpoint under "data." (the mean image).
+    /// Tensors saved with each checkpoint under "data." (the preprocessing's mean and scale).
     public var checkpointTensors = ParameterStore<S>()
     public var onEvent: ((SolverEvent) -> Void)?
     /// Changes a training batch in place before its step (data augmentation). Its origin seeds
@@ -191,11 +162,11 @@ public struct Solver<M: Model> {
         var batch = Tensor<S>(uninitializedShape: [0])
         while epoch < Swift.min(options.epochs, stopAfter ?? options.epochs) {
             let start = Date()
-            let order = Self.dataOrder(seed: options.seed, epoch: epoch + 1, count: trainSet.count)
-            for step in 0..<stepsPerEpoch {
-                let indices = Array(order[(step * options.batchSize)..<Swift.min(trainSet.count, (step + 1) * options.batchSize)])
-                try gatherRows(indices, into: &batch)
-                try augment?(&batch, BatchOrigin(indices: indices, epoch: epoch, iteration: iteration))
+            let order = BatchOrder(seed: options.seed, epoch: epoch + 1, count: trainSet.count, batchSize: options.batchSize)
+            for step in 0..<order.count {
+                let indices = order[step]
+                trainSet.gather(indices, into: &batch)
+                try augment?(&batch, BatchOrigin(indices: indices, epoch: epoch, iteration: iteration, seed: options.seed))
                 let (loss, gradients) = try model.loss(batch, indices.map { trainSet.y[$0] })
                 guard loss.isFinite else {
                     throw SolverError.nonFiniteLoss(iteration: iteration + 1, epoch: epoch + 1, loss: Double(loss),
@@ -245,7 +216,7 @@ public struct Solver<M: Model> {
     /// Accuracy checks, best-val bookkeeping, lr decay and the checkpoint.
     @inlinable
     mutating func finishEpoch(seconds: Double) throws {
-        var sampler = RandomGenerator(seed: Self.epochSeed(options.seed, epoch), stream: .main)
+        var sampler = RandomGenerator(seed: BatchOrder.epochSeed(options.seed, epoch), stream: .main)
         let trainAccuracy = try accuracy(on: trainSet, samples: options.trainAccuracySamples, using: &sampler)
         let valAccuracy = try accuracy(on: valSet, samples: options.valAccuracySamples, using: &sampler)
         history.trainAccuracy.append(trainAccuracy)
@@ -267,35 +238,5 @@ public struct Solver<M: Model> {
         guard let samples, samples < data.count else { return try model.accuracy(data.x, data.y) }
         let picked = generator.sampleWithoutReplacement(count: samples, from: data.count)
         return try model.accuracy(data.x.gather(picked), picked.map { data.y[$0] })
-    }
-
-    /// The order of epoch `epoch` (1-based): a permutation drawn from a generator seeded by the
-    /// seed and the epoch alone, so a resumed run shuffles exactly as an uninterrupted one.
-    @inlinable
-    public static func dataOrder(seed: UInt64, epoch: Int, count: Int) -> [Int] {
-        var generator = RandomGenerator(seed: epochSeed(seed, epoch), stream: .dataOrder)
-        return generator.permutation(count)
-    }
-
-    @inlinable
-    static func epochSeed(_ seed: UInt64, _ epoch: Int) -> UInt64 { seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15 }
-
-    /// Copies the rows `indices` of the training set into `batch`, reusing its buffer.
-    @inlinable
-    func gatherRows(_ indices: [Int], into batch: inout Tensor<S>) throws {
-        let rowSize = trainSet.x.count / trainSet.count
-        let shape = [indices.count] + trainSet.x.shape.dropFirst()
-        if batch.shape != shape { batch = Tensor(uninitializedShape: shape) }
-        trainSet.x.withUnsafeBufferPointer { source in
-            batch.withUnsafeMutableBufferPointer { target in
-                let from = SendableConstPointer(source.baseAddress!), to = SendablePointer(target.baseAddress!)
-                let rows = UnsafeSendable(indices)
-                Parallel.forEachChunk(indices.count, minimumChunk: Swift.max(1, 16_384 / Swift.max(1, rowSize))) { range in
-                    for row in range {
-                        (to.base + row * rowSize).update(from: from.base + rows.value[row] * rowSize, count: rowSize)
-                    }
-                }
-            }
-        }
     }
 }

@@ -12,8 +12,8 @@ extension BenchCommand {
         let epochs = 1, batchSize = 128, inferenceBatch = 500
         printer.say("W5: three-layer conv net (32 filters 7×7 pad 3, pool 2, hidden 100), He init, L2 1e-3 on weights, "
                     + "Adam lr 1e-3, batch \(batchSize), \(epochs) epoch on 49,000 images")
-        let data = try NetworkData.load(dataset: .cifar10, dataDirectory: dataDir, numTrain: 49_000, numVal: 1_000,
-                                        seed: common.seed, inputShape: [3, 32, 32])
+        let data = try PreparedData<Float>(Dataset.cifar10(directory: dataDir ?? CIFAR10.defaultDirectory).split(),
+                                           fitting: .meanImage, inputShape: [3, 32, 32])
         let model = try ThreeLayerConvNet<Float>(filters: 32, filterSize: 7, hiddenSize: 100, classes: 10,
                                                  weightScale: nil, regularization: 1e-3, seed: common.seed)
         var solver = try Solver(model: model, train: data.train, val: data.val,

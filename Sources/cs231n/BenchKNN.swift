@@ -100,9 +100,7 @@ extension BenchCommand {
     /// the shared data (no test batch) the 1,000 validation images query the 49,000 training
     /// images and the time is scaled to BENCHMARKS.md's 10,000 × 50,000.
     func benchNearestNeighbourFull(printer: ResultPrinter, peerNames: [String], queryCount: Int) throws {
-        let directory = dataDir ?? CIFAR10.defaultDirectory
-        let splits = try makeSplits(training: CIFAR10.load(directory: directory, train: true),
-                                    test: CIFAR10.hasTestBatch(directory: directory) ? CIFAR10.load(directory: directory, train: false) : nil)
+        let splits = try Dataset.cifar10(directory: dataDir ?? CIFAR10.defaultDirectory).split()
         let (training, evaluation, split): (LabeledImages, LabeledImages, String) = splits.test.map {
             (LabeledImages.concatenated([splits.train, splits.val]), $0, "test")
         } ?? (splits.train, splits.val, "val")

@@ -10,8 +10,7 @@ extension BenchCommand {
         printer.say("W3: linear Softmax and SVM on raw pixels (mean image subtracted, bias column): \(settings.iterations) "
                     + "iterations of batch \(settings.batchSize), lr \(settings.learningRate), reg \(settings.regularization); "
                     + "1 warm-up + median of \(repeats)")
-        let directory = dataDir ?? CIFAR10.defaultDirectory
-        let splits = try makeSplits(training: CIFAR10.load(directory: directory, train: true), test: nil)
+        let splits = try Dataset.cifar10(directory: dataDir ?? CIFAR10.defaultDirectory).split()
         let inputs = try LinearInputs<Float>(splits: splits)
         let losses: [LinearLoss] = [.softmax, .svm]
         var ours: [LinearLoss: Double] = [:]
@@ -51,10 +50,10 @@ extension BenchCommand {
         var classifier = C(weights: nil)
         let timing = try TimingSummary.measure(repeats: repeats) {
             classifier = C(weights: nil)
-            try classifier.train(inputs: inputs.train.rows, labels: inputs.train.labels,
+            try classifier.train(inputs: inputs.train.x, labels: inputs.train.y,
                                  classCount: inputs.classNames.count, settings: settings)
         }
-        return (timing, try classifier.accuracy(inputs: inputs.validation.rows, labels: inputs.validation.labels))
+        return (timing, try classifier.accuracy(inputs: inputs.validation.x, labels: inputs.validation.y))
     }
 }
 

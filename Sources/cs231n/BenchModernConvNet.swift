@@ -10,14 +10,14 @@ extension BenchCommand {
         let batchSize = 512, warmup = 3, steps = w6Steps
         printer.say("W6: airbench-style CNN (whiten 2×2 → groups 64/256/256 → linear), label smoothing 0.2, "
                     + "SGD-Nesterov 0.85, batch \(batchSize), \(warmup) warm-up + \(steps) timed steps")
-        let data = try NetworkData.load(dataset: .cifar10, dataDirectory: dataDir, numTrain: 49_000, numVal: 1_000,
-                                        seed: common.seed, inputShape: [3, 32, 32], preprocessing: .channelStandardization)
+        let data = try PreparedData<Float>(Dataset.cifar10(directory: dataDir ?? CIFAR10.defaultDirectory).split(),
+                                           fitting: .channelStandardization, inputShape: [3, 32, 32])
         var model = try ModernConvNet<Float>(seed: common.seed)
         try model.initializeWhitening(from: data.train.x)
         var optimizer = Optimizer<Float>(OptimizerSettings(
             rule: .pytorchNesterov, learningRate: TrainRecipe.airbenchLearningRate(momentum: 0.85), momentum: 0.85,
             weightDecay: TrainRecipe.airbenchWeightDecay(batchSize: batchSize)))
-        let augment = TrainCommand.augmentation(.flipTranslate, seed: common.seed)!
+        let augmentation = Augmentation(.flipTranslate)
         var sampler = RandomGenerator(seed: common.seed, stream: .dataOrder)
         let scales = model.learningRateScales
         var times: [Double] = []
@@ -26,7 +26,7 @@ extension BenchCommand {
             let start = Date()
             let indices = sampler.sampleWithReplacement(count: batchSize, from: data.train.count)
             var batch = try data.train.x.gather(indices)
-            try augment(&batch, BatchOrigin(indices: indices, epoch: 0, iteration: step))
+            try augmentation.apply(to: &batch, origin: BatchOrigin(indices: indices, epoch: 0, iteration: step, seed: common.seed))
             let (loss, gradients) = try model.loss(batch, indices.map { data.train.y[$0] })
             try optimizer.update(&model.parameters, gradients: gradients, learningRateScales: scales)
             lastLoss = loss

@@ -9,7 +9,7 @@ extension BenchCommand {
         let epochs = 10, batchSize = 200
         printer.say("W4: two-layer net 3072-500-10, He init, reg 1e-3, SGD momentum 0.9 (PyTorch convention), "
                     + "lr 0.02 × 0.95 per epoch, batch \(batchSize), \(epochs) epochs on 49,000 images")
-        let data = try NetworkData.load(dataset: .cifar10, dataDirectory: dataDir, numTrain: 49_000, numVal: 1_000, seed: common.seed)
+        let data = try PreparedData<Float>(Dataset.cifar10(directory: dataDir ?? CIFAR10.defaultDirectory).split(), fitting: .meanImage)
         let model = try TwoLayerNet<Float>(inputSize: 3072, hiddenSize: 500, classes: 10, weightScale: nil,
                                            regularization: 1e-3, seed: common.seed)
         var solver = try Solver(model: model, train: data.train, val: data.val,

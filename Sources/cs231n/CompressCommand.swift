@@ -20,8 +20,8 @@ struct CompressCommand: ParsableCommand {
             it as a float32 checkpoint that `cs231n evaluate` reads.
             """)
 
-    @Argument(help: "A checkpoint from `cs231n train` (with --check: a compressed file).")
-    var input: String
+    /// A checkpoint from `cs231n train`; with --check, a compressed file.
+    @OptionGroup var checkpoint: CheckpointOptions
 
     @Option(help: "The fraction of each weight tensor to prune, in [0, 1).")
     var prune = 0.9
@@ -46,12 +46,6 @@ struct CompressCommand: ParsableCommand {
 
     @Option(help: "Centroid fine-tuning learning rate (default: the retraining rate / 1000, as a centroid's gradient sums thousands of weights').")
     var fineTuneLr: Double?
-
-    @Option(help: "Dataset: cifar10 or builtin (default: the one the checkpoint was trained on).")
-    var dataset: NetworkDataset?
-
-    @Option(help: "CIFAR-10 folder (default: the one the checkpoint was trained on).")
-    var dataDir: String?
 
     @Flag(help: "Read the compressed file given as the argument, expand it and score it on val.")
     var check = false
@@ -78,6 +72,7 @@ struct CompressCommand: ParsableCommand {
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         if let fineTuneLr, !(fineTuneLr > 0) { throw ValidationError("--fine-tune-lr must be positive") }
         if expand != nil && !check { throw ValidationError("--expand goes with --check") }
+        if checkpoint.latest && check { throw ValidationError("--latest picks a checkpoint's weights; a compressed file has one set") }
     }
 
     func bitsList() throws -> [Int] { try numbers(bitsSweep, option: "--bits-sweep").map { Int($0) } }
@@ -95,10 +90,9 @@ struct CompressCommand: ParsableCommand {
     func run() throws {
         let printer = ResultPrinter(json: common.json)
         if check { return try checkCompressedFile(printer: printer) }
-        let (model, file) = try Checkpoint.loadModel(input, as: Float.self)
-        printer.say("loading the data \(input) was trained on…")
-        let data = try NetworkData.load(checkpoint: file, path: input, dataDirectory: dataDir,
-                                        inputShape: model.configuration.inputShape, dataset: dataset)
+        let (model, file) = try checkpoint.model()
+        printer.say("loading the data \(checkpoint.path) was trained on…")
+        let (record, data) = try checkpoint.data(file, for: model)
         var optimizer = file.metadata["optimizer.settings"].flatMap { try? JSONDecoder().decode(OptimizerSettings.self, from: Data($0.utf8)) }
             ?? OptimizerSettings(rule: .pytorchMomentum, learningRate: 0.01)
         if let lr { optimizer.learningRate = lr }
@@ -113,7 +107,8 @@ struct CompressCommand: ParsableCommand {
                     + " with \(retrainEpochs) retraining epochs each (\(optimizer.rule.rawValue) lr \(optimizer.learningRate)), "
                     + "then \(settings.bitsCompared.map(String.init).joined(separator: ", ")) bits")
         let result = try DeepCompression.compress(model, train: data.train, val: data.val, settings: settings,
-                                                  data: ParameterStore(data.checkpointTensors), metadata: data.metadata,
+                                                  data: ParameterStore(record.tensors.map { ($0.name, $0.tensor) }),
+                                                  metadata: record.metadata.filter { $0.key.hasPrefix("data.") },
                                                   onEvent: progressReporter(printer))
         try result.compressed.write(to: output)
         report(result, printer: printer)
@@ -163,11 +158,11 @@ struct CompressCommand: ParsableCommand {
 
     /// Reads, expands and scores a compressed file, which must reproduce its recorded accuracy.
     func checkCompressedFile(printer: ResultPrinter) throws {
+        let input = checkpoint.path
         let compressed = try CompressedModel(contentsOf: input)
         let model = try compressed.expandedModel(path: input)
         let file = try compressed.checkpointFile(path: input)
-        let data = try NetworkData.load(checkpoint: file, path: input, dataDirectory: dataDir,
-                                        inputShape: model.configuration.inputShape, dataset: dataset)
+        let data = try checkpoint.data(file, for: model).data
         let accuracy = try model.accuracy(data.val.x, data.val.y)
         printer.say(String(format: "%@: %@ net, %d weight tensors shared, val accuracy %.2f%% (%d images)", input as NSString,
                            model.configuration.kind as NSString, compressed.layers.count, 100 * accuracy, data.val.count))
@@ -176,7 +171,7 @@ struct CompressCommand: ParsableCommand {
             try writeFileAtomically(file.serialized(), to: expand)
             printer.say("wrote \(expand), a float32 checkpoint (`cs231n evaluate \(expand)`)")
         }
-        if dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {
+        if checkpoint.dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {
             guard recorded == accuracy else {
                 throw ValidationError(String(format: "%@ records val accuracy %.4f%% but scores %.4f%%", input, 100 * recorded, 100 * accuracy))
             }

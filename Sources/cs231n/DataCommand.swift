@@ -11,38 +11,6 @@ struct DataCommand: ParsableCommand {
                       DataExportCommand.self])
 }
 
-enum DatasetName: String, ExpressibleByArgument, CaseIterable {
-    case cifar10, builtin
-}
-
-/// Where a dataset comes from: CIFAR-10 in a folder, or the built-in one drawn on the spot.
-struct DatasetOptions: ParsableArguments {
-    @Option(name: .long, help: "cifar10 (from --data-dir) or builtin (drawn offline, no files needed).")
-    var dataset: DatasetName = .cifar10
-
-    @Option(name: .long, help: "CIFAR-10 folder (cifar-10-batches-bin) or cifar-10-binary.tar.gz. Default: $CS231N_DATA_DIR or ~/.cache/cs231n/cifar-10-batches-bin.")
-    var dataDir: String?
-
-    @Option(name: .long, help: "Images of the built-in dataset to draw.")
-    var builtinCount = 5_000
-
-    var directory: String { dataDir ?? CIFAR10.defaultDirectory }
-
-    /// The training images, and the test images when there are any.
-    func load(seed: UInt64, withTest: Bool) throws -> (train: LabeledImages, test: LabeledImages?) {
-        switch dataset {
-        case .cifar10:
-            let train = try CIFAR10.load(directory: directory, train: true)
-            let test = withTest && CIFAR10.hasTestBatch(directory: directory)
-                ? try CIFAR10.load(directory: directory, train: false) : nil
-            return (train, test)
-        case .builtin:
-            guard builtinCount > 0 else { throw ValidationError("--builtin-count must be positive") }
-            return (BuiltinDataset.generate(count: builtinCount, seed: seed), nil)
-        }
-    }
-}
-
 struct DataShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
@@ -67,12 +35,12 @@ struct DataShowCommand: ParsableCommand {
 
     func run() throws {
         let printer = ResultPrinter(json: common.json)
-        let images = try source.load(seed: common.seed, withTest: false).train
+        let images = try source.dataset(seed: common.seed, .data).training
         let picture = try images.classSampleGrid(perClass: perClass, seed: common.seed, scale: scale)
         try picture.write(to: output)
-        printer.say("wrote \(output): \(perClass) random \(source.dataset.rawValue) training images per class "
+        printer.say("wrote \(output): \(perClass) random \(source.name(.data).rawValue) training images per class "
                     + "(seed \(common.seed)), rows labelled \(images.classNames.joined(separator: ", "))")
-        printer.figure([("command", "data show"), ("dataset", .string(source.dataset.rawValue)),
+        printer.figure([("command", "data show"), ("dataset", .string(source.name(.data).rawValue)),
                         ("output", .string(output))], metric: "images", value: Double(perClass * images.classNames.count))
     }
 }
@@ -87,10 +55,11 @@ struct DataInfoCommand: ParsableCommand {
     func run() throws {
         let printer = ResultPrinter(json: common.json)
         let start = Date()
-        let (train, test) = try source.load(seed: common.seed, withTest: true)
+        let dataset = try source.dataset(seed: common.seed, .data)
+        let (train, test) = (dataset.training, dataset.test)
         let seconds = Date().timeIntervalSince(start)
-        let origin = source.dataset == .cifar10 ? source.directory : "built-in, seed \(common.seed)"
-        printer.say("\(source.dataset.rawValue) (\(origin)): \(train.count) training images"
+        let origin = dataset.directory ?? "built-in, seed \(common.seed)"
+        printer.say("\(dataset.name.rawValue) (\(origin)): \(train.count) training images"
                     + (test.map { ", \($0.count) test images" } ?? ", no test batch")
                     + String(format: ", loaded in %.3f s", seconds))
         printer.say("class".padding(toLength: 12, withPad: " ", startingAt: 0) + "  train    test")
@@ -99,7 +68,7 @@ struct DataInfoCommand: ParsableCommand {
             printer.say(name.padding(toLength: 12, withPad: " ", startingAt: 0)
                         + String(format: "%7d %7@", train.labelCounts[label], testCount))
         }
-        printer.figure([("command", "data info"), ("dataset", .string(source.dataset.rawValue)),
+        printer.figure([("command", "data info"), ("dataset", .string(dataset.name.rawValue)),
                         ("images", .int(train.count + (test?.count ?? 0)))], metric: "load_seconds", value: seconds)
     }
 }
@@ -171,8 +140,15 @@ struct DataExportCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "Folder to write.")
     var output: String
 
-    func run() throws {
+    func validate() throws {
         guard train >= 5, test >= 0 else { throw ValidationError("--train must be at least 5 and --test not negative") }
+        let (total, overflow) = train.addingReportingOverflow(test)
+        guard !overflow, total <= Dataset.maximumBuiltinCount else {
+            throw ValidationError("--train and --test draw at most \(Dataset.maximumBuiltinCount) images together")
+        }
+    }
+
+    func run() throws {
         let all = BuiltinDataset.generate(count: train + test, seed: common.seed)
         try CIFAR10.writeFolder(train: all.slice(0..<train), test: test > 0 ? all.slice(train..<(train + test)) : nil,
                                 to: output)

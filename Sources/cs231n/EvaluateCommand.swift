@@ -15,17 +15,10 @@ struct EvaluateCommand: ParsableCommand {
 
     enum Split: String, ExpressibleByArgument, CaseIterable { case train, val, test }
 
-    @Argument(help: "The checkpoint (.safetensors) written by `cs231n train`.")
-    var checkpoint: String
+    @OptionGroup var checkpoint: CheckpointOptions
 
     @Option(help: "Split to score: val, test (needs test_batch.bin for cifar10) or train.")
     var split: Split = .val
-
-    @Flag(help: "Use the last epoch's weights instead of the best-val ones.")
-    var latest = false
-
-    @Option(help: "CIFAR-10 folder (default: the one the checkpoint was trained on).")
-    var dataDir: String?
 
     @Option(name: [.short, .long], help: "Folder for the confusion-matrix picture.")
     var output = "evaluate-output"
@@ -34,17 +27,16 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let printer = ResultPrinter(json: common.json)
-        let (model, file) = try Checkpoint.loadModel(checkpoint, as: Float.self, latest: latest)
-        let data = try NetworkData.load(checkpoint: file, path: checkpoint, dataDirectory: dataDir,
-                                        inputShape: model.configuration.inputShape)
+        let (model, file) = try checkpoint.model()
+        let data = try checkpoint.data(file, for: model).data
         let chosen: LabeledTensors<Float>
         switch split {
         case .train: chosen = data.train
         case .val: chosen = data.val
         case .test:
             guard let test = data.test else {
-                throw ValidationError("--split test: this \(data.metadata["data.dataset"] ?? "") data has no test split "
-                                      + "(CIFAR-10's test_batch.bin is not in \(data.metadata["data.source"] ?? "the data folder"))")
+                throw ValidationError("--split test: this \(data.origin?.dataset.rawValue ?? "") data has no test split "
+                                      + "(CIFAR-10's test_batch.bin is not in \(data.origin?.directory ?? "the data folder"))")
             }
             chosen = test
         }
@@ -54,8 +46,8 @@ struct EvaluateCommand: ParsableCommand {
         for (truth, guess) in zip(chosen.y, predictions) { counts[truth][guess] += 1 }
         let correct = (0..<classes).reduce(0) { $0 + counts[$1][$1] }
         let accuracy = Double(correct) / Double(Swift.max(1, chosen.count))
-        let weights = latest ? "last epoch" : "best val"
-        printer.say(String(format: "%@ (%@ weights, epoch %@): %@ accuracy %.2f%% (%d of %d)", checkpoint as NSString,
+        let weights = checkpoint.latest ? "last epoch" : "best val"
+        printer.say(String(format: "%@ (%@ weights, epoch %@): %@ accuracy %.2f%% (%d of %d)", checkpoint.path as NSString,
                            weights as NSString, (file.metadata["solver.epoch"] ?? "?") as NSString, split.rawValue as NSString,
                            100 * accuracy, correct, chosen.count))
         printer.figure([("command", "evaluate"), ("split", .string(split.rawValue))], metric: "accuracy", value: accuracy)

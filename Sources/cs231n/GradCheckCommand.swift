@@ -98,7 +98,7 @@ extension GradCheckCommand {
         // 1e-4: raw pixels curve the loss so sharply that no step suits both the pixel weights
         // (truncation error) and the bias row (rounding error).
         let pixels = images.rows(Double.self)
-        let inputs = try InputNormalization.fit(rows: pixels, scaleToUnitVariance: true).apply(rows: pixels)
+        let inputs = try Preprocessor.fit(.featureStandardization, on: pixels).applied(to: pixels, appendingBias: true)
         var rng = RandomGenerator(seed: seed, stream: .initialization)
         let weights = Tensor<Double>.randn([inputs.shape[1], 10], scale: 1e-2, using: &rng)
         var lines: [GradientCheckLine] = []

@@ -68,8 +68,7 @@ struct KNNCommand: ParsableCommand {
 
     func run() throws {
         let printer = ResultPrinter(json: common.json)
-        let (training, testBatch) = try source.load(seed: common.seed, withTest: true)
-        let splits = try split(training, testBatch)
+        let splits = try source.splits(seed: common.seed, .knn)
         if full {
             try runFull(splits, printer: printer)
         } else {
@@ -77,29 +76,18 @@ struct KNNCommand: ParsableCommand {
         }
     }
 
-    /// CIFAR-10: 49,000 training and 1,000 validation images; the built-in set keeps a fifth
-    /// (at most 1,000) for validation.
-    func split(_ training: LabeledImages, _ testBatch: LabeledImages?) throws -> DatasetSplits {
-        switch source.dataset {
-        case .cifar10: return try makeSplits(training: training, test: testBatch)
-        case .builtin:
-            let validation = Swift.min(1000, training.count / 5)
-            return try makeSplits(training: training, test: nil, numTrain: training.count - validation, numVal: validation)
-        }
-    }
-
     func runCrossValidation(_ splits: DatasetSplits, printer: ResultPrinter) throws {
         let ks = try ks()
         guard train <= splits.train.count else {
             throw SizeError("--train \(train) exceeds the \(splits.train.count) images of the training split"
-                            + (source.dataset == .builtin ? " (raise --builtin-count)" : ""))
+                            + (source.name(.knn) == .builtin ? " (raise --num-train)" : ""))
         }
         guard test <= splits.val.count else {
             throw SizeError("--test \(test) exceeds the \(splits.val.count) images of the validation split")
         }
         let trainingSet = splits.train.slice(0..<train)
         let rows = trainingSet.rows(Float.self)
-        printer.say("kNN (\(metric)) on \(source.dataset.rawValue): \(folds)-fold cross-validation on \(train) training images")
+        printer.say("kNN (\(metric)) on \(source.name(.knn).rawValue): \(folds)-fold cross-validation on \(train) training images")
         let started = Date()
         let result = try CrossValidation.kNearestNeighbor(rows: rows, labels: trainingSet.labels, ks: ks, folds: folds,
                                                           metric: metric, classCount: trainingSet.classNames.count)
@@ -183,7 +171,7 @@ struct KNNCommand: ParsableCommand {
     func runFull(_ splits: DatasetSplits, printer: ResultPrinter) throws {
         let ks = try ks()
         let (queries, split) = splits.test.map { ($0, "test") } ?? (splits.val, "val")
-        printer.say("kNN (\(metric)) on \(source.dataset.rawValue): \(queries.count) \(split) images against all "
+        printer.say("kNN (\(metric)) on \(source.name(.knn).rawValue): \(queries.count) \(split) images against all "
                     + "\(splits.train.count) training images, k = \(ks.map(String.init).joined(separator: ", "))")
         // The bar moves once per chunk: aim for ten of them, in whole tiles of 256 queries.
         let tenth = (queries.count + 9) / 10

@@ -17,8 +17,6 @@ struct LinearCommand: ParsableCommand {
             in 8×8 cells, and a 10-bin hue histogram) are standardised. Both get a bias column.
             """)
 
-    enum DatasetChoice: String, ExpressibleByArgument, CaseIterable { case cifar10, builtin }
-
     @Option(help: "Loss: svm or softmax.")
     var loss: LinearLoss = .svm
 
@@ -37,17 +35,7 @@ struct LinearCommand: ParsableCommand {
     @Option(help: "Inputs: raw (pixels minus the mean image) or hog+color (also hog, color).")
     var features = "raw"
 
-    @Option(help: "Dataset: cifar10 or builtin (offline, procedurally drawn).")
-    var dataset: DatasetChoice = .cifar10
-
-    @Option(help: "CIFAR-10 folder (default: $CS231N_DATA_DIR or ~/.cache/cs231n/cifar-10-batches-bin).")
-    var dataDir: String?
-
-    @Option(help: "Training images (default: 49000 for cifar10, 4000 for builtin).")
-    var numTrain: Int?
-
-    @Option(help: "Validation images, taken after the training ones.")
-    var numVal = 1000
+    @OptionGroup var source: DatasetOptions
 
     @Option(name: [.short, .long], help: "Folder for the model, the class templates and the loss curve.")
     var output = "linear-output"
@@ -60,8 +48,6 @@ struct LinearCommand: ParsableCommand {
     func validate() throws {
         guard iters >= 1 else { throw ValidationError("--iters must be at least 1") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard numVal >= 1 else { throw ValidationError("--num-val must be at least 1") }
-        if let numTrain, numTrain < 1 { throw ValidationError("--num-train must be at least 1") }
         _ = try ImageFeature.parseFeatureOption(features)
         _ = try Self.parseList(learningRates, option: "--lr")
         _ = try Self.parseList(regularizations, option: "--reg")
@@ -103,7 +89,7 @@ struct LinearCommand: ParsableCommand {
                 throw OutputFolderError(path: output, reason: error.localizedDescription)
             }
         }
-        let splits = try loadSplits(printer: printer)
+        let splits = try source.splits(seed: common.seed, .linear)
         let featureName = featureKinds.isEmpty ? "raw" : featureKinds.map(\.rawValue).joined(separator: "+")
         var inputs: LinearInputs<Float>!
         let preparation = try TimingSummary.time { inputs = try LinearInputs<Float>(splits: splits, features: featureKinds) }
@@ -143,7 +129,7 @@ struct LinearCommand: ParsableCommand {
                            100 * (best.validationAccuracy ?? 0)))
         printer.figure(bestKeys, metric: "best_val_accuracy", value: best.validationAccuracy ?? .nan)
         if let test = inputs.test {
-            let accuracy = try result.best.accuracy(inputs: test.rows, labels: test.labels)
+            let accuracy = try result.best.accuracy(inputs: test.x, labels: test.y)
             printer.say(String(format: "test accuracy of the best model: %.1f%%", 100 * accuracy))
             printer.figure(bestKeys, metric: "test_accuracy", value: accuracy)
         }
@@ -156,7 +142,7 @@ struct LinearCommand: ParsableCommand {
     ) throws where C.Scalar == Float {
         let settings = SGDSettings(learningRate: result.bestTrial.learningRate, regularization: result.bestTrial.regularization,
                                    iterations: iters, batchSize: batchSize, seed: common.seed)
-        let model = LinearModel(loss: C.loss, weights: result.best.weights!, normalization: inputs.normalization,
+        let model = LinearModel(loss: C.loss, weights: result.best.weights!, preprocessor: inputs.preprocessor,
                                 features: inputs.features, classNames: inputs.classNames, settings: settings,
                                 validationAccuracy: result.bestTrial.validationAccuracy)
         let stem = "\(output)/\(C.loss.rawValue)-\(model.featureName)"
@@ -190,20 +176,6 @@ struct LinearCommand: ParsableCommand {
         plot.add(.init(name: "mean of the last \(window)", x: Array(iterations[(window - 1)...]), y: average,
                        style: .line, color: SVGPlot.palette[0]))
         return plot
-    }
-
-    private func loadSplits(printer: ResultPrinter) throws -> DatasetSplits {
-        switch dataset {
-        case .cifar10:
-            let directory = dataDir ?? CIFAR10.defaultDirectory
-            let training = try CIFAR10.load(directory: directory, train: true)
-            let test = CIFAR10.hasTestBatch(directory: directory) ? try CIFAR10.load(directory: directory, train: false) : nil
-            return try makeSplits(training: training, test: test, numTrain: numTrain ?? 49_000, numVal: numVal)
-        case .builtin:
-            let training = BuiltinDataset.generate(count: (numTrain ?? 4_000) + numVal, seed: common.seed)
-            let test = BuiltinDataset.generate(count: 1_000, seed: common.seed &+ 1)
-            return try makeSplits(training: training, test: test, numTrain: numTrain ?? 4_000, numVal: numVal)
-        }
     }
 }
 

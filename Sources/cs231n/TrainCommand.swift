@@ -71,7 +71,7 @@ struct TrainCommand: ParsableCommand {
     var tta = 2
 
     @Option(help: "Training augmentation: none, flip-translate (a random mirror and a random shift of up to 2 pixels, reflect-padded) or alternating-flip-translate (the same shifts; each image mirrored in every other epoch); default alternating-flip-translate for cnn.")
-    var augment: AugmentationChoice?
+    var augment: Augmentation.Kind?
 
     @Flag(inversion: .prefixedNo, help: "Lookahead: every 5 steps pull the weights to a running average that forgets ever more slowly, ending on the average (airbench's; default on for cnn).")
     var lookahead: Bool?
@@ -85,17 +85,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dropout's keep probability p (fc; 1 = no dropout): each hidden unit is kept with probability p.")
     var dropout = 1.0
 
-    @Option(help: "Dataset: cifar10 or builtin (offline, procedurally drawn).")
-    var dataset: NetworkDataset = .cifar10
-
-    @Option(help: "CIFAR-10 folder (default: $CS231N_DATA_DIR or ~/.cache/cs231n/cifar-10-batches-bin).")
-    var dataDir: String?
-
-    @Option(help: "Training images (default: 49000 for cifar10, 9000 for builtin).")
-    var numTrain: Int?
-
-    @Option(help: "Validation images, taken after the training ones.")
-    var numVal = 1000
+    @OptionGroup var source: DatasetOptions
 
     @Option(help: "Checkpoint file, written every epoch (default: <output>/model.safetensors).")
     var checkpoint: String?
@@ -119,7 +109,6 @@ struct TrainCommand: ParsableCommand {
         try validateRecipe()
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         guard dropout > 0, dropout <= 1 else { throw ValidationError("--dropout is the keep probability, in (0, 1]") }
-        if let numTrain, numTrain < 1 { throw ValidationError("--num-train must be at least 1") }
         _ = try hiddenSizes()
         _ = try initialScale()
         if model != .fc && (norm != .none || dropout < 1) {
@@ -164,13 +153,12 @@ struct TrainCommand: ParsableCommand {
         try report(solver, data: data, printer: printer)
     }
 
-    func freshSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, NetworkData) {
-        printer.say("loading \(dataset.rawValue)…")
+    func freshSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, PreparedData<Float>) {
+        printer.say("loading \(source.name(.train).rawValue)…")
         let convolutional = model == .threeLayerConvnet || model == .cnn
         let inputShape = convolutional ? [LabeledImages.channels, LabeledImages.height, LabeledImages.width] : [LabeledImages.imageSize]
-        let data = try NetworkData.load(dataset: dataset, dataDirectory: dataDir, numTrain: numTrain, numVal: numVal,
-                                        seed: common.seed, inputShape: inputShape,
-                                        preprocessing: model == .cnn ? .channelStandardization : .meanImage)
+        let data = try PreparedData<Float>(source.splits(seed: common.seed, .train),
+                                           fitting: model == .cnn ? .channelStandardization : .meanImage, inputShape: inputShape)
         let r = recipe()
         var network = try AnyModel<Float>(modelConfiguration(classes: data.classNames.count, inputShape: inputShape))
         if var cnn = network.modernConvNet {
@@ -181,13 +169,11 @@ struct TrainCommand: ParsableCommand {
         let options = SolverOptions(epochs: r.epochs, batchSize: r.batchSize, learningRateDecay: r.learningRateDecay,
                                     seed: common.seed, schedule: r.schedule, lookahead: r.lookahead)
         var solver = try Solver(model: network, train: data.train, val: data.val, optimizer: settings, options: options)
-        solver.checkpointMetadata = data.metadata.merging(["train.augmentation": r.augmentation.rawValue]) { $1 }
-        for (name, tensor) in data.checkpointTensors { solver.checkpointTensors[name] = tensor }
-        solver.augment = Self.augmentation(r.augmentation, seed: common.seed)
+        solver.record(try CheckpointData(data, augmentation: Augmentation(r.augmentation)))
         return (solver, data)
     }
 
-    func resumedSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, NetworkData) {
+    func resumedSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, PreparedData<Float>) {
         let file = try Checkpoint.read(checkpointPath)
         let configuration = try ModelConfiguration.fromJSON(file.metadata["model.config"] ?? "")
         guard let optionsText = file.metadata["solver.options"], let settingsText = file.metadata["optimizer.settings"] else {
@@ -197,13 +183,11 @@ struct TrainCommand: ParsableCommand {
         let settings = try JSONDecoder().decode(OptimizerSettings.self, from: Data(settingsText.utf8))
         if let epochs { options.epochs = epochs }
         printer.say("resuming \(checkpointPath) at epoch \(file.metadata["solver.epoch"] ?? "?") of \(options.epochs); loading its data…")
-        let data = try NetworkData.load(checkpoint: file, path: checkpointPath, dataDirectory: dataDir, inputShape: configuration.inputShape)
+        let record = try CheckpointData(checkpoint: file, path: checkpointPath)
+        let data = try record.prepare(inputShape: configuration.inputShape, dataDirectory: source.dataDir)
         var solver = try Solver(model: AnyModel<Float>(configuration), train: data.train, val: data.val, optimizer: settings, options: options)
         try solver.resume(from: checkpointPath)
-        let augmentation = AugmentationChoice(rawValue: file.metadata["train.augmentation"] ?? "none") ?? .none
-        solver.checkpointMetadata = data.metadata.merging(["train.augmentation": augmentation.rawValue]) { $1 }
-        for (name, tensor) in data.checkpointTensors { solver.checkpointTensors[name] = tensor }
-        solver.augment = Self.augmentation(augmentation, seed: configuration.seed)
+        solver.record(record)
         return (solver, data)
     }
 
@@ -244,7 +228,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Final accuracies of the best-val model, then the pictures.
-    func report(_ solver: Solver<AnyModel<Float>>, data: NetworkData, printer: ResultPrinter) throws {
+    func report(_ solver: Solver<AnyModel<Float>>, data: PreparedData<Float>, printer: ResultPrinter) throws {
         // The cnn scores six views per image: 5,000 training images say enough about its fit.
         let trainCount = solver.model.configuration.kind == ModernConvNet<Float>.kind ? Swift.min(5_000, data.train.count) : data.train.count
         let trainAccuracy = try solver.model.accuracy(data.train.x.slice(0..<trainCount), Array(data.train.y[0..<trainCount]))

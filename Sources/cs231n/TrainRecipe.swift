@@ -4,14 +4,7 @@ import Foundation
 
 extension LearningRateSchedule: ExpressibleByArgument {}
 
-enum AugmentationChoice: String, ExpressibleByArgument, CaseIterable, Codable {
-    case none
-    /// A random mirror and a random shift of up to 2 pixels, reflect-padded, per image.
-    case flipTranslate = "flip-translate"
-    /// The same shifts, but each image is mirrored in every other epoch, starting from a random
-    /// half (airbench's alternating flip: every image is seen both ways within two epochs).
-    case alternatingFlipTranslate = "alternating-flip-translate"
-}
+extension Augmentation.Kind: ExpressibleByArgument {}
 
 /// The training recipe of each model: what `cs231n train --model …` does when no option
 /// overrides it. two-layer and fc follow W4, three-layer-convnet W5, cnn W6's 94% recipe
@@ -26,7 +19,7 @@ struct TrainRecipe {
     var regularization: Double
     var weightDecay: Double
     var epochs: Int
-    var augmentation: AugmentationChoice
+    var augmentation: Augmentation.Kind
     var lookahead: Bool
 
     /// airbench's learning rate 11.5 per "kilostep" of 1024·(1 + 1/(1 − μ)) examples, in
@@ -87,7 +80,7 @@ extension TrainCommand {
 
     func validateRecipe() throws {
         let r = recipe()
-        guard r.batchSize >= 1, numVal >= 1 else { throw ValidationError("--batch-size and --num-val must be at least 1") }
+        guard r.batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard r.learningRateDecay > 0, r.regularization >= 0, r.weightDecay >= 0 else {
             throw ValidationError("--lr-decay must be positive, --reg and --weight-decay not negative")
         }
@@ -114,23 +107,5 @@ extension TrainCommand {
                                   normalization: norm.normalization, keepProbability: dropout,
                                   regularization: r.regularization, weightScale: model == .cnn ? nil : try initialScale(),
                                   seed: common.seed, options: options)
-    }
-
-    /// The mirror and 2-pixel reflect-padded shift of the cnn recipe, drawn per image from the
-    /// seed and the iteration (and, alternating, the image and the epoch), so that a resumed run
-    /// draws what an uninterrupted one would.
-    static func augmentation(_ choice: AugmentationChoice, seed: UInt64) -> ((inout Tensor<Float>, BatchOrigin) throws -> Void)? {
-        guard choice != .none else { return nil }
-        return { batch, origin in
-            var augmenter = Augmenter(seed: seed &+ UInt64(origin.iteration) &* 0x2545_F491_4F6C_DD1D, flip: true, padding: 2,
-                                      paddingMode: .reflect)
-            var draws = try augmenter.draws(for: batch)
-            if choice == .alternatingFlipTranslate {
-                for (row, index) in origin.indices.enumerated() {
-                    draws[row].mirrored = Augmenter.alternatingMirror(index: index, epoch: origin.epoch, seed: seed)
-                }
-            }
-            Augmenter.transform(&batch, draws: draws, paddingMode: .reflect)
-        }
     }
 }

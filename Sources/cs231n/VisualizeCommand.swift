@@ -29,15 +29,7 @@ struct VisualizeFiltersCommand: ParsableCommand {
             Uses the best-val weights unless --latest.
             """)
 
-    @Argument(help: ArgumentHelp("A conv net checkpoint (.safetensors) from `cs231n train --model three-layer-convnet|cnn`.",
-                                 valueName: "checkpoint"))
-    var positionalCheckpoint: String?
-
-    @Option(name: .customLong("checkpoint"), help: "The checkpoint, as an option (as the other visualize commands take it).")
-    var checkpointOption: String?
-
-    @Flag(help: "Use the last epoch's weights instead of the best-val ones.")
-    var latest = false
+    @OptionGroup var checkpoint: CheckpointOptions
 
     @Option(help: "Pixels per filter weight (default: 8, more for kernels under 6×6, so that a tile is at least 48 pixels).")
     var scale: Int?
@@ -47,13 +39,8 @@ struct VisualizeFiltersCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    var checkpoint: String { checkpointOption ?? positionalCheckpoint ?? "" }
-
     func validate() throws {
         if let scale, !(1...64).contains(scale) { throw ValidationError("--scale must be in 1...64, got \(scale)") }
-        guard (checkpointOption == nil) != (positionalCheckpoint == nil) else {
-            throw ValidationError("give the checkpoint once: as an argument or with --checkpoint")
-        }
     }
 
     func run() throws {
@@ -63,10 +50,10 @@ struct VisualizeFiltersCommand: ParsableCommand {
             ? output : output + "/filters.png"
         try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        let (model, _) = try Checkpoint.loadModel(checkpoint, as: Float.self, latest: latest)
+        let (model, _) = try checkpoint.model()
         let w1 = FilterPicture.firstConvolution(of: model)
         guard let w1, let picture = try FilterPicture.render(w1, scale: scale) else {
-            throw FilterPictureError.notConvolutional(path: checkpoint, kind: model.configuration.kind, shape: w1?.shape ?? [])
+            throw FilterPictureError.notConvolutional(path: checkpoint.path, kind: model.configuration.kind, shape: w1?.shape ?? [])
         }
         try picture.write(to: output)
         printer.say("wrote \(output) (\(picture.width)×\(picture.height), \(w1.shape[0]) filters of \(describeShape(Array(w1.shape.dropFirst()))))")

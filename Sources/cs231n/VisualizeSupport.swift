@@ -6,17 +6,7 @@ extension ReLUBackwardRule: ExpressibleByArgument {}
 
 /// The options of every `visualize` command that looks inside a trained net.
 struct VisualizeSourceOptions: ParsableArguments {
-    @Option(help: "A checkpoint (.safetensors) from `cs231n train` (two-layer, fc or three-layer-convnet).")
-    var checkpoint: String
-
-    @Flag(help: "Use the last epoch's weights instead of the best-val ones.")
-    var latest = false
-
-    @Option(help: "Dataset the images come from: cifar10 or builtin (default: the checkpoint's).")
-    var dataset: NetworkDataset?
-
-    @Option(help: "CIFAR-10 folder (default: the one the checkpoint was trained on).")
-    var dataDir: String?
+    @OptionGroup var checkpoint: CheckpointOptions
 
     @Option(help: "Validation images by index: comma-separated, with ranges such as 0-99.")
     var images: String?
@@ -55,13 +45,12 @@ struct VisualizeContext {
     init(_ options: VisualizeSourceOptions) throws {
         self.options = options
         printer = ResultPrinter(json: options.common.json)
-        let (model, file) = try Checkpoint.loadModel(options.checkpoint, as: Float.self, latest: options.latest)
-        let data = try NetworkData.load(checkpoint: file, path: options.checkpoint, dataDirectory: options.dataDir,
-                                        inputShape: model.configuration.inputShape, dataset: options.dataset)
+        let (model, file) = try options.checkpoint.model()
+        let data = try options.checkpoint.data(file, for: model).data
         self.model = model
         val = data.val
         classNames = data.classNames
-        pixels = try data.pixels(imageShape: Attribution.imageShape(ofInput: model.configuration.inputShape))
+        pixels = try InputPixels(data.preprocessor, imageShape: Attribution.imageShape(ofInput: model.configuration.inputShape))
         try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
     }
 
@@ -121,7 +110,7 @@ struct VisualizeContext {
         guard let path else { return }
         var file = SafetensorsFile()
         for (name, tensor) in tensors { file.add(name, tensor) }
-        file.metadata = metadata.merging(["checkpoint": options.checkpoint, "latest": String(options.latest)]) { a, _ in a }
+        file.metadata = metadata.merging(["checkpoint": options.checkpoint.path, "latest": String(options.checkpoint.latest)]) { a, _ in a }
         try writeFileAtomically(file.serialized(), to: path)
         printer.say("wrote \(path) (\(tensors.map(\.0).joined(separator: ", ")))")
     }

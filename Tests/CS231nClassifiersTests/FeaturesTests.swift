@@ -92,30 +92,30 @@ struct FeaturesTests {
         }
     }
 
-    @Test("Normalisation centres and scales with training statistics and appends the bias column")
+    @Test("Standardisation centres and scales with training statistics and appends the bias column")
     func normalization() throws {
         let rows = try Tensor<Double>(shape: [4, 2], scalars: [1, 10, 3, 10, 5, 10, 7, 10])
-        let fitted = try InputNormalization.fit(rows: rows, scaleToUnitVariance: true)
-        #expect(fitted.mean.scalars == [4, 10])
-        #expect(abs(fitted.standardDeviation!.scalars[0] - 5.0.squareRoot()) < 1e-12)
-        #expect(fitted.standardDeviation!.scalars[1] == 1)   // a constant column is left unscaled
-        let applied = try fitted.apply(rows: rows)
+        let fitted = try Preprocessor.fit(.featureStandardization, on: rows)
+        #expect(fitted.mean == [4, 10])
+        #expect(abs(fitted.scale[0] - 5.0.squareRoot()) < 1e-12)
+        #expect(fitted.scale[1] == 1)   // a constant column is left unscaled
+        let applied = try fitted.applied(to: rows, appendingBias: true)
         #expect(applied.shape == [4, 3])
         let root5 = 5.0.squareRoot()
         let expected = [-3 / root5, 0, 1, -1 / root5, 0, 1, 1 / root5, 0, 1, 3 / root5, 0, 1]
         #expect(zip(applied.scalars, expected).allSatisfy { abs($0 - $1) < 1e-12 })
-        #expect(throws: LinearClassifierError.self) { try fitted.apply(rows: .zeros([2, 3])) }
+        #expect(throws: TensorError.self) { try fitted.applied(to: Tensor<Double>.zeros([2, 3]), appendingBias: true) }
     }
 
     @Test("The mean image from bytes matches the mean of the rows")
     func meanImage() throws {
         let images = BuiltinDataset.generate(count: 20, seed: 1)
-        let fromBytes = try InputNormalization<Double>.meanImage(of: images)
-        let fromRows = try InputNormalization.fit(rows: images.rows(Double.self), scaleToUnitVariance: false)
-        #expect(GradientCheck.relativeError(fromBytes.mean, fromRows.mean) < 1e-12)
-        let inputs = try fromBytes.apply(images: images)
+        let fromBytes = try Preprocessor.meanImage(of: images, scale: 1)
+        let fromRows = try Preprocessor.fit(.meanImage, on: images.rows(Double.self))
+        #expect(fromBytes.mean == fromRows.mean)
+        let inputs = try fromBytes.rows(images, appendingBias: true, as: Double.self)
         #expect(inputs.shape == [20, 3073])
         #expect(inputs[3, 3072] == 1)
-        #expect(abs(inputs[3, 5] - (Double(images.pixels[3 * 3072 + 5]) - fromBytes.mean.scalars[5])) < 1e-12)
+        #expect(inputs[3, 5] == Double(images.pixels[3 * 3072 + 5]) - fromBytes.mean[5])
     }
 }

@@ -23,20 +23,20 @@ struct LinearCIFARTests {
     @Test("W3 reproduces the peers' validation accuracy within a point")
     func recipeW3() throws {
         let directory = try #require(cifarDirectory)
-        let splits = try makeSplits(training: CIFAR10.load(directory: directory, train: true), test: nil)
+        let splits = try Dataset.cifar10(directory: directory).split()
         let inputs = try LinearInputs<Float>(splits: splits)
-        #expect(inputs.train.rows.shape == [49_000, 3073] && inputs.validation.rows.shape == [1_000, 3073])
+        #expect(inputs.train.x.shape == [49_000, 3073] && inputs.validation.x.shape == [1_000, 3073])
         let settings = SGDSettings()   // W3: lr 1e-7, reg 2.5e4, 1500 iterations of 200, W = 1e-4·randn
         var softmax = Softmax<Float>()
-        let history = try softmax.train(inputs: inputs.train.rows, labels: inputs.train.labels, classCount: 10,
+        let history = try softmax.train(inputs: inputs.train.x, labels: inputs.train.y, classCount: 10,
                                         settings: settings)
         // Loss at the start: ln 10 plus the regulariser 2.5e4 · 3073·10 · 1e-8 ≈ 7.7.
         #expect(abs(Double(history[0]) - (log(10) + 2.5e4 * 30_730 * 1e-8)) < 0.3)
-        let softmaxAccuracy = try softmax.accuracy(inputs: inputs.validation.rows, labels: inputs.validation.labels)
+        let softmaxAccuracy = try softmax.accuracy(inputs: inputs.validation.x, labels: inputs.validation.y)
         #expect(abs(softmaxAccuracy - 0.300) <= 0.0105, "Softmax val accuracy \(softmaxAccuracy)")
         var svm = LinearSVM<Float>()
-        try svm.train(inputs: inputs.train.rows, labels: inputs.train.labels, classCount: 10, settings: settings)
-        let svmAccuracy = try svm.accuracy(inputs: inputs.validation.rows, labels: inputs.validation.labels)
+        try svm.train(inputs: inputs.train.x, labels: inputs.train.y, classCount: 10, settings: settings)
+        let svmAccuracy = try svm.accuracy(inputs: inputs.validation.x, labels: inputs.validation.y)
         #expect(abs(svmAccuracy - 0.340) <= 0.0105, "SVM val accuracy \(svmAccuracy)")
     }
 }

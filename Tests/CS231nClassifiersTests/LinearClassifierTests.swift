@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// Three well-separated Gaussian blobs in 4 dimensions, with the bias column.
-private func blobs(count: Int, seed: UInt64) throws -> LabeledRows<Double> {
+private func blobs(count: Int, seed: UInt64) throws -> LabeledTensors<Double> {
     var rng = RandomGenerator(seed: seed, stream: .dataset)
     let centres: [[Double]] = [[3, 0, 0, 0], [0, 3, 0, 0], [0, 0, 3, 0]]
     var scalars: [Double] = []
@@ -14,7 +14,7 @@ private func blobs(count: Int, seed: UInt64) throws -> LabeledRows<Double> {
         scalars += centres[label].map { $0 + rng.nextNormal() } + [1]
         labels.append(label)
     }
-    return try LabeledRows(rows: Tensor(shape: [count, 5], scalars: scalars), labels: labels)
+    return try LabeledTensors(x: Tensor(shape: [count, 5], scalars: scalars), y: labels)
 }
 
 @Suite("Linear classifiers")
@@ -28,12 +28,12 @@ struct LinearClassifierTests {
         switch loss {
         case .svm:
             var svm = LinearSVM<Double>()
-            history = try svm.train(inputs: train.rows, labels: train.labels, settings: settings)
-            accuracy = try svm.accuracy(inputs: test.rows, labels: test.labels)
+            history = try svm.train(inputs: train.x, labels: train.y, settings: settings)
+            accuracy = try svm.accuracy(inputs: test.x, labels: test.y)
         case .softmax:
             var softmax = Softmax<Double>()
-            history = try softmax.train(inputs: train.rows, labels: train.labels, settings: settings)
-            accuracy = try softmax.accuracy(inputs: test.rows, labels: test.labels)
+            history = try softmax.train(inputs: train.x, labels: train.y, settings: settings)
+            accuracy = try softmax.accuracy(inputs: test.x, labels: test.y)
         }
         #expect(history.count == 200)
         let early: Double = history.prefix(5).reduce(0, +) / 5
@@ -49,7 +49,7 @@ struct LinearClassifierTests {
             var classifier = Softmax<Double>()
             var chosen = settings
             chosen.seed = seed
-            let history = try classifier.train(inputs: train.rows, labels: train.labels, settings: chosen)
+            let history = try classifier.train(inputs: train.x, labels: train.y, settings: chosen)
             return (classifier.weights!, history)
         }
         let (w1, h1) = try run(seed: 9), (w2, h2) = try run(seed: 9), (w3, _) = try run(seed: 10)
@@ -64,13 +64,13 @@ struct LinearClassifierTests {
         var classifier = LinearSVM<Double>()
         var short = settings
         short.iterations = 0
-        try classifier.train(inputs: train.rows, labels: train.labels, classCount: 4, settings: short)
+        try classifier.train(inputs: train.x, labels: train.y, classCount: 4, settings: short)
         let initial = try #require(classifier.weights)
         #expect(initial.shape == [5, 4])
         #expect(initial.scalars.allSatisfy { abs($0) < 1e-3 })
         #expect(initial.scalars.contains { $0 != 0 })
         short.iterations = 5
-        try classifier.train(inputs: train.rows, labels: train.labels, settings: short)
+        try classifier.train(inputs: train.x, labels: train.y, settings: short)
         #expect(classifier.weights!.shape == [5, 4])
         #expect(classifier.weights! != initial)
     }
@@ -82,7 +82,7 @@ struct LinearClassifierTests {
         var big = settings
         big.batchSize = 50
         big.iterations = 3
-        let history = try classifier.train(inputs: train.rows, labels: train.labels, settings: big)
+        let history = try classifier.train(inputs: train.x, labels: train.y, settings: big)
         #expect(history.count == 3 && history.allSatisfy(\.isFinite))
     }
 
@@ -90,7 +90,7 @@ struct LinearClassifierTests {
     func divergence() throws {
         let train = try blobs(count: 60, seed: 1)
         var classifier = LinearSVM<Float>()
-        let history = try classifier.train(inputs: train.rows.converted(to: Float.self), labels: train.labels,
+        let history = try classifier.train(inputs: train.x.converted(to: Float.self), labels: train.y,
                                            settings: SGDSettings(learningRate: 1e3, regularization: 1e5, iterations: 500))
         #expect(history.count < 500)
         #expect(!history.last!.isFinite)
@@ -99,16 +99,16 @@ struct LinearClassifierTests {
     @Test("Using an untrained classifier or bad settings fails clearly")
     func errors() throws {
         let train = try blobs(count: 6, seed: 1)
-        #expect(throws: LinearClassifierError.untrained("scores")) { try Softmax<Double>().predict(train.rows) }
+        #expect(throws: LinearClassifierError.untrained("scores")) { try Softmax<Double>().predict(train.x) }
         var classifier = LinearSVM<Double>()
         #expect(throws: LinearClassifierError.invalidSetting("learning rate must be positive and finite, got -1.0")) {
-            try classifier.train(inputs: train.rows, labels: train.labels, settings: SGDSettings(learningRate: -1))
+            try classifier.train(inputs: train.x, labels: train.y, settings: SGDSettings(learningRate: -1))
         }
         #expect(throws: LinearClassifierError.labelOutOfRange(row: 0, label: 5, classes: 3)) {
-            try classifier.train(inputs: train.rows, labels: [5, 1, 2, 0, 1, 2], classCount: 3, settings: settings)
+            try classifier.train(inputs: train.x, labels: [5, 1, 2, 0, 1, 2], classCount: 3, settings: settings)
         }
         classifier.weights = .zeros([4, 3])
-        #expect(throws: LinearClassifierError.self) { try classifier.predict(train.rows) }
+        #expect(throws: LinearClassifierError.self) { try classifier.predict(train.x) }
     }
 
     @Test("Grid search keeps the best validation accuracy and marks diverged candidates")
@@ -124,7 +124,7 @@ struct LinearClassifierTests {
         let best = result.trials.compactMap(\.validationAccuracy).max()!
         #expect(result.bestTrial.validationAccuracy == best)
         #expect(result.bestTrial.learningRate == 0.05 && result.bestTrial.regularization == 1e-3)
-        #expect(try result.best.accuracy(inputs: validation.rows, labels: validation.labels) == best)
+        #expect(try result.best.accuracy(inputs: validation.x, labels: validation.y) == best)
         #expect(result.bestLossHistory.count == 200)
         let diverged = try #require(result.trials.last)
         #expect(diverged.validationAccuracy == nil && diverged.divergedAtIteration != nil)

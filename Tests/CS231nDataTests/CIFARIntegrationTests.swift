@@ -38,7 +38,7 @@ import Testing
             #expect(Array(part.imageBytes(0).prefix(5)) == batch.firstPixels, "data_batch_\(b + 1).bin")
         }
         #expect(train.labelCounts == [Int](repeating: 5_000, count: 10))
-        let splits = try makeSplits(training: train, test: nil)
+        let splits = try Dataset.cifar10(directory: Self.directory).split()
         #expect(splits.train.count == 49_000 && splits.val.count == 1_000 && splits.test == nil)
         #expect(splits.val.labels.prefix(3) == train.labels[49_000..<49_003])
     }

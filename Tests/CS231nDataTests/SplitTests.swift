@@ -24,8 +24,11 @@ import Testing
 
     @Test func splitSizesAreChecked() {
         let training = Fixtures.images(count: 20)
-        #expect(throws: TensorError.self) { try makeSplits(training: training, test: nil, numTrain: 15, numVal: 6) }
-        #expect(throws: TensorError.self) { try makeSplits(training: training, test: nil, numTrain: 0, numVal: 6) }
+        #expect(throws: DatasetError.invalidSize("numTrain 15 + numVal 6 exceeds the 20 training images")) {
+            try makeSplits(training: training, test: nil, numTrain: 15, numVal: 6)
+        }
+        #expect(throws: DatasetError.self) { try makeSplits(training: training, test: nil, numTrain: 0, numVal: 6) }
+        #expect(throws: DatasetError.self) { try makeSplits(training: training, test: nil, numTrain: Int.max, numVal: 6) }
         #expect(throws: TensorError.self) { try training.subsampled(count: 21) }
     }
 

@@ -90,7 +90,7 @@ extension DemoPipeline {
         }
         var accuracies: [ReportBlock.KeyValue] = [.init("\(name) best val accuracy", result.bestTrial.validationAccuracy.map(percent) ?? "–")]
         if let test = inputs.test {
-            let accuracy = try result.best.accuracy(inputs: test.rows, labels: test.labels)
+            let accuracy = try result.best.accuracy(inputs: test.x, labels: test.y)
             accuracies.append(.init("\(name) test accuracy (best model)", percent(accuracy)))
             context.printer.figure([("command", "demo"), ("stage", "linear"), ("loss", .string(C.loss.rawValue)), ("split", "test")],
                                    metric: "accuracy", value: accuracy)

@@ -8,11 +8,8 @@ struct DemoCommand: ParsableCommand {
         commandName: "demo",
         abstract: "Run the whole pipeline (data, k-NN, linear, nets, what they learned) and write report.html.")
 
-    @Option(name: .long, help: "builtin (offline, generated) or cifar10.")
-    var dataset: DemoDataset = .builtin
-
-    @Option(name: .long, help: "CIFAR-10 folder (default: the cache folder, downloaded there if missing).")
-    var dataDir: String?
+    /// CIFAR-10 is downloaded into the cache folder when it is missing and no --data-dir is given.
+    @OptionGroup var source: DatasetOptions
 
     @Option(name: [.short, .long], help: "Folder for report.html and the stage cache.")
     var output = "."
@@ -25,17 +22,15 @@ struct DemoCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    enum DemoDataset: String, ExpressibleByArgument, CaseIterable { case builtin, cifar10 }
-
     func run() throws {
         let printer = ResultPrinter(json: common.json)
         let outputURL = URL(fileURLWithPath: output, isDirectory: true)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
-        let cache = try StageCache(directory: outputURL.appendingPathComponent(".cs231n-demo-cache/\(dataset.rawValue)-seed\(common.seed)"))
+        let cache = try StageCache(directory: outputURL.appendingPathComponent(".cs231n-demo-cache/\(source.name(.demo).rawValue)-seed\(common.seed)"))
         if fresh { try cache.clear() }
 
         let started = Date()
-        let context = try DemoContext(dataset: dataset, dataDir: dataDir, seed: common.seed, cache: cache, printer: printer)
+        let context = try DemoContext(source: source, seed: common.seed, cache: cache, printer: printer)
         let all = DemoPipeline.stages(for: context)
         let chosen = stages.map { Set($0.split(separator: ",").map(String.init)) }
         if let chosen, let unknown = chosen.subtracting(all.map(\.name)).first {
@@ -83,7 +78,6 @@ struct DemoStage {
 
 /// What every stage shares: the data, the seed, where to keep working files, how to report.
 struct DemoContext {
-    let dataset: DemoCommand.DemoDataset
     let seed: UInt64
     let splits: DatasetSplits
     let cache: StageCache
@@ -92,27 +86,19 @@ struct DemoContext {
     /// Inputs every stage depends on.
     let identity: [String: String]
 
-    init(dataset: DemoCommand.DemoDataset, dataDir: String?, seed: UInt64, cache: StageCache, printer: ResultPrinter) throws {
-        self.dataset = dataset
+    init(source: DatasetOptions, seed: UInt64, cache: StageCache, printer: ResultPrinter) throws {
         self.seed = seed
         self.cache = cache
         self.printer = printer
-        switch dataset {
-        case .builtin:
-            let training = BuiltinDataset.generate(count: DemoPipeline.builtinTrain + DemoPipeline.builtinVal, seed: seed)
-            let test = BuiltinDataset.generate(count: DemoPipeline.builtinTest, seed: seed &+ 1_000_003)
-            splits = try makeSplits(training: training, test: test, numTrain: DemoPipeline.builtinTrain,
-                                    numVal: DemoPipeline.builtinVal)
-            datasetDescription = "built-in dataset (\(splits.train.count) train, \(splits.val.count) val, \(test.count) test)"
-        case .cifar10:
-            let directory = try DemoPipeline.ensureCIFAR10(dataDir: dataDir, printer: printer)
-            let training = try CIFAR10.load(directory: directory, train: true)
-            let test = CIFAR10.hasTestBatch(directory: directory) ? try CIFAR10.load(directory: directory, train: false) : nil
-            splits = try makeSplits(training: training, test: test)
-            datasetDescription = "CIFAR-10 (\(splits.train.count) train, \(splits.val.count) val"
-                + (test.map { ", \($0.count) test)" } ?? "; no test batch)")
+        let name = source.name(.demo)
+        if name == .cifar10 { _ = try DemoPipeline.ensureCIFAR10(dataDir: source.dataDir, printer: printer) }
+        splits = try source.splits(seed: seed, .demo)
+        let sizes = "\(splits.train.count) train, \(splits.val.count) val"
+        switch name {
+        case .builtin: datasetDescription = "built-in dataset (\(sizes), \(splits.test?.count ?? 0) test)"
+        case .cifar10: datasetDescription = "CIFAR-10 (\(sizes)" + (splits.test.map { ", \($0.count) test)" } ?? "; no test batch)")
         }
-        identity = ["dataset": dataset.rawValue, "seed": String(seed), "train": String(splits.train.count),
+        identity = ["dataset": name.rawValue, "seed": String(seed), "train": String(splits.train.count),
                     "val": String(splits.val.count), "test": String(splits.test?.count ?? 0)]
     }
 

@@ -6,8 +6,8 @@ import Foundation
 extension DemoPipeline {
     static let attributionImages = 6
 
-    static func attributionBlocks(_ model: AnyModel<Float>, data: NetworkData) throws -> [ReportBlock] {
-        let pixels = try data.pixels(imageShape: [3, 32, 32])
+    static func attributionBlocks(_ model: AnyModel<Float>, data: PreparedData<Float>) throws -> [ReportBlock] {
+        let pixels = try InputPixels(data.preprocessor, imageShape: [3, 32, 32])
         let count = Swift.min(attributionImages, data.val.y.count)
         let x = try data.val.x.slice(0..<count), labels = Array(data.val.y[0..<count])
         let names = labels.map { data.classNames[$0] }
@@ -27,7 +27,7 @@ extension DemoPipeline {
         ]
     }
 
-    static func compressionBlocks(_ model: AnyModel<Float>, data: NetworkData, recipe: NetRecipe) throws -> [ReportBlock] {
+    static func compressionBlocks(_ model: AnyModel<Float>, data: PreparedData<Float>, recipe: NetRecipe) throws -> [ReportBlock] {
         var solver = recipe.options
         solver.epochs = 1
         let settings = DeepCompressionSettings(sparsity: 0.9, retrainEpochs: 1, bits: 4, bitsSweep: [8, 4, 2], fineTuneEpochs: 1,

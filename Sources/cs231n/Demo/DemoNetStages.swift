@@ -36,7 +36,7 @@ extension DemoPipeline {
         let recipes = netRecipes(seed: seed)
         return DemoStage(name: "nets", title: "Neural networks: backpropagation through layers",
                          inputs: recipes.reduce(into: ["compression": "prune 0.9 in 3 steps, 1 retrain epoch, bits 8,4,2, 1 fine-tune epoch"]) { $0.merge($1.inputs) { a, _ in a } }) { context in
-            let data = try NetworkData.prepare(context.splits, inputShape: [LabeledImages.imageSize])
+            let data = try PreparedData<Float>(context.splits, fitting: .meanImage)
             var blocks: [ReportBlock] = [
                 .paragraph("Layers with a forward and a backward pass side by side (affine, ReLU, batch norm, dropout, softmax loss), "
                            + "composed into nets and trained by the Solver on (pixels − mean image)/255. The best-validation "
@@ -61,7 +61,7 @@ extension DemoPipeline {
     }
 
     /// Trains one recipe with the Solver and reports its accuracies, timing and curves.
-    static func train(_ recipe: NetRecipe, data: NetworkData, context: DemoContext,
+    static func train(_ recipe: NetRecipe, data: PreparedData<Float>, context: DemoContext,
                       stage: String) throws -> ([ReportBlock], AnyModel<Float>) {
         var solver = try Solver(model: AnyModel<Float>(recipe.configuration), train: data.train, val: data.val,
                                 optimizer: recipe.optimizer, options: recipe.options)
@@ -122,7 +122,7 @@ extension DemoPipeline {
             optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3),
             options: SolverOptions(epochs: 4, batchSize: 64, learningRateDecay: 0.95, seed: seed))
         return DemoStage(name: "convnet", title: "A convolutional net", inputs: recipe.inputs.merging(["attribution": "saliency, guided, deconvnet; top 9 of pool1 channel 5"]) { a, _ in a }) { context in
-            let data = try NetworkData.prepare(context.splits, inputShape: [3, 32, 32])
+            let data = try PreparedData<Float>(context.splits, fitting: .meanImage, inputShape: [3, 32, 32])
             let (trained, model) = try train(recipe, data: data, context: context, stage: "convnet")
             var blocks = trained
             blocks.insert(.paragraph("CS231n's ThreeLayerConvNet: a 7×7 convolution with ReLU and 2×2 max pooling (fused, "

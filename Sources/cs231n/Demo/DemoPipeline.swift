@@ -1,10 +1,9 @@
 import CS231n
 import Foundation
 
-/// The demo's stages, in the order the course teaches them, and the sizes they run at.
+/// The demo's stages, in the order the course teaches them (the sizes they run at are
+/// `DatasetDefaults.demo`).
 enum DemoPipeline {
-    static let builtinTrain = 5_000, builtinVal = 1_000, builtinTest = 1_000
-
     static func stages(for context: DemoContext) -> [DemoStage] {
         [dataStage, knnStage, linearStage, netsStage(seed: context.seed), convNetStage(seed: context.seed)]
     }
