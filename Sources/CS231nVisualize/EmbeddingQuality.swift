@@ -49,18 +49,24 @@ extension TSNE {
         return 1 - total * 2 / (Double(n) * Double(k) * (2 * Double(n) - 3 * Double(k) - 1))
     }
 
-    /// The mean over points of the share of their k nearest other points in `embedding` that
-    /// carry their label: how well classes cluster in a map.
+    /// How well classes cluster in a map: the share of points whose k nearest other points in
+    /// `embedding` vote for their label (leave-one-out k-NN, ties to the smaller label as
+    /// `KNearestNeighbor.predict`).
     public static func neighbourAgreement(_ embedding: Tensor<Float>, labels: [Int], k: Int = 5) throws -> Double {
         let n = embedding.shape.first ?? 0
-        guard embedding.rank == 2, labels.count == n, k >= 1, k < n else {
+        guard embedding.rank == 2, labels.count == n, k >= 1, k < n, labels.allSatisfy({ $0 >= 0 }) else {
             throw TensorError.invalidArgument(operation: "TSNE.neighbourAgreement",
-                detail: "\(labels.count) labels for a map of \(describeShape(embedding.shape)), k = \(k) (needs 1...N − 1)")
+                detail: "\(labels.count) labels (≥ 0) for a map of \(describeShape(embedding.shape)), k = \(k) (needs 1...N − 1)")
         }
         var knn = KNearestNeighbor()
         try knn.train(embedding)
         let neighbours = try TSNEAffinities.nearestOthers(knn, embedding, k: k).indices
-        let agreeing = neighbours.enumerated().reduce(0) { sum, row in sum + row.element.filter { labels[$0] == labels[row.offset] }.count }
-        return Double(agreeing) / Double(n * k)
+        let classes = (labels.max() ?? 0) + 1
+        let agreeing = neighbours.enumerated().filter { point, others in
+            var counts = [Int](repeating: 0, count: classes)
+            for j in others { counts[labels[j]] += 1 }
+            return counts.indices.max { (counts[$0], $1) < (counts[$1], $0) } == labels[point]
+        }.count
+        return Double(agreeing) / Double(n)
     }
 }

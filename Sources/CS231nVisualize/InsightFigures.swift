@@ -5,11 +5,12 @@ import CS231nTensor
 /// Figures of what a net's later layers learned: occlusion maps and nearest neighbours.
 extension NetFigures {
     /// Zeiler & Fergus's figure 7, a row per image: the image (captioned with its class's
-    /// probability); that probability for each patch position, over the image (heat: black 0,
-    /// white 1); the predicted class at each position in its class's colour, over the image;
-    /// and, when a layer was followed, its strongest feature map's total activation per position
-    /// (heat, white at its largest). A legend of the class colours closes the figure. `x` holds
-    /// the maps' first images (all of them, or fewer to draw fewer rows).
+    /// probability p₀); that probability for each patch position relative to p₀, over the image
+    /// (heat: white unchanged, black gone); the predicted class at each position in its class's
+    /// colour, over the image; and, when a layer was followed, its strongest feature map's total
+    /// activation per position (heat from its smallest, black, to its largest, white). A legend
+    /// of the class colours closes the figure. `x` holds the maps' first images (all of them, or
+    /// fewer to draw fewer rows).
     public static func occlusion(_ maps: Occlusion.Maps, images x: Tensor<Float>, pixels: InputPixels, classNames: [String],
                                  imageLabels: [String]) throws -> PNGImage {
         let (height, width) = (pixels.imageShape[1], pixels.imageShape[2])
@@ -31,13 +32,14 @@ extension NetFigures {
         for (i, image) in pixels.tiles(x).enumerated() {
             let range = (i * positions)..<((i + 1) * positions)
             tiles.add(image, caption: String(format: "p=%.2f", maps.unoccludedProbability[i]))
-            tiles.add(overlay(image, probability[range].map { FigureTiles.heat($0) }, weight: 0.6),
+            let unoccluded = maps.unoccludedProbability[i]
+            tiles.add(overlay(image, probability[range].map { FigureTiles.heat(unoccluded > 0 ? $0 / unoccluded : 1) }, weight: 0.6),
                       caption: String(format: "min %.2f", probability[range].min() ?? 0))
             tiles.add(overlay(image, maps.predicted[range].map(classColour), weight: 0.5),
                       caption: name(classNames, maps.unoccludedPrediction[i]))
             if let totals, let layer = settings.layer {
-                let values = totals[range], top = Swift.max(values.max() ?? 0, maps.unoccludedFeatureTotal[i])
-                tiles.add(overlay(image, values.map { FigureTiles.heat(top > 0 ? $0 / top : 0) }, weight: 0.7),
+                let values = totals[range], (low, high) = (values.min() ?? 0, values.max() ?? 0)
+                tiles.add(overlay(image, values.map { FigureTiles.heat(high > low ? ($0 - low) / (high - low) : 1) }, weight: 0.7),
                           caption: "\(layer) c\(maps.channels[i])")
             }
         }

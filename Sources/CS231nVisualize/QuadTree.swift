@@ -35,39 +35,43 @@ struct QuadTree {
         leafOf = (0..<n).map { Int32(builder.leaf(x: xs[$0], y: ys[$0])) }
     }
 
-    /// Σ_j w_ij² (y_i − y_j) and Σ_j w_ij over every other point j, cells that look small from
-    /// point i summarised by their centre of mass. The point's own leaf adds its duplicates'
-    /// w = 1 and no force.
-    func repulsion(of point: Int, x: Float, y: Float, squaredTheta: Float) -> PointForces {
-        var forces = PointForces()
-        let own = Int(leafOf[point])
-        cells.withUnsafeBufferPointer { cells in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3 * Self.maximumDepth + 8) { stack in
-                stack[0] = 0
-                var top = 1
-                while top > 0 {
-                    top -= 1
-                    let index = Int(stack[top])
-                    let cell = cells[index]
-                    if cell.count == 0 { continue }
-                    if index == own {
-                        forces.normalization += cell.count - 1
-                        continue
-                    }
-                    let dx = x - cell.massX, dy = y - cell.massY
-                    let squaredDistance = dx * dx + dy * dy
-                    if cell.firstChild >= 0 && cell.squaredWidth >= squaredTheta * squaredDistance {
-                        for child in (0..<Int32(4)).reversed() { stack[top] = cell.firstChild + child; top += 1 }
-                        continue
-                    }
-                    let w = 1 / (1 + squaredDistance), weight = cell.count * w
-                    forces.normalization += weight
-                    forces.repulsionX += weight * w * dx
-                    forces.repulsionY += weight * w * dy
+    /// Σ_j w_ij² (y_i − y_j) and Σ_j w_ij over every other point j from the point at (x, y) in
+    /// leaf `ownLeaf`, cells that look small from it summarised by their centre of mass. The own
+    /// leaf adds its duplicates' w = 1 and no force.
+    @inline(__always)
+    static func repulsion(cells: UnsafePointer<Cell>, ownLeaf: Int, x: Float, y: Float, squaredTheta: Float) -> PointForces {
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3 * maximumDepth + 8) { stack in
+            // Local accumulators stay in registers; a struct captured by the closure would not.
+            var normalization: Float = 0, repulsionX: Float = 0, repulsionY: Float = 0
+            let stack = stack.baseAddress!
+            stack[0] = 0
+            var top = 1
+            while top > 0 {
+                top -= 1
+                let index = Int(stack[top])
+                let cell = cells[index]
+                if index == ownLeaf {
+                    normalization += cell.count - 1
+                    continue
                 }
+                let dx = x - cell.massX, dy = y - cell.massY
+                let squaredDistance = dx * dx + dy * dy
+                if cell.firstChild >= 0 && cell.squaredWidth >= squaredTheta * squaredDistance {
+                    // Empty quadrants are never pushed; the first child is visited first.
+                    let first = Int(cell.firstChild)
+                    if cells[first + 3].count > 0 { stack[top] = Int32(first + 3); top += 1 }
+                    if cells[first + 2].count > 0 { stack[top] = Int32(first + 2); top += 1 }
+                    if cells[first + 1].count > 0 { stack[top] = Int32(first + 1); top += 1 }
+                    if cells[first].count > 0 { stack[top] = Int32(first); top += 1 }
+                    continue
+                }
+                let w = 1 / (1 + squaredDistance), weight = cell.count * w
+                normalization += weight
+                repulsionX += weight * w * dx
+                repulsionY += weight * w * dy
             }
+            return PointForces(repulsionX: repulsionX, repulsionY: repulsionY, normalization: normalization)
         }
-        return forces
     }
 
     /// The tree while points go in: geometry, sums of positions, one point per leaf.

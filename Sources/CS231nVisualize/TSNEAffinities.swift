@@ -145,23 +145,22 @@ public struct TSNEAffinities: Sendable {
 
     /// p_{j|i} ∝ exp(−β·d²_j) over one point's squared distances, β bisected as scikit-learn's
     /// `_binary_search_perplexity`: from β = 1, doubling or halving until bracketed, at most 100
-    /// steps, until the entropy is within 1e-5 of log(perplexity).
+    /// steps, until the entropy log S + β·Σ d²_j e_j / S (e_j = exp(−β·d²_j), S = Σ e_j) is
+    /// within 1e-5 of log(perplexity). One pass over the distances per step.
     static func conditionalProbabilities(_ squared: [Double], perplexity: Double, into p: inout [Double]) {
         let desiredEntropy = Foundation.log(perplexity)
         var beta = 1.0, low = -Double.infinity, high = Double.infinity
+        var sum = 0.0
         for _ in 0..<100 {
-            var sum = 0.0
+            sum = 0
+            var weighted = 0.0
             for j in squared.indices {
                 p[j] = Foundation.exp(-squared[j] * beta)
                 sum += p[j]
-            }
-            if sum == 0 { sum = 1e-8 }
-            var weighted = 0.0
-            for j in squared.indices {
-                p[j] /= sum
                 weighted += squared[j] * p[j]
             }
-            let difference = Foundation.log(sum) + beta * weighted - desiredEntropy
+            if sum == 0 { sum = 1e-8 }
+            let difference = Foundation.log(sum) + beta * weighted / sum - desiredEntropy
             if Swift.abs(difference) <= 1e-5 { break }
             if difference > 0 {
                 low = beta
@@ -171,5 +170,6 @@ public struct TSNEAffinities: Sendable {
                 beta = low == -.infinity ? beta / 2 : (beta + low) / 2
             }
         }
+        for j in squared.indices { p[j] /= sum }
     }
 }

@@ -16,35 +16,60 @@ extension TSNEAffinities {
                   into gradient: inout PlaneGradient) throws {
         let n = count
         let xs = SendableConstPointer(points), ys = SendableConstPointer(points + n)
-        let tree = method == .barnesHut ? UnsafeSendable(QuadTree(xs: xs.base, ys: ys.base, count: n)) : nil
-        let squaredTheta = theta * theta
-        let affinities = UnsafeSendable(self)
         gradient.values.withUnsafeMutableBufferPointer { values in
             gradient.repulsion.withUnsafeMutableBufferPointer { repulsion in
                 gradient.normalization.withUnsafeMutableBufferPointer { normalization in
                     let (attraction, pushes, shares) = (SendablePointer(values.baseAddress!), SendablePointer(repulsion.baseAddress!),
                                                         SendablePointer(normalization.baseAddress!))
-                    Parallel.forEachChunk(n, minimumChunk: 32) { rows in
-                        for i in rows {
-                            let forces: PointForces
-                            if let tree {
-                                forces = affinities.value.sparseAttraction(i, xs: xs.base, ys: ys.base)
-                                    .adding(tree.value.repulsion(of: i, x: xs.base[i], y: ys.base[i], squaredTheta: squaredTheta))
-                            } else {
-                                guard case .dense(let p) = affinities.value.storage else { return }
-                                forces = p.withUnsafeBufferPointer {
-                                    Self.exactForces(i, count: n, xs: xs.base, ys: ys.base, p: $0.baseAddress! + i * n)
-                                }
+                    // Workers get raw pointers only: copying the arrays into them would retain
+                    // and release shared storage from every point.
+                    withForces(at: xs.base, ys.base, squaredTheta: theta * theta) { forces in
+                        Parallel.forEachChunk(n, minimumChunk: 32) { rows in
+                            for i in rows {
+                                let f = forces(i)
+                                (attraction.base[i], attraction.base[n + i]) = (f.attractionX, f.attractionY)
+                                (pushes.base[i], pushes.base[n + i]) = (f.repulsionX, f.repulsionY)
+                                shares.base[i] = f.normalization
                             }
-                            (attraction.base[i], attraction.base[n + i]) = (forces.attractionX, forces.attractionY)
-                            (pushes.base[i], pushes.base[n + i]) = (forces.repulsionX, forces.repulsionY)
-                            shares.base[i] = forces.normalization
                         }
                     }
                 }
             }
         }
         gradient.combine(exaggeration: exaggeration)
+    }
+
+    /// Calls `body` with a function giving each point's forces: the exact sums over every other
+    /// point, or the sparse attraction plus the repulsion from a quadtree of the points.
+    func withForces(at xs: UnsafePointer<Float>, _ ys: UnsafePointer<Float>, squaredTheta: Float,
+                    _ body: (@Sendable (Int) -> PointForces) -> Void) {
+        let n = count, points = (SendableConstPointer(xs), SendableConstPointer(ys))
+        switch storage {
+        case .dense(let p):
+            p.withUnsafeBufferPointer { p in
+                let p = SendableConstPointer(p.baseAddress!)
+                body { i in Self.exactForces(i, count: n, xs: points.0.base, ys: points.1.base, p: p.base + i * n) }
+            }
+        case let .sparse(rowStarts, columns, values):
+            let tree = QuadTree(xs: xs, ys: ys, count: n)
+            rowStarts.withUnsafeBufferPointer { rowStarts in
+                columns.withUnsafeBufferPointer { columns in
+                    values.withUnsafeBufferPointer { values in
+                        tree.cells.withUnsafeBufferPointer { cells in
+                            tree.leafOf.withUnsafeBufferPointer { leafOf in
+                                let rows = SparseRows(starts: rowStarts.baseAddress!, columns: columns.baseAddress!, values: values.baseAddress!)
+                                let (cells, leafOf) = (SendableConstPointer(cells.baseAddress!), SendableConstPointer(leafOf.baseAddress!))
+                                body { i in
+                                    rows.attraction(i, xs: points.0.base, ys: points.1.base)
+                                        .adding(QuadTree.repulsion(cells: cells.base, ownLeaf: Int(leafOf.base[i]), x: points.0.base[i],
+                                                                   y: points.1.base[i], squaredTheta: squaredTheta))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// KL(P ‖ Q) = Σ_{p_ij > 0} p_ij log(p_ij · Z / w_ij), with Z summed over every pair (so the
@@ -96,21 +121,6 @@ extension TSNEAffinities {
         }
     }
 
-    /// Σ_j p_ij w_ij (y_i − y_j) over row i's neighbours.
-    func sparseAttraction(_ i: Int, xs: UnsafePointer<Float>, ys: UnsafePointer<Float>) -> PointForces {
-        guard case let .sparse(rowStarts, columns, values) = storage else { return PointForces() }
-        var forces = PointForces()
-        let (x, y) = (xs[i], ys[i])
-        for k in rowStarts[i]..<rowStarts[i + 1] {
-            let j = Int(columns[k])
-            let dx = x - xs[j], dy = y - ys[j]
-            let pw = values[k] / (1 + dx * dx + dy * dy)
-            forces.attractionX += pw * dx
-            forces.attractionY += pw * dy
-        }
-        return forces
-    }
-
     /// Point i's attraction (P's row `p`), repulsion and share of Z against every other point,
     /// eight points at a time.
     @inline(__always)
@@ -143,6 +153,28 @@ extension TSNEAffinities {
         }
         // The sum included the point itself: w_ii = 1, with no force.
         forces.normalization -= 1
+        return forces
+    }
+}
+
+/// Compressed rows of P, by pointer, for the workers.
+struct SparseRows: @unchecked Sendable {
+    let starts: UnsafePointer<Int>
+    let columns: UnsafePointer<Int32>
+    let values: UnsafePointer<Float>
+
+    /// Σ_j p_ij w_ij (y_i − y_j) over row i's entries.
+    @inline(__always)
+    func attraction(_ i: Int, xs: UnsafePointer<Float>, ys: UnsafePointer<Float>) -> PointForces {
+        var forces = PointForces()
+        let (x, y) = (xs[i], ys[i])
+        for k in starts[i]..<starts[i + 1] {
+            let j = Int(columns[k])
+            let dx = x - xs[j], dy = y - ys[j]
+            let pw = values[k] / (1 + dx * dx + dy * dy)
+            forces.attractionX += pw * dx
+            forces.attractionY += pw * dy
+        }
         return forces
     }
 }

@@ -46,6 +46,7 @@ struct VisualizeSourceOptions: ParsableArguments {
 /// A checkpoint's net with its validation images prepared as in training.
 struct VisualizeContext {
     let model: AnyModel<Float>
+    let train: LabeledTensors<Float>
     let val: LabeledTensors<Float>
     let classNames: [String]
     let pixels: InputPixels
@@ -59,6 +60,7 @@ struct VisualizeContext {
         let data = try NetworkData.load(checkpoint: file, path: options.checkpoint, dataDirectory: options.dataDir,
                                         inputShape: model.configuration.inputShape, dataset: options.dataset)
         self.model = model
+        train = data.train
         val = data.val
         classNames = data.classNames
         pixels = try data.pixels(imageShape: Attribution.imageShape(ofInput: model.configuration.inputShape))
