@@ -15,7 +15,7 @@ json + numpy (no package needed).
 
 usage: python3 scripts/tsne_reference.py RAW.safetensors [--seed 0]
 """
-import argparse, json, struct, sys, time
+import argparse, sys, time
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.spatial.distance import squareform
@@ -23,20 +23,7 @@ from sklearn.manifold import TSNE, trustworthiness
 from sklearn.manifold._t_sne import _joint_probabilities, _joint_probabilities_nn
 from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
-
-
-def read_safetensors(path):
-    data = open(path, "rb").read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    body = data[8 + n:]
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        dtype = {"F32": "<f4", "F64": "<f8"}[info["dtype"]]
-        tensors[name] = np.frombuffer(body[begin:end], dtype=dtype).reshape(info["shape"]).copy()
-    return tensors, meta
+from safetensors_numpy import read_safetensors
 
 
 def sklearn_affinities(codes, perplexity, method):

@@ -5,11 +5,13 @@ import Testing
 /// `cs231n visualize` end to end on a tiny conv net and a tiny two-layer net trained on the
 /// built-in dataset, and the PyTorch reference where torch is installed.
 @Suite(.serialized) struct VisualizeCommandTests {
-    /// Runs the tool, returning its exit status and stdout + stderr.
-    static func run(_ arguments: [String], executable: String = ReportRenderingTests.tool.path) throws -> (Int32, String) {
+    /// Runs the tool, returning its exit status and stdout + stderr; `threads` sets CS231N_THREADS.
+    static func run(_ arguments: [String], executable: String = ReportRenderingTests.tool.path,
+                    threads: Int? = nil) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let threads { process.environment = ProcessInfo.processInfo.environment.merging(["CS231N_THREADS": String(threads)]) { $1 } }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -23,7 +25,7 @@ import Testing
     /// when the tool is not built next to the tests.
     static func trained(_ model: String, extra: [String] = []) throws -> URL? {
         guard ReportRenderingTests.builtTool() != nil else { return nil }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-visualize-\(model)-\(getpid())")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-visualize-\(model)-\(UUID().uuidString)")
         let (status, output) = try run(["train", "--model", model, "--dataset", "builtin", "--num-train", "200", "--num-val", "40",
                                         "--epochs", "1", "--batch-size", "50", "--hidden", "12", "-o", folder.path] + extra)
         #expect(status == 0, "\(output)")
@@ -74,9 +76,14 @@ import Testing
             (["fool", "--target", "zebra"], "0 disc, 1 ring"),
             (["guided", "--layer", "pool1", "--channel", "1", "--position", "16,0"], "y in 0...15"),
         ]
+        try Self.expectErrors(mistakes, checkpoint: checkpoint, output: out)
+    }
+
+    /// Each `visualize` command line fails with an error containing its message.
+    static func expectErrors(_ mistakes: [([String], String)], checkpoint: String, output: String) throws {
         for (arguments, message) in mistakes {
-            let (status, output) = try Self.run(["visualize"] + arguments + ["--checkpoint", checkpoint, "-o", out])
-            #expect(status != 0 && output.contains(message), "visualize \(arguments.joined(separator: " ")): \(output)")
+            let (status, text) = try run(["visualize"] + arguments + ["--checkpoint", checkpoint, "-o", output])
+            #expect(status != 0 && text.contains(message), "visualize \(arguments.joined(separator: " ")): \(text)")
         }
     }
 

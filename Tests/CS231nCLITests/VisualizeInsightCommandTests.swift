@@ -5,23 +5,6 @@ import Testing
 /// `cs231n visualize occlusion|neighbours|tsne` end to end on a tiny conv net trained on the
 /// built-in dataset (200 training and 40 validation images).
 @Suite(.serialized) struct VisualizeInsightCommandTests {
-    /// Runs the tool with `CS231N_THREADS` set to `threads` (nil: unset), returning its status and output.
-    static func run(_ arguments: [String], threads: Int? = nil) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = ReportRenderingTests.tool
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["CS231N_THREADS"] = threads.map(String.init)
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
-
     @Test func occlusionNeighboursAndTSNEDrawAConvNet() throws {
         guard let folder = try VisualizeCommandTests.trained("three-layer-convnet", extra: ["--filters", "4"]) else { return }
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -33,7 +16,7 @@ import Testing
             (["tsne", "--images", "30", "--perplexity", "5", "--iterations", "300", "--json"], "\"metric\":\"kl_divergence\""),
         ]
         for (command, expected) in commands {
-            let (status, output) = try Self.run(["visualize"] + command + ["--checkpoint", checkpoint, "-o", out])
+            let (status, output) = try VisualizeCommandTests.run(["visualize"] + command + ["--checkpoint", checkpoint, "-o", out])
             #expect(status == 0 && output.contains(expected), "visualize \(command.joined(separator: " ")): \(output)")
         }
         try VisualizeCommandTests().expectPictures(URL(fileURLWithPath: out), ["occlusion.png", "neighbours-fc2.png", "neighbours-pool1.png",
@@ -50,10 +33,7 @@ import Testing
             (["tsne", "--images", "41"], "the val split has 40 images (1...40)"),
             (["tsne", "--images", "0-50", "--split", "train", "--perplexity", "60"], "below the number of images (51)"),
         ]
-        for (arguments, message) in mistakes {
-            let (status, output) = try Self.run(["visualize"] + arguments + ["--checkpoint", checkpoint, "-o", out])
-            #expect(status != 0 && output.contains(message), "visualize \(arguments.joined(separator: " ")): \(output)")
-        }
+        try VisualizeCommandTests.expectErrors(mistakes, checkpoint: checkpoint, output: out)
     }
 
     /// The map does not depend on how many threads computed it.
@@ -65,7 +45,7 @@ import Testing
             var maps: [Tensor<Float>] = []
             for threads in [1, 2, nil] as [Int?] {
                 let raw = folder.appendingPathComponent("raw-\(method)-\(threads ?? 0).safetensors").path
-                let (status, output) = try Self.run(["visualize", "tsne", "--checkpoint", checkpoint, "--split", "train", "--images", "200",
+                let (status, output) = try VisualizeCommandTests.run(["visualize", "tsne", "--checkpoint", checkpoint, "--split", "train", "--images", "200",
                                                      "--perplexity", "10", "--iterations", "300", "--method", method, "--seed", "3",
                                                      "--raw", raw, "-o", folder.path], threads: threads)
                 #expect(status == 0, "\(output)")
