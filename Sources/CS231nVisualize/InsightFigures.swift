@@ -51,8 +51,7 @@ extension NetFigures {
                       + Array(repeating: colour.blue, count: plane), caption: label)
         }
         rowLabels += Array(repeating: "", count: (tiles.count + columns - 1) / columns - imageRows)
-        let title = "occlusion \(settings.patch)x\(settings.patch), stride \(settings.stride): p(class), argmax"
-            + (settings.layer.map { ", strongest \($0) map" } ?? "")
+        let title = "occlusion \(settings.patch)x\(settings.patch)/\(settings.stride): p, argmax" + (settings.layer.map { ", \($0)" } ?? "")
         return try tiles.render(columns: columns, scale: 3, title: title, rowLabels: rowLabels)
     }
 
