@@ -52,8 +52,9 @@ let package = Package(
         .target(name: "CS231nOptim", dependencies: ["CS231nTensor", "CS231nNN", "CS231nData"],
                 swiftSettings: numericSettings),
         // Plots and pictures of what a model learned: saliency, deconvnet and guided backprop
-        // projections, feature maps, class models, fooling images.
-        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData", "CS231nNN"],
+        // projections, feature maps, class models, fooling images, occlusion, neighbours in
+        // feature space, t-SNE maps.
+        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData", "CS231nNN", "CS231nClassifiers"],
                 swiftSettings: numericSettings),
         // The library product: one import for all stages.
         .target(name: "CS231n", dependencies: [

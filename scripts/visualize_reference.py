@@ -17,25 +17,12 @@ normalised error exceeds 1e-4. safetensors files are parsed with json + numpy (n
 
 usage: python3 scripts/visualize_reference.py CHECKPOINT.safetensors RAW.safetensors
 """
-import json, struct, sys
+import json, sys
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-
-def read_safetensors(path):
-    data = open(path, "rb").read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    body = data[8 + n:]
-    dtypes = {"F32": "<f4", "F64": "<f8"}
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        tensors[name] = np.frombuffer(body[begin:end], dtype=dtypes[info["dtype"]]).reshape(info["shape"]).copy()
-    return tensors, meta
+from safetensors_numpy import read_safetensors
 
 
 class Net(nn.Module):

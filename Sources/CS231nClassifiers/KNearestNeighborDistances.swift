@@ -50,23 +50,12 @@ extension KNearestNeighbor {
         return result
     }
 
-    /// No loops: ‖x‖² + ‖y‖² − 2·x·y, the cross term one GEMM on the BLAS.
+    /// No loops: ‖x‖² + ‖y‖² − 2·x·y, the cross term one GEMM on the BLAS (`squaredDistances`),
+    /// then the square root.
     public func distancesNoLoops(_ queries: Tensor<Float>) throws -> Tensor<Float> {
-        let matrix = try checkedQueries(queries, operation: "distancesNoLoops")
-        let norms = trainingNorms
-        var squared = pairwise(matrix) { query, training, output in
-            let queryNorms = DistanceKernels.squaredNorms(query)
-            queryNorms.withUnsafeBufferPointer { queryNorms in
-                norms.withUnsafeBufferPointer { trainingNorms in
-                    DistanceKernels.squaredL2(queries: query, queryNorms: queryNorms.baseAddress!,
-                                              training: training, trainingNorms: trainingNorms.baseAddress!,
-                                              output: output, outputStride: training.rows)
-                }
-            }
-        }
-        // Rounding can leave a tiny negative where the distance is zero.
-        squared.mapInPlace({ $0.replacing(with: 0, where: $0 .< 0).squareRoot() }, { Swift.max($0, 0).squareRoot() })
-        return squared
+        var distances = try squaredDistances(queries)
+        distances.mapInPlace({ $0.squareRoot() }, { $0.squareRoot() })
+        return distances
     }
 
     /// Manhattan distances Σ|x − y| with the SIMD kernel, parallel over tiles of queries.

@@ -109,6 +109,18 @@ struct NeighbourSelector {
         }
     }
 
+    /// The `k` nearest columns of `row[0..<count]` by (true distance, index), nearest first,
+    /// each with its distance from `referenceDistance`: the Float values only shortlist, so the
+    /// order is the Double reference's whatever rounding the Float kernels made.
+    mutating func nearest(row: UnsafePointer<Float>, count: Int, k: Int, bound: DistanceErrorBound,
+                          referenceDistance: (Int) -> Double) -> [(index: Int, distance: Double)] {
+        let threshold = k == 1 ? Self.minimum(row, count) : kthSmallest(row, count, k)
+        collectCandidates(row, count, upTo: bound.upperWindow(Double(threshold)))
+        var ranked = candidates.map { (index: $0.index, distance: referenceDistance($0.index)) }
+        ranked.sort { ($0.distance, $0.index) < ($1.distance, $1.index) }
+        return Array(ranked.prefix(k))
+    }
+
     /// The vote's winner when every way of picking `picks` of the `size` doubtful neighbours
     /// (labels counted in `windowCounts`) gives the same one, else nil. A class's count lies
     /// between its sure votes plus the picks the other labels cannot absorb, and its sure votes

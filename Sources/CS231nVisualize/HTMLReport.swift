@@ -36,6 +36,8 @@ public struct HTMLReport: Sendable {
 
     func render(_ block: ReportBlock) -> String {
         switch block {
+        case .heading(let text):
+            return "<h3>\(escape(text))</h3>"
         case .paragraph(let text):
             return "<p>\(escape(text))</p>"
         case .timing(let text):
@@ -88,6 +90,8 @@ public struct ReportSection: Codable, Sendable {
 }
 
 public enum ReportBlock: Codable, Sendable {
+    /// A subsection's title within a section.
+    case heading(String)
     case paragraph(String)
     /// A line that differs from run to run (seconds, throughput); kept apart for comparisons.
     case timing(String)

@@ -34,6 +34,12 @@ public struct InputPixels: Sendable {
         }
     }
 
+    /// One image (C, H, W) of a single pixel value everywhere (128: mid grey), prepared as the
+    /// inputs are: (value − mean) / scale.
+    public func inputs(ofPixel value: Float) throws -> Tensor<Float> {
+        try Tensor(shape: imageShape, scalars: zip(mean.scalars, scale.scalars).map { (value - $0) / $1 })
+    }
+
     /// Input-space values (N, C·H·W…) in pixel units (0…255 scale): each times its scale.
     public func inPixels(_ x: Tensor<Float>) throws -> Tensor<Float> {
         guard x.count % Swift.max(1, scale.count) == 0 else {
@@ -89,9 +95,14 @@ public struct FigureTiles {
     /// `maximum` (default: the map's own largest value): saliency and activations.
     public mutating func addHeat(_ map: [Float], maximum: Float? = nil, caption: String = "") {
         let top = maximum ?? map.max() ?? 0
-        let units = map.map { top > 0 ? Swift.min(1, Swift.max(0, $0 / top)) : 0 }
-        add(units.map { Swift.min(1, 3 * $0) } + units.map { Swift.min(1, Swift.max(0, 3 * $0 - 1)) }
-            + units.map { Swift.max(0, 3 * $0 - 2) }, caption: caption)
+        let colours = map.map { Self.heat(top > 0 ? $0 / top : 0) }
+        add(colours.map(\.red) + colours.map(\.green) + colours.map(\.blue), caption: caption)
+    }
+
+    /// The heat ramp's colour (0…1 per channel) for a value in 0…1 (clamped).
+    public static func heat(_ unit: Float) -> (red: Float, green: Float, blue: Float) {
+        let u = Swift.min(1, Swift.max(0, unit))
+        return (Swift.min(1, 3 * u), Swift.min(1, Swift.max(0, 3 * u - 1)), Swift.max(0, 3 * u - 2))
     }
 
     /// The tiles in rows of `columns`; `rowLabels` one per row.

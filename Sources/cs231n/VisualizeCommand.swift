@@ -14,7 +14,8 @@ struct VisualizeCommand: ParsableCommand {
             """,
         subcommands: [VisualizeSaliencyCommand.self, VisualizeGuidedCommand.self, VisualizeDeconvCommand.self,
                       VisualizeFeaturesCommand.self, VisualizeClassCommand.self, VisualizeFoolCommand.self,
-                      VisualizeFiltersCommand.self])
+                      VisualizeFiltersCommand.self, VisualizeOcclusionCommand.self, VisualizeNeighboursCommand.self,
+                      VisualizeTSNECommand.self])
 }
 
 /// `cs231n visualize filters <checkpoint>`: the first convolution's filters as an image grid.

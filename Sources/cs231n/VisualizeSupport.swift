@@ -36,6 +36,7 @@ struct VisualizeSourceOptions: ParsableArguments {
 /// A checkpoint's net with its validation images prepared as in training.
 struct VisualizeContext {
     let model: AnyModel<Float>
+    let train: LabeledTensors<Float>
     let val: LabeledTensors<Float>
     let classNames: [String]
     let pixels: InputPixels
@@ -48,6 +49,7 @@ struct VisualizeContext {
         let (model, file) = try options.checkpoint.model()
         let data = try options.checkpoint.data(file, for: model).data
         self.model = model
+        train = data.train
         val = data.val
         classNames = data.classNames
         pixels = try InputPixels(data.preprocessor, imageShape: Attribution.imageShape(ofInput: model.configuration.inputShape))

@@ -6,11 +6,13 @@ import Testing
 /// built-in dataset, and the PyTorch reference where torch is installed.
 @Suite(.serialized, .enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"))
 struct VisualizeCommandTests {
-    /// Runs the tool, returning its exit status and stdout + stderr.
-    static func run(_ arguments: [String], executable: String = ReportRenderingTests.tool.path) throws -> (Int32, String) {
+    /// Runs the tool, returning its exit status and stdout + stderr; `threads` sets CS231N_THREADS.
+    static func run(_ arguments: [String], executable: String = ReportRenderingTests.tool.path,
+                    threads: Int? = nil) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let threads { process.environment = ProcessInfo.processInfo.environment.merging(["CS231N_THREADS": String(threads)]) { $1 } }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -22,7 +24,7 @@ struct VisualizeCommandTests {
 
     /// A folder with a checkpoint of `model` trained for one short epoch.
     static func trained(_ model: String, extra: [String] = []) throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-visualize-\(model)-\(getpid())")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-visualize-\(model)-\(UUID().uuidString)")
         let (status, output) = try run(["train", "--model", model, "--dataset", "builtin", "--num-train", "200", "--num-val", "40",
                                         "--epochs", "1", "--batch-size", "50", "--hidden", "12", "-o", folder.path] + extra)
         #expect(status == 0, "\(output)")
@@ -73,9 +75,14 @@ struct VisualizeCommandTests {
             (["fool", "--target", "zebra"], "0 disc, 1 ring"),
             (["guided", "--layer", "pool1", "--channel", "1", "--position", "16,0"], "y in 0...15"),
         ]
+        try Self.expectErrors(mistakes, checkpoint: checkpoint, output: out)
+    }
+
+    /// Each `visualize` command line fails with an error containing its message.
+    static func expectErrors(_ mistakes: [([String], String)], checkpoint: String, output: String) throws {
         for (arguments, message) in mistakes {
-            let (status, output) = try Self.run(["visualize"] + arguments + ["--checkpoint", checkpoint, "-o", out])
-            #expect(status != 0 && output.contains(message), "visualize \(arguments.joined(separator: " ")): \(output)")
+            let (status, text) = try run(["visualize"] + arguments + ["--checkpoint", checkpoint, "-o", output])
+            #expect(status != 0 && text.contains(message), "visualize \(arguments.joined(separator: " ")): \(text)")
         }
     }
 

@@ -121,7 +121,9 @@ extension DemoPipeline {
                                               options: ["filters": "32", "filter-size": "7"]),
             optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3),
             options: SolverOptions(epochs: 4, batchSize: 64, learningRateDecay: 0.95, seed: seed))
-        return DemoStage(name: "convnet", title: "A convolutional net", inputs: recipe.inputs.merging(["attribution": "saliency, guided, deconvnet; top 9 of pool1 channel 5"]) { a, _ in a }) { context in
+        let inputs = recipe.inputs.merging(understandingInputs) { a, _ in a }
+            .merging(["attribution": "saliency, guided, deconvnet; top 9 of pool1 channel 5"]) { a, _ in a }
+        return DemoStage(name: "convnet", title: "A convolutional net", inputs: inputs) { context in
             let data = try PreparedData<Float>(context.splits, fitting: .meanImage, inputShape: [3, 32, 32])
             let (trained, model) = try train(recipe, data: data, context: context, stage: "convnet")
             var blocks = trained
@@ -131,7 +133,9 @@ extension DemoPipeline {
             let matrix = NetworkPictures.confusionMatrix(try confusionCounts(model, data.val), classNames: data.classNames,
                                                          title: "ThreeLayerConvNet, validation split")
             blocks.append(.png(Data(matrix.encoded()), caption: "Confusion matrix of the conv net on the validation split", width: nil))
+            blocks.append(.heading("Understanding the net"))
             blocks += try attributionBlocks(model, data: data)
+            blocks += try understandingBlocks(model, data: data, seed: context.seed)
             return ReportSection(title: "A convolutional net", blocks: blocks)
         }
     }
