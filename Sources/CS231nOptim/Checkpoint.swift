@@ -57,7 +57,10 @@ public enum Checkpoint {
 
     /// Reads a checkpoint file and checks it is one of ours.
     public static func read(_ path: String) throws -> SafetensorsFile {
-        let file = try SafetensorsFile(contentsOf: path)
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(contentsOf: path) } catch let error as SafetensorsError {
+            throw CheckpointError(error, path: path)
+        }
         guard file.metadata["format"] == format else {
             throw CheckpointError.incompatible(path: path, detail: "it is a safetensors file but not a swift-cs231n checkpoint (metadata format is \(file.metadata["format"] ?? "absent"))")
         }
@@ -148,7 +151,7 @@ extension Solver {
 
     /// Writes the checkpoint atomically.
     public func saveCheckpoint(to path: String) throws {
-        try writeFileAtomically(checkpointFile().serialized(), to: path)
+        try checkpointFile().write(to: path)
     }
 
     /// Restores the state saved at `path`, so that `train()` continues as if never stopped.

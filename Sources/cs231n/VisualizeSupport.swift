@@ -62,7 +62,7 @@ struct VisualizeContext {
         val = data.val
         classNames = data.classNames
         pixels = try data.pixels(imageShape: Attribution.imageShape(ofInput: model.configuration.inputShape))
-        try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: options.output)
     }
 
     /// The chosen validation images, their labels and tile labels ("#12").
@@ -122,7 +122,7 @@ struct VisualizeContext {
         var file = SafetensorsFile()
         for (name, tensor) in tensors { file.add(name, tensor) }
         file.metadata = metadata.merging(["checkpoint": options.checkpoint, "latest": String(options.latest)]) { a, _ in a }
-        try writeFileAtomically(file.serialized(), to: path)
+        try file.write(to: path)
         printer.say("wrote \(path) (\(tensors.map(\.0).joined(separator: ", ")))")
     }
 }
