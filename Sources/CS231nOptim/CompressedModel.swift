@@ -98,13 +98,13 @@ public struct CompressedModel: Sendable {
         return file
     }
 
-    /// Reads and checks the file at `path`.
-    public init(contentsOf path: String) throws {
+    /// Reads and checks the file at `path` (see `init(parsing:path:maximumExpandedBytes:)`).
+    public init(contentsOf path: String, maximumExpandedBytes: Int = 1 << 30) throws {
         let bytes: [UInt8]
         do { bytes = try FileSystem.contents(atPath: path) } catch let error as FileReadError {
             throw CompressedModelError.unreadable(path: path, reason: error.reason)
         }
-        try self.init(parsing: bytes, path: path)
+        try self.init(parsing: bytes, path: path, maximumExpandedBytes: maximumExpandedBytes)
     }
 
     /// Writes the file atomically: `path` holds the old file or all of the new one.
