@@ -58,6 +58,12 @@ public enum CIFAR10 {
         return try readBatches(files, classNames: classNames)
     }
 
+    /// The images of one batch file held in memory, its size and labels checked; `name` is what
+    /// errors call it. `classNames` come from `parseClassNames`.
+    public static func readBatch(_ bytes: UnsafeRawBufferPointer, name: String, classNames: [String]) throws -> LabeledImages {
+        try readBatches([BatchFile(name: name, bytes: bytes)], classNames: classNames)
+    }
+
     /// True when `directory` holds `test_batch.bin` (the mirror in ../shared/data has none).
     public static func hasTestBatch(directory: String) -> Bool {
         if isArchivePath(directory) { return FileManager.default.fileExists(atPath: directory) }
