@@ -9,7 +9,7 @@ public enum ArchiveError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .tooLarge(let source, let limit):
             return "\(source) inflates to more than \(limit) bytes, the most allowed: it is not the data expected "
-                + "(or a decompression bomb); pass a larger limit if it is genuine"
+                + "(a decompression bomb?)"
         case .corrupt(let source, let offset, let detail):
             return "\(source) is corrupt at byte \(offset): \(detail)"
         case .truncated(let source, let detail):

@@ -75,7 +75,8 @@ public struct ModelShapes: Sendable, Equatable {
             throw invalid("unknown model kind (known: \(AnyModel<Float>.kinds.joined(separator: ", ")))")
         }
         var total = 0
-        for shape in Array(parameters.values) + Array(buffers.values) {
+        // In name order, so that the error names the same tensor on every run.
+        for (_, shape) in parameters.sorted(by: { $0.key < $1.key }) + buffers.sorted(by: { $0.key < $1.key }) {
             total += try Tensor<Float>.checkedCount(shape: shape)
             guard total <= Tensor<Float>.maximumByteCount else {
                 throw invalid("its tensors hold more than \(Tensor<Float>.maximumByteCount) elements together")

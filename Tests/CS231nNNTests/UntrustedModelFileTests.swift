@@ -67,7 +67,8 @@ func editingCompressedHeader(_ bytes: [UInt8], _ edit: (inout [String: Any]) -> 
             edited.metadata["model.config"] = configuration.jsonString()
             return edited.serialized()
         }
-        expectRefused(try withConfiguration { $0.hiddenSizes = [1 << 62, 16] }, ["model.config does not describe a model"])
+        expectRefused(try withConfiguration { $0.hiddenSizes = [1 << 62, 16] },
+                      ["model.config does not describe a model", "shape (12×4611686018427387904)"])
         expectRefused(try withConfiguration { $0.hiddenSizes = [100_000_000_000, 16] }, ["model.config does not describe a model"])
         // A size that is allocatable, but not what the file holds: refused before building.
         expectRefused(try withConfiguration { $0.hiddenSizes = [100_000, 16] },
