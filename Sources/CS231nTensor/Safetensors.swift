@@ -76,8 +76,8 @@ public struct SafetensorsFile: Sendable, Equatable {
     /// when the file has none.
     public func tensor<S: TensorScalar>(_ name: String, as _: S.Type = S.self) -> Tensor<S>? {
         guard let entry = entries[name] else { return nil }
-        // Parsing and `add` keep every entry within `Tensor<Double>`'s limit, so no shape here
-        // can fail `Tensor`'s size check.
+        // Parsing and `add(_:dtype:shape:bytes:)` keep entries within `Tensor<Double>`'s limit
+        // (a tensor added as itself was already within its own), so the size check holds here.
         var result = Tensor<S>(uninitializedShape: entry.shape)
         entry.bytes.withUnsafeBytes { raw in
             result.withUnsafeMutableBufferPointer { out in
