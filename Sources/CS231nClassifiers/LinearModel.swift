@@ -51,10 +51,10 @@ public struct LinearModel<S: TensorScalar>: Sendable {
     }
 
     public func save(to path: String) throws {
-        var tensors = [(name: "weights", tensor: weights), (name: "input_mean", tensor: Tensor<S>(preprocessor.mean.map { S($0) }))]
-        if preprocessor.kind == .featureStandardization {
-            tensors.append((name: "input_std", tensor: Tensor<S>(preprocessor.scale.map { S($0) })))
-        }
+        var file = SafetensorsFile()
+        file.add("weights", weights)
+        file.add("input_mean", Tensor<S>(preprocessor.mean.map { S($0) }))
+        if preprocessor.kind == .featureStandardization { file.add("input_std", Tensor<S>(preprocessor.scale.map { S($0) })) }
         let names = String(decoding: try JSONSerialization.data(withJSONObject: classNames), as: UTF8.self)
         var metadata = [
             "format": "cs231n-linear", "loss": loss.rawValue, "features": featureName, "class_names": names,
@@ -63,12 +63,16 @@ public struct LinearModel<S: TensorScalar>: Sendable {
             "seed": String(settings.seed),
         ]
         if let validationAccuracy { metadata["validation_accuracy"] = String(validationAccuracy) }
-        try Safetensors.write(tensors, metadata: metadata, to: path)
+        file.metadata = metadata
+        try file.write(to: path)
     }
 
     public static func load(from path: String) throws -> LinearModel {
-        let (tensors, metadata) = try Safetensors.read(path, as: S.self)
         let bad = { (detail: String) in LinearClassifierError.badModelFile(path: path, detail: detail) }
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(contentsOf: path) } catch let error as SafetensorsError { throw bad(error.detail) }
+        let metadata = file.metadata
+        let tensors = ["weights", "input_mean", "input_std"].reduce(into: [String: Tensor<S>]()) { $0[$1] = file.tensor($1, as: S.self) }
         guard metadata["format"] == "cs231n-linear" else { throw bad("not a cs231n linear model (metadata format is \(metadata["format"] ?? "missing"))") }
         guard let loss = metadata["loss"].flatMap(LinearLoss.init(rawValue:)) else { throw bad("metadata loss must be svm or softmax") }
         guard let weights = tensors["weights"], weights.rank == 2 else { throw bad("tensor 'weights' (D+1)×C is missing") }

@@ -17,6 +17,8 @@ public enum CIFAR10 {
     public static let archiveURL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
     public static let archiveMD5 = "c32a1d4ab5d03f1284b67883e8d87530"
     public static let classCount = 10
+    /// The bytes of each official batch file: 10,000 records.
+    public static let officialBatchSize = 10_000 * recordSize
 
     /// `$CS231N_DATA_DIR` when set, else `~/.cache/cs231n/cifar-10-batches-bin`.
     public static var defaultDirectory: String {
@@ -56,6 +58,12 @@ public enum CIFAR10 {
         return try readBatches(files, classNames: classNames)
     }
 
+    /// The images of one batch file held in memory, its size and labels checked; `name` is what
+    /// errors call it. `classNames` come from `parseClassNames`.
+    public static func readBatch(_ bytes: UnsafeRawBufferPointer, name: String, classNames: [String]) throws -> LabeledImages {
+        try readBatches([BatchFile(name: name, bytes: bytes)], classNames: classNames)
+    }
+
     /// True when `directory` holds `test_batch.bin` (the mirror in ../shared/data has none).
     public static func hasTestBatch(directory: String) -> Bool {
         if isArchivePath(directory) { return FileManager.default.fileExists(atPath: directory) }
@@ -71,7 +79,9 @@ public enum CIFAR10 {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw CIFARError.malformedMeta(path: path, detail: "it is not UTF-8 text")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is a single Character in Swift, so splitting on "\n" alone would leave a CRLF
+        // file as one line.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             .map { $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r"))) }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         if let blank = lines.firstIndex(of: "") {

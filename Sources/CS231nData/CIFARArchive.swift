@@ -15,7 +15,7 @@ extension CIFAR10 {
         let members = try ArchiveMembers(path: path)
         _ = try members.load(train: true)
         _ = try members.load(train: false)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: directory)
         return try (trainingFiles + [testFile, metaFile, "readme.html"]).compactMap { name in
             guard let bytes = members.contents(name) else { return nil }
             let target = directory + "/" + name
@@ -74,31 +74,4 @@ struct ArchiveMembers {
             return try CIFAR10.readBatches(files, classNames: classNames)
         }
     }
-}
-
-/// Writes files so that readers see the old contents or the new, never a half-written file.
-public enum AtomicFile {
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory)
-            + "/.\((path as NSString).lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp"
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                unlink(temporary)
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: reason])
-            }
-        } catch {
-            unlink(temporary)
-            throw FileWriteError(path: path, reason: error.localizedDescription)
-        }
-    }
-}
-
-/// A file that could not be written, and why.
-public struct FileWriteError: Error, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-    public var description: String { "cannot write \(path): \(reason)" }
 }

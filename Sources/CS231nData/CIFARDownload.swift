@@ -23,8 +23,7 @@ extension CIFAR10 {
                                 md5: String = archiveMD5, keepArchive: Bool = false,
                                 progress: @escaping @Sendable (Int64, Int64?) -> Void = { _, _ in }) throws {
         let archive = archivePath(forDirectory: directory)
-        try FileManager.default.createDirectory(atPath: (archive as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: (archive as NSString).deletingLastPathComponent)
         let reusable = FileManager.default.fileExists(atPath: archive)
             && (try? Downloader.md5(ofFile: archive)) == md5.lowercased()
         if !reusable {

@@ -23,8 +23,12 @@ public enum CIFARError: Error, Equatable, CustomStringConvertible {
         case .unreadableFile(let path, let reason):
             return "cannot read \(path): \(reason)"
         case .badFileSize(let path, let size):
-            return "\(path) is \(size) bytes, not a positive multiple of \(CIFAR10.recordSize) "
-                + "(one label byte + 3072 pixel bytes per image): the file is truncated or not a CIFAR-10 batch"
+            let records = size / CIFAR10.recordSize
+            let nearest = records > 0 ? "\(records * CIFAR10.recordSize) or \((records + 1) * CIFAR10.recordSize)"
+                : "\(CIFAR10.recordSize)"
+            return "\(path) is \(size) bytes; a CIFAR-10 batch is a positive multiple of \(CIFAR10.recordSize) bytes "
+                + "(one label byte + 3072 pixel bytes per image; the official batches are \(CIFAR10.officialBatchSize) bytes), "
+                + "so expected \(nearest): the file is truncated or not a CIFAR-10 batch"
         case .badLabel(let path, let record, let label):
             return "\(path): record \(record) (byte offset \(record * CIFAR10.recordSize)) has label \(label); "
                 + "CIFAR-10 labels are 0...9"

@@ -1,3 +1,4 @@
+import CS231nTensor
 import Foundation
 
 extension CIFAR10 {
@@ -23,7 +24,7 @@ extension CIFAR10 {
             throw TensorError.invalidArgument(operation: "CIFAR10.writeFolder",
                 detail: "need at least \(trainingFiles.count) training images for \(trainingFiles.count) batches, got \(train.count)")
         }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: directory)
         let ranges = try LabeledImages.foldRanges(count: train.count, k: trainingFiles.count)
         for (name, range) in zip(trainingFiles, ranges) {
             try AtomicFile.write(records(train.slice(range)), to: directory + "/" + name)

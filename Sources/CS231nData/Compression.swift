@@ -1,3 +1,5 @@
+import CS231nTensor
+
 /// zlib streams (RFC 1950): the compressed data inside a PNG.
 public enum Zlib {
     public static func compress(_ data: [UInt8]) -> [UInt8] {
@@ -6,13 +8,14 @@ public enum Zlib {
         return [0x78, 0x01] + Deflate.compress(data) + (0..<4).map { UInt8(truncatingIfNeeded: adler >> (24 - 8 * $0)) }
     }
 
-    public static func decompress(_ data: [UInt8], source: String) throws -> [UInt8] {
+    /// The inflated data, at most `limit` bytes (`Gzip.defaultLimit`), checked against its Adler-32.
+    public static func decompress(_ data: [UInt8], source: String, limit: Int = Gzip.defaultLimit) throws -> [UInt8] {
         try data.withUnsafeBytes { bytes in
             guard bytes.count >= 6 else { throw ArchiveError.truncated(source: source, detail: "no zlib header") }
             guard bytes[0] & 0x0F == 8, (Int(bytes[0]) << 8 | Int(bytes[1])) % 31 == 0, bytes[1] & 0x20 == 0 else {
                 throw ArchiveError.corrupt(source: source, offset: 0, detail: "not a zlib stream")
             }
-            var inflater = Inflater(bytes, from: 2, source: source)
+            var inflater = Inflater(bytes, from: 2, source: source, limit: limit)
             try inflater.run()
             let end = inflater.endOffset
             guard end + 4 <= bytes.count else {
@@ -27,30 +30,40 @@ public enum Zlib {
     }
 }
 
-/// gzip files (RFC 1952), such as the CIFAR-10 archive.
+/// gzip files (RFC 1952), such as the CIFAR-10 archive. The bytes are untrusted: header fields
+/// are checked against the end of the data before they are used, reserved flags are refused, and
+/// the output is capped; the checks are explicit comparisons that hold in release builds too.
 public enum Gzip {
+    /// The most bytes `decompress` produces unless told otherwise: 1 GiB, about six times the
+    /// CIFAR-10 archive's contents, so that a small file of zeros cannot fill the memory.
+    public static let defaultLimit = 1 << 30
+
     public static func compress(_ data: [UInt8]) -> [UInt8] {
         func littleEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
         return [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255] + Deflate.compress(data)
             + littleEndian(CRC32.checksum(data)) + littleEndian(UInt32(truncatingIfNeeded: data.count))
     }
 
-    /// The decompressed contents of every member, checked against their CRC-32 and size.
-    public static func decompress(_ data: UnsafeRawBufferPointer, source: String) throws -> [UInt8] {
+    /// The decompressed contents of every member, checked against their CRC-32 and size, at
+    /// most `limit` bytes in all.
+    public static func decompress(_ data: UnsafeRawBufferPointer, source: String, limit: Int = defaultLimit) throws -> [UInt8] {
         var output = [UInt8]()
         var offset = 0
         repeat {
-            let member = try decompressMember(data, at: &offset, source: source)
+            let member: [UInt8]
+            do { member = try decompressMember(data, at: &offset, source: source, limit: limit - output.count) } catch ArchiveError.tooLarge {
+                throw ArchiveError.tooLarge(source: source, limit: limit)
+            }
             if output.isEmpty { output = member } else { output += member }
         } while offset < data.count && data[offset] == 0x1F
         return output
     }
 
     private static func decompressMember(_ data: UnsafeRawBufferPointer, at offset: inout Int,
-                                         source: String) throws -> [UInt8] {
+                                         source: String, limit: Int) throws -> [UInt8] {
         let start = offset
         func need(_ count: Int, _ what: String) throws {
-            guard offset + count <= data.count else {
+            guard count <= data.count - offset else {
                 throw ArchiveError.truncated(source: source, detail: "the file ends inside the gzip \(what)")
             }
         }
@@ -69,22 +82,32 @@ public enum Gzip {
             throw ArchiveError.corrupt(source: source, offset: offset + 2, detail: "unknown gzip compression method")
         }
         let flags = data[offset + 3]
+        guard flags & 0xE0 == 0 else {
+            throw ArchiveError.corrupt(source: source, offset: offset + 3,
+                detail: "reserved gzip flag bits are set (flags 0x\(String(flags, radix: 16))); RFC 1952 requires them to be zero")
+        }
         offset += 10
         if flags & 4 != 0 {
             try need(2, "header")
             let extra = Int(data[offset]) | Int(data[offset + 1]) << 8
-            try need(2 + extra, "header")
-            offset += 2 + extra
+            offset += 2
+            try need(extra, "header's extra field of \(extra) bytes")
+            offset += extra
         }
         if flags & 8 != 0 { try skipZeroTerminated() }
         if flags & 16 != 0 { try skipZeroTerminated() }
         if flags & 2 != 0 {
             try need(2, "header")
+            let stored = UInt16(data[offset]) | UInt16(data[offset + 1]) << 8
+            let computed = UInt16(truncatingIfNeeded: CRC32.checksum(UnsafeRawBufferPointer(rebasing: data[start..<offset])))
+            guard stored == computed else {
+                throw ArchiveError.corrupt(source: source, offset: offset, detail: "the gzip header fails its CRC-16")
+            }
             offset += 2
         }
         let expectedSize = data.count >= 4
             ? (0..<4).reduce(0) { $0 | Int(data[data.count - 4 + $1]) << (8 * $1) } : 0
-        var inflater = Inflater(data, from: offset, source: source,
+        var inflater = Inflater(data, from: offset, source: source, limit: limit,
                                 expectedSize: start == 0 ? expectedSize : 0)
         try inflater.run()
         offset = inflater.endOffset

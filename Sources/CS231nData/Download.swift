@@ -1,3 +1,4 @@
+import CS231nTensor
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

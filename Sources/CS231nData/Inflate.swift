@@ -2,9 +2,14 @@
 public enum ArchiveError: Error, Equatable, CustomStringConvertible {
     case corrupt(source: String, offset: Int, detail: String)
     case truncated(source: String, detail: String)
+    /// The data inflates to more than the caller allows.
+    case tooLarge(source: String, limit: Int)
 
     public var description: String {
         switch self {
+        case .tooLarge(let source, let limit):
+            return "\(source) inflates to more than \(limit) bytes, the most allowed: it is not the data expected "
+                + "(a decompression bomb?)"
         case .corrupt(let source, let offset, let detail):
             return "\(source) is corrupt at byte \(offset): \(detail)"
         case .truncated(let source, let detail):
@@ -13,20 +18,36 @@ public enum ArchiveError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A DEFLATE (RFC 1951) decoder: stored, fixed and dynamic Huffman blocks.
+/// A DEFLATE (RFC 1951) decoder: stored, fixed and dynamic Huffman blocks, producing at most
+/// `limit` bytes. The input is untrusted: every read is checked against its end and every write
+/// against the limit with explicit comparisons, which hold in release builds too.
 struct Inflater {
     private let input: UnsafeRawBufferPointer
     private let source: String
+    private let limit: Int
     private(set) var position: Int
     private var bitBuffer: UInt64 = 0
     private var bitCount = 0
     var output: [UInt8] = []
 
-    init(_ input: UnsafeRawBufferPointer, from start: Int, source: String, expectedSize: Int = 0) {
+    /// DEFLATE codes at most 258 bytes in about two bits, so no stream inflates beyond this
+    /// multiple of its size; a size hint above it is not believed.
+    static let maximumRatio = 1032
+
+    /// `expectedSize`, a hint from the container, reserves that much output when plausible.
+    init(_ input: UnsafeRawBufferPointer, from start: Int, source: String, limit: Int, expectedSize: Int = 0) {
         self.input = input
         self.source = source
+        self.limit = limit
         position = start
-        output.reserveCapacity(expectedSize)
+        let plausible = (input.count - start).multipliedReportingOverflow(by: Inflater.maximumRatio)
+        output.reserveCapacity(Swift.min(expectedSize, limit, plausible.overflow ? limit : plausible.partialValue))
+    }
+
+    /// Throws unless `count` more bytes fit under the limit.
+    @inline(__always)
+    private func reserve(_ count: Int) throws {
+        guard count <= limit - output.count else { throw ArchiveError.tooLarge(source: source, limit: limit) }
     }
 
     /// The byte just past the stream, once `run` has finished.
@@ -92,6 +113,7 @@ struct Inflater {
         _ = try bits(bitCount % 8)
         let length = try bits(16), complement = try bits(16)
         guard length == complement ^ 0xFFFF else { throw corrupt("stored block length check fails") }
+        try reserve(length)
         var remaining = length
         while remaining > 0 && bitCount >= 8 {
             output.append(UInt8(try bits(8)))
@@ -148,6 +170,7 @@ struct Inflater {
         while true {
             let symbol = try decode(literals)
             if symbol < 256 {
+                try reserve(1)
                 output.append(UInt8(symbol))
                 continue
             }
@@ -162,6 +185,7 @@ struct Inflater {
             guard distance <= output.count else {
                 throw corrupt("distance \(distance) reaches before the start of the data")
             }
+            try reserve(length)
             // Byte by byte: appending a slice of `output` to itself would copy the whole
             // buffer on every back-reference (the slice keeps it shared), making inflate quadratic.
             let start = output.count - distance

@@ -1,3 +1,4 @@
+import CS231nTensor
 import Foundation
 
 /// An 8-bit gray or RGB picture that encodes to PNG (and decodes from the PNGs it writes and
@@ -145,10 +146,17 @@ public struct PNGImage: Sendable, Equatable {
         }
         let colorType: ColorType = header[9] == 0 ? .gray : .rgb
         let channels = colorType.rawValue, stride = width * channels
-        let raw = try Zlib.decompress(compressed, source: source)
-        guard raw.count == (stride + 1) * height else {
+        // Width and height are 32-bit each: the product is checked, and the inflated data may be
+        // no larger than the picture it should hold.
+        let expected = (stride + 1).multipliedReportingOverflow(by: height)
+        guard !expected.overflow, expected.partialValue <= Gzip.defaultLimit else {
+            throw ArchiveError.corrupt(source: source, offset: 16,
+                detail: "a \(width)×\(height) picture is larger than the \(Gzip.defaultLimit) bytes allowed")
+        }
+        let raw = try Zlib.decompress(compressed, source: source, limit: expected.partialValue)
+        guard raw.count == expected.partialValue else {
             throw ArchiveError.corrupt(source: source, offset: 0,
-                detail: "image data holds \(raw.count) bytes, expected \((stride + 1) * height)")
+                detail: "image data holds \(raw.count) bytes, expected \(expected.partialValue)")
         }
         var pixels = [UInt8](repeating: 0, count: stride * height)
         for row in 0..<height {

@@ -10,13 +10,16 @@ public struct TarEntry: Sendable, Equatable {
 public enum Tar {
     static let blockSize = 512
 
-    /// The entries in order, checking each header's checksum and that every file fits.
+    /// The entries in order, checking each header's checksum and that every file fits. The
+    /// archive is untrusted: a size field holds at most 12 octal digits (< 2^36), and every
+    /// size is compared with what remains of the archive before it is added to an offset, with
+    /// explicit checks that hold in release builds too.
     public static func entries(_ archive: UnsafeRawBufferPointer, source: String) throws -> [TarEntry] {
         var entries = [TarEntry]()
         var offset = 0
         var longName: String?
         while true {
-            guard offset + blockSize <= archive.count else {
+            guard blockSize <= archive.count - offset else {
                 throw ArchiveError.truncated(source: source, detail: "the tar data ends at byte \(archive.count) "
                     + "without its end-of-archive marker")
             }
@@ -27,7 +30,7 @@ public enum Tar {
                 throw ArchiveError.corrupt(source: source, offset: offset + 124, detail: "bad tar size field")
             }
             let dataStart = offset + blockSize
-            guard dataStart + size <= archive.count else {
+            guard size <= archive.count - dataStart else {
                 throw ArchiveError.truncated(source: source,
                     detail: "tar entry \(name(header)) needs \(size) bytes but the data ends first")
             }
@@ -59,7 +62,8 @@ public enum Tar {
         }
     }
 
-    /// An octal number field, space or NUL terminated.
+    /// An octal number field, space or NUL terminated; at most `length` (≤ 12) digits, so the
+    /// value stays below 8^12 = 2^36.
     static func octal(_ header: UnsafeRawBufferPointer, _ start: Int, _ length: Int) -> Int? {
         var value = 0, digits = 0
         for byte in header[start..<(start + length)] {

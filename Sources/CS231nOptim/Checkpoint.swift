@@ -58,7 +58,19 @@ public enum Checkpoint {
 
     /// Reads a checkpoint file and checks it is one of ours.
     public static func read(_ path: String) throws -> SafetensorsFile {
-        let file = try SafetensorsFile(contentsOf: path)
+        do { return try check(SafetensorsFile(contentsOf: path), path: path) } catch let error as SafetensorsError {
+            throw CheckpointError(error, path: path)
+        }
+    }
+
+    /// Parses a checkpoint held in memory; `path` names it in errors.
+    public static func read(parsing bytes: [UInt8], path: String) throws -> SafetensorsFile {
+        do { return try check(SafetensorsFile(parsing: bytes, path: path), path: path) } catch let error as SafetensorsError {
+            throw CheckpointError(error, path: path)
+        }
+    }
+
+    static func check(_ file: SafetensorsFile, path: String) throws -> SafetensorsFile {
         guard file.metadata["format"] == format else {
             throw CheckpointError.incompatible(path: path, detail: "it is a safetensors file but not a swift-cs231n checkpoint (metadata format is \(file.metadata["format"] ?? "absent"))")
         }
@@ -66,6 +78,35 @@ public enum Checkpoint {
             throw CheckpointError.incompatible(path: path, detail: "format version \(file.metadata["format_version"] ?? "absent"), expected \(formatVersion)")
         }
         return file
+    }
+
+    /// The model configuration in the metadata and the shapes it implies, checked against the
+    /// file's tensors under `prefix` ("", "best.", "lookahead.") before any model is built: the
+    /// same names, F32 or F64, the same shapes. A configuration edited to huge sizes is refused
+    /// here rather than allocated.
+    static func configuration(of file: SafetensorsFile, prefixes: [String], path: String) throws -> ModelConfiguration {
+        let configuration = try decode(ModelConfiguration.self, file, "model.config", path: path)
+        let shapes: ModelShapes
+        do { shapes = try ModelShapes(configuration) } catch {
+            throw CheckpointError.corrupt(path: path, detail: "metadata model.config does not describe a model: \(error)")
+        }
+        for prefix in prefixes {
+            for (group, expected) in [("params.", shapes.parameters), ("buffers.", shapes.buffers)] {
+                let stored = Set(file.names.filter { $0.hasPrefix(prefix + group) }.map { String($0.dropFirst(prefix.count + group.count)) })
+                guard stored == Set(expected.keys) else {
+                    throw CheckpointError.incompatible(path: path, detail: "its \(prefix)\(group) tensors are \(stored.sorted().joined(separator: ", ")) "
+                        + "but the \(configuration.kind) model of its model.config has \(expected.keys.sorted().joined(separator: ", "))")
+                }
+                for (name, shape) in expected.sorted(by: { $0.key < $1.key }) {
+                    let entry = file.entries[prefix + group + name]!
+                    guard entry.shape == shape, entry.dtype == .f32 || entry.dtype == .f64 else {
+                        throw CheckpointError.incompatible(path: path, detail: "tensor \"\(prefix)\(group)\(name)\" is \(describeShape(entry.shape)) "
+                            + "\(entry.dtype.rawValue) but its model.config implies \(describeShape(shape)) F32 or F64")
+                    }
+                }
+            }
+        }
+        return configuration
     }
 
     /// The tensors under `prefix` with the prefix removed, in file order.
@@ -91,16 +132,39 @@ public enum Checkpoint {
     /// A model rebuilt from a checkpoint: its best-val weights (or the latest, when asked).
     public static func loadModel<S: TensorScalar>(_ path: String, as _: S.Type = S.self, latest: Bool = false) throws
         -> (model: AnyModel<S>, file: SafetensorsFile) {
-        let file = try read(path)
-        let configuration = try decode(ModelConfiguration.self, file, "model.config", path: path)
-        var model = try AnyModel<S>(configuration)
+        try loadModel(from: read(path), path: path, as: S.self, latest: latest)
+    }
+
+    /// A model rebuilt from a checkpoint already read (`read(_:)` or `read(parsing:path:)`).
+    public static func loadModel<S: TensorScalar>(from file: SafetensorsFile, path: String, as _: S.Type = S.self,
+                                                  latest: Bool = false) throws -> (model: AnyModel<S>, file: SafetensorsFile) {
         let prefix = latest || !file.names.contains(where: { $0.hasPrefix("best.params.") }) ? "" : "best."
+        let configuration = try configuration(of: file, prefixes: [prefix], path: path)
+        var model = try AnyModel<S>(configuration)
         var parameters = model.parameters, buffers = model.buffers
         try assign(store(file, prefix: prefix + "params.", as: S.self), to: &parameters, what: "parameters", path: path)
         try assign(store(file, prefix: prefix + "buffers.", as: S.self), to: &buffers, what: "buffers", path: path)
         model.parameters = parameters
         model.buffers = buffers
         return (model, file)
+    }
+
+    /// The optimizer's moments: each `optimizer.<parameter>.<slot>` must be a slot of the rule
+    /// for a parameter of the model, with that parameter's shape.
+    static func optimizerState<S: TensorScalar>(_ file: SafetensorsFile, settings: OptimizerSettings,
+                                                parameters: ParameterStore<S>, as _: S.Type, path: String) throws -> ParameterStore<S> {
+        var expected: [String: [Int]] = [:]
+        for (name, tensor) in parameters { for slot in settings.rule.slots { expected[name + "." + slot] = tensor.shape } }
+        let state = store(file, prefix: "optimizer.", as: S.self)
+        for (key, tensor) in state {
+            guard let shape = expected[key] else {
+                throw CheckpointError.incompatible(path: path, detail: "tensor \"optimizer.\(key)\" is no \(settings.rule.rawValue) slot of a parameter of the model")
+            }
+            guard tensor.shape == shape else {
+                throw CheckpointError.incompatible(path: path, detail: "tensor \"optimizer.\(key)\" is \(describeShape(tensor.shape)) but its parameter is \(describeShape(shape))")
+            }
+        }
+        return state
     }
 
     /// The histories saved in a checkpoint.
@@ -149,7 +213,7 @@ extension Solver {
 
     /// Writes the checkpoint atomically.
     public func saveCheckpoint(to path: String) throws {
-        try writeFileAtomically(checkpointFile().serialized(), to: path)
+        try checkpointFile().write(to: path)
     }
 
     /// Restores the state saved at `path`, so that `train()` continues as if never stopped.
@@ -157,7 +221,9 @@ extension Solver {
     /// the epoch count may grow.
     public mutating func resume(from path: String) throws {
         let file = try Checkpoint.read(path)
-        let configuration = try Checkpoint.decode(ModelConfiguration.self, file, "model.config", path: path)
+        let lookahead = file.names.contains(where: { $0.hasPrefix("lookahead.") })
+        let configuration = try Checkpoint.configuration(of: file, prefixes: ["", "best."] + (lookahead ? ["lookahead."] : []),
+                                                         path: path)
         guard configuration == model.configuration else {
             throw CheckpointError.incompatible(path: path, detail: "it holds a model \(configuration.jsonString()) but this run builds \(model.configuration.jsonString())")
         }
@@ -173,7 +239,7 @@ extension Solver {
         try Checkpoint.assign(Checkpoint.store(file, prefix: "best.params.", as: S.self), to: &best, what: "best parameters", path: path)
         try Checkpoint.assign(Checkpoint.store(file, prefix: "best.buffers.", as: S.self), to: &bestBuffered, what: "best buffers", path: path)
         var average: (parameters: ParameterStore<S>, buffers: ParameterStore<S>)?
-        if file.names.contains(where: { $0.hasPrefix("lookahead.") }) {
+        if lookahead {
             var (averaged, averagedBuffers) = (parameters, buffers)
             try Checkpoint.assign(Checkpoint.store(file, prefix: "lookahead.params.", as: S.self), to: &averaged,
                                   what: "lookahead parameters", path: path)
@@ -192,7 +258,7 @@ extension Solver {
         model.buffers = buffers
         model.trainingSteps = try Checkpoint.number(file, "model.training_steps", path: path)
         optimizer = Optimizer(settings)
-        optimizer.state = Checkpoint.store(file, prefix: "optimizer.", as: S.self)
+        optimizer.state = try Checkpoint.optimizerState(file, settings: settings, parameters: parameters, as: S.self, path: path)
         optimizer.step = try Checkpoint.number(file, "optimizer.step", path: path)
         bestParameters = best
         bestBuffers = bestBuffered

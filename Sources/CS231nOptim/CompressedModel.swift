@@ -98,17 +98,17 @@ public struct CompressedModel: Sendable {
         return file
     }
 
-    /// Reads and checks the file at `path`.
-    public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CompressedModelError.unreadable(path: path, reason: FileManager.default.fileExists(atPath: path)
-                ? "permission denied or not a regular file" : "no such file")
+    /// Reads and checks the file at `path` (see `init(parsing:path:maximumExpandedBytes:)`).
+    public init(contentsOf path: String, maximumExpandedBytes: Int = 1 << 30) throws {
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.contents(atPath: path) } catch let error as FileReadError {
+            throw CompressedModelError.unreadable(path: path, reason: error.reason)
         }
-        try self.init(parsing: Array(data), path: path)
+        try self.init(parsing: bytes, path: path, maximumExpandedBytes: maximumExpandedBytes)
     }
 
     /// Writes the file atomically: `path` holds the old file or all of the new one.
-    public func write(to path: String) throws { try writeFileAtomically(serialized(), to: path) }
+    public func write(to path: String) throws { try AtomicFile.write(serialized(), to: path) }
 }
 
 /// The JSON header of a compressed model.

@@ -37,8 +37,14 @@ extension CompressedModel {
     }
 
     /// Parses a whole file, checking every length, offset and checksum, and that it expands into
-    /// the model its header describes; any error names `path` and the offending byte.
-    public init(parsing bytes: [UInt8], path: String) throws {
+    /// the model its header describes; any error names `path` and the offending byte. The model
+    /// the header describes must expand to at most `maximumExpandedBytes` of float32 tensors
+    /// (1 GiB by default; pruned weights take no room in the file, so its size cannot bound them).
+    ///
+    /// Every size here is untrusted: the checks are explicit comparisons arranged so that no sum
+    /// or product can wrap, which hold in release builds too (-Ounchecked removes `precondition`
+    /// and overflow traps).
+    public init(parsing bytes: [UInt8], path: String, maximumExpandedBytes: Int = 1 << 30) throws {
         func corrupt(_ offset: Int, _ detail: String) -> CompressedModelError { .corrupt(path: path, offset: offset, detail: detail) }
         let prefix = Self.prefixLength
         guard bytes.count >= prefix else {
@@ -63,25 +69,14 @@ extension CompressedModel {
         guard header.formatVersion == Self.formatVersion else {
             throw corrupt(prefix, "format version \(header.formatVersion); this reader knows version \(Self.formatVersion)")
         }
-        var sections: [String: (start: Int, bytes: ArraySlice<UInt8>, shape: [Int]?)] = [:]
-        var expectedOffset = 0
-        for section in header.sections {
-            let start = dataStart + section.offset, end = start + section.length
-            guard section.offset == expectedOffset, section.length >= 0, sections[section.name] == nil else {
-                throw corrupt(start, "section \(section.name) starts at data offset \(section.offset) with length \(section.length), expected offset \(expectedOffset) (sections overlap, repeat or leave a gap)")
-            }
-            guard end <= bytes.count else {
-                throw corrupt(bytes.count, "section \(section.name) needs bytes \(start)..<\(end) but the file ends at byte \(bytes.count): it is truncated")
-            }
-            let crc = CRC32.checksum(bytes[start..<end])
-            guard crc == section.crc32 else {
-                throw corrupt(start, "section \(section.name) (bytes \(start)..<\(end)) fails its CRC-32 (recorded \(Self.hex(section.crc32)), computed \(Self.hex(crc))): bytes in that range were changed or damaged")
-            }
-            sections[section.name] = (start, bytes[start..<end], section.shape)
-            expectedOffset += section.length
+        var sections = try Self.sections(header, bytes, dataStart: dataStart, path: path)
+        let shapes: ModelShapes
+        do { shapes = try ModelShapes(header.model) } catch {
+            throw corrupt(prefix, "the header's model configuration does not describe a model: \(error)")
         }
-        guard dataStart + expectedOffset == bytes.count else {
-            throw corrupt(dataStart + expectedOffset, "\(bytes.count - dataStart - expectedOffset) bytes follow the last section")
+        guard shapes.elementCount <= maximumExpandedBytes / 4 else {
+            throw corrupt(prefix, "the \(header.model.kind) model of the header expands to \(shapes.elementCount) float32 values, "
+                          + "more than the \(maximumExpandedBytes) bytes allowed")
         }
         func section(_ name: String, length: Int) throws -> (start: Int, bytes: ArraySlice<UInt8>) {
             guard let found = sections.removeValue(forKey: name) else { throw corrupt(prefix, "the header lists no section \(name)") }
@@ -92,8 +87,12 @@ extension CompressedModel {
         }
         var layers: [SharedLayer<Float>] = []
         for layer in header.layers {
-            let count = layer.shape.reduce(1, *)
-            guard layer.shape.allSatisfy({ $0 >= 0 }), (1...8).contains(layer.bits), (1...8).contains(layer.positionBits),
+            guard let expected = shapes.parameters[layer.name], layer.shape == expected else {
+                throw corrupt(prefix, "layer \(layer.name) has shape \(layer.shape) but the header's \(header.model.kind) model has "
+                              + (shapes.parameters[layer.name].map { "\($0) there" } ?? "no parameter of that name"))
+            }
+            let count = try Tensor<Float>.checkedCount(shape: layer.shape)
+            guard (1...8).contains(layer.bits), (1...8).contains(layer.positionBits),
                   (0...(1 << layer.bits)).contains(layer.codebookSize), (0...count).contains(layer.nonzeros),
                   layer.positionEntries >= layer.nonzeros else {
                 throw corrupt(prefix, "layer \(layer.name) has inconsistent sizes: shape \(layer.shape), \(layer.bits)-bit indices into \(layer.codebookSize) values, \(layer.nonzeros) non-zeros in \(layer.positionEntries) \(layer.positionBits)-bit positions")
@@ -126,13 +125,45 @@ extension CompressedModel {
         var dense = ParameterStore<Float>()
         for section in header.sections where sections[section.name] != nil {
             let found = sections[section.name]!
-            guard let shape = found.shape, shape.allSatisfy({ $0 >= 0 }), found.bytes.count == 4 * shape.reduce(1, *) else {
+            guard let shape = found.shape, let count = try? Tensor<Float>.checkedCount(shape: shape), found.bytes.count / 4 == count,
+                  found.bytes.count % 4 == 0 else {
                 throw corrupt(found.start, "section \(section.name) belongs to no layer and is not a float tensor of its stated shape \(found.shape.map { "\($0)" } ?? "(none)")")
             }
             dense[section.name] = try Tensor(shape: shape, scalars: Self.floats(found.bytes))
         }
         self.init(configuration: header.model, layers: layers, dense: dense, metadata: header.metadata)
         _ = try expandedModel(path: path)
+    }
+
+    /// The sections of the data, checked to follow each other from the start of the data to the
+    /// end of the file with no gap, overlap or repeat, and against their CRC-32s. Offsets are
+    /// compared with what remains of the file, never added first, so that a length near Int.max
+    /// cannot wrap; an error's byte is where the section was expected, never negative.
+    static func sections(_ header: CompressedHeader, _ bytes: [UInt8], dataStart: Int, path: String) throws
+        -> [String: (start: Int, bytes: ArraySlice<UInt8>, shape: [Int]?)] {
+        func corrupt(_ offset: Int, _ detail: String) -> CompressedModelError { .corrupt(path: path, offset: offset, detail: detail) }
+        var sections: [String: (start: Int, bytes: ArraySlice<UInt8>, shape: [Int]?)] = [:]
+        var expectedOffset = 0
+        for section in header.sections {
+            let start = dataStart + expectedOffset
+            guard section.offset == expectedOffset, section.length >= 0, sections[section.name] == nil else {
+                throw corrupt(start, "section \(section.name) starts at data offset \(section.offset) with length \(section.length), expected offset \(expectedOffset) and a length ≥ 0 (sections overlap, repeat or leave a gap)")
+            }
+            guard section.length <= bytes.count - start else {
+                throw corrupt(bytes.count, "section \(section.name) needs \(section.length) bytes from byte \(start) but the file ends at byte \(bytes.count): it is truncated")
+            }
+            let end = start + section.length
+            let crc = CRC32.checksum(bytes[start..<end])
+            guard crc == section.crc32 else {
+                throw corrupt(start, "section \(section.name) (bytes \(start)..<\(end)) fails its CRC-32 (recorded \(hex(section.crc32)), computed \(hex(crc))): bytes in that range were changed or damaged")
+            }
+            sections[section.name] = (start, bytes[start..<end], section.shape)
+            expectedOffset += section.length
+        }
+        guard dataStart + expectedOffset == bytes.count else {
+            throw corrupt(dataStart + expectedOffset, "\(bytes.count - dataStart - expectedOffset) bytes follow the last section")
+        }
+        return sections
     }
 
     static func littleEndianBytes(_ values: [Float]) -> [UInt8] {

@@ -23,7 +23,9 @@ enum BitPacking {
         }
     }
 
-    static func byteCount(_ count: Int, bits: Int) -> Int { (count * bits + 7) / 8 }
+    /// ⌈count · bits / 8⌉ for bits in 1…8, arranged so that no count up to Int.max can wrap it
+    /// (a file's entry count is untrusted): whole groups of 8 codes take `bits` bytes each.
+    static func byteCount(_ count: Int, bits: Int) -> Int { (count / 8) * bits + ((count % 8) * bits + 7) / 8 }
 }
 
 /// Deep Compression's relative-index sparse encoding: the positions of a layer's non-zero weights

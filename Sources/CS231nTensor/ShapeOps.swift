@@ -4,11 +4,11 @@ extension Tensor {
     /// The same elements in a new shape; one dimension may be -1 and is then inferred.
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
         var resolved = newShape
-        let known = newShape.filter { $0 != -1 }.reduce(1, *)
         let inferred = newShape.indices.filter { newShape[$0] == -1 }
         guard inferred.count <= 1, newShape.allSatisfy({ $0 >= -1 }) else {
             throw TensorError.invalidArgument(operation: "reshape", detail: "bad target shape \(describeShape(newShape))")
         }
+        let known = try Tensor.checkedCount(shape: newShape.filter { $0 != -1 })
         if let axis = inferred.first {
             guard known > 0, count % known == 0 else {
                 throw TensorError.shapeMismatch(operation: "reshape",
@@ -16,9 +16,10 @@ extension Tensor {
             }
             resolved[axis] = count / known
         }
-        guard resolved.reduce(1, *) == count else {
+        let resolvedCount = try Tensor.checkedCount(shape: resolved)
+        guard resolvedCount == count else {
             throw TensorError.shapeMismatch(operation: "reshape",
-                                            detail: "\(describeShape(shape)) has \(count) elements, \(describeShape(newShape)) has \(resolved.reduce(1, *))")
+                                            detail: "\(describeShape(shape)) has \(count) elements, \(describeShape(newShape)) has \(resolvedCount)")
         }
         var result = self
         result.setShapeUnchecked(resolved)

@@ -3,6 +3,8 @@ public final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Scalar>
 
+    /// `count` comes from `Tensor.elementCount`, which keeps `count × stride` within
+    /// `Tensor.maximumByteCount`, so the product below cannot overflow.
     @usableFromInline
     init(uninitializedCount count: Int) {
         self.count = count
@@ -28,7 +30,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
     /// A tensor whose elements the caller must write before reading.
     @inlinable
     public init(uninitializedShape shape: [Int]) {
-        let count = Tensor.checkedCount(shape)
+        let count = Tensor.elementCount(shape)
         self.storedShape = shape
         self.storage = TensorStorage(uninitializedCount: count)
     }
@@ -41,7 +43,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
 
     /// Builds a tensor from scalars in row-major order.
     public init(shape: [Int], scalars: [Scalar]) throws {
-        let count = Tensor.checkedCount(shape)
+        let count = try Tensor.checkedCount(shape: shape)
         guard count == scalars.count else {
             throw TensorError.shapeMismatch(operation: "Tensor(shape:scalars:)",
                 detail: "\(scalars.count) scalars cannot fill shape \(describeShape(shape)) of \(count)")
@@ -63,14 +65,43 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
     public var rank: Int { shape.count }
     public var scalars: [Scalar] { withUnsafeBufferPointer { Array($0) } }
 
-    @usableFromInline
-    static func checkedCount(_ shape: [Int]) -> Int {
-        var count = 1
-        for dim in shape {
-            precondition(dim >= 0, "Tensor: negative dimension in shape \(describeShape(shape))")
-            count *= dim
+    /// The most bytes one tensor may hold (1 TiB). Far above any machine this runs on, it exists
+    /// so that a count × element size can never wrap around: sizes read from files and arguments
+    /// are refused above it rather than allocated short.
+    public static var maximumByteCount: Int { 1 << 40 }
+
+    /// The element count of `shape`, or an error naming the shape when a dimension is negative or
+    /// the tensor would exceed `maximumByteCount`. Readers of untrusted sizes (files, arguments)
+    /// call this before allocating. The arithmetic reports overflow explicitly, so the check holds
+    /// in every build mode, `-Ounchecked` included.
+    public static func checkedCount(shape: [Int]) throws -> Int {
+        let limit = maximumByteCount / MemoryLayout<Scalar>.stride
+        // The product skips zero dimensions so that every partial product of the shape (rows ×
+        // columns of an empty tensor too) stays within the limit, not only the total.
+        var nonzeroProduct = 1, hasZero = false
+        for dimension in shape {
+            guard dimension >= 0 else {
+                throw TensorError.invalidArgument(operation: "Tensor",
+                    detail: "shape \(describeShape(shape)) has a negative dimension \(dimension)")
+            }
+            if dimension == 0 { hasZero = true; continue }
+            let (product, overflow) = nonzeroProduct.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= limit else {
+                throw TensorError.invalidArgument(operation: "Tensor",
+                    detail: "shape \(describeShape(shape)) spans more than \(limit) \(Scalar.self) elements "
+                        + "(\(maximumByteCount) bytes), the most one tensor may have")
+            }
+            nonzeroProduct = product
         }
-        return count
+        return hasZero ? 0 : nonzeroProduct
+    }
+
+    /// The element count of a shape the program itself computed. A bad one is a programming
+    /// error and stops the program: `fatalError` survives `-Ounchecked`, where `precondition`
+    /// and overflow traps do not.
+    @inlinable
+    static func elementCount(_ shape: [Int]) -> Int {
+        do { return try checkedCount(shape: shape) } catch { fatalError("\(error)") }
     }
 
     // MARK: Element access

@@ -1,3 +1,4 @@
+import CS231nTensor
 import Foundation
 
 /// A self-contained HTML report: inline CSS, PNGs as data URIs, SVGs inline, no external
@@ -65,9 +66,9 @@ public struct HTMLReport: Sendable {
         return String(svg[end.upperBound...])
     }
 
-    /// Writes the report atomically (temporary file, then rename).
+    /// Writes the report atomically (`AtomicFile`).
     public func write(to url: URL) throws {
-        try Data(render().utf8).write(to: url, options: .atomic)
+        try AtomicFile.write(Array(render().utf8), to: url.path)
     }
 
     static let style = """

@@ -168,7 +168,7 @@ struct CompressCommand: ParsableCommand {
                            model.configuration.kind as NSString, compressed.layers.count, 100 * accuracy, data.val.count))
         printer.figure([("command", "compress"), ("check", .string(input)), ("split", "val")], metric: "accuracy", value: accuracy)
         if let expand {
-            try writeFileAtomically(file.serialized(), to: expand)
+            try file.write(to: expand)
             printer.say("wrote \(expand), a float32 checkpoint (`cs231n evaluate \(expand)`)")
         }
         if checkpoint.dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {

@@ -58,7 +58,7 @@ struct EvaluateCommand: ParsableCommand {
             printer.figure([("command", "evaluate"), ("split", .string(split.rawValue)), ("class", .string(name))],
                            metric: "accuracy", value: classAccuracy)
         }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: output)
         let path = output + "/confusion-\(split.rawValue).png"
         try NetworkPictures.confusionMatrix(counts, classNames: data.classNames,
                                             title: String(format: "%@ confusion matrix, accuracy %.1f%%", split.rawValue, 100 * accuracy))

@@ -98,7 +98,7 @@ struct KNNCommand: ParsableCommand {
         printer.figure([("command", "knn"), ("split", "cv"), ("distance", .string(metric.rawValue))],
                        metric: "best_k", value: Double(result.bestK))
 
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: output)
         let plotPath = (output as NSString).appendingPathComponent("knn-cv-\(metric.rawValue).svg")
         try plot(result).write(to: plotPath)
         printer.say("wrote \(plotPath)")

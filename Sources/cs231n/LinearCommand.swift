@@ -84,7 +84,7 @@ struct LinearCommand: ParsableCommand {
 
         if !noSave {
             do {
-                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+                try FileSystem.createDirectory(atPath: output)
             } catch {
                 throw OutputFolderError(path: output, reason: error.localizedDescription)
             }

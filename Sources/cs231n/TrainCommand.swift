@@ -140,7 +140,8 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let printer = ResultPrinter(json: common.json)
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: output)
+        try AtomicFile.checkWritable(checkpointPath)
         var (solver, data) = try resume ? resumedSolver(printer: printer) : freshSolver(printer: printer)
         solver.checkpointPath = checkpointPath
         let configuration = solver.model.configuration

@@ -49,8 +49,7 @@ struct VisualizeFiltersCommand: ParsableCommand {
         var isFolder: ObjCBool = false
         let output = output.hasSuffix(".png") && !(FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) && isFolder.boolValue)
             ? output : output + "/filters.png"
-        try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent)
         let (model, _) = try checkpoint.model()
         let w1 = FilterPicture.firstConvolution(of: model)
         guard let w1, let picture = try FilterPicture.render(w1, scale: scale) else {

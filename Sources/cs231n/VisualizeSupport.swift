@@ -53,7 +53,7 @@ struct VisualizeContext {
         val = data.val
         classNames = data.classNames
         pixels = try InputPixels(data.preprocessor, imageShape: Attribution.imageShape(ofInput: model.configuration.inputShape))
-        try FileManager.default.createDirectory(atPath: options.output, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: options.output)
     }
 
     /// The chosen validation images, their labels and tile labels ("#12").
@@ -113,7 +113,7 @@ struct VisualizeContext {
         var file = SafetensorsFile()
         for (name, tensor) in tensors { file.add(name, tensor) }
         file.metadata = metadata.merging(["checkpoint": options.checkpoint.path, "latest": String(options.checkpoint.latest)]) { a, _ in a }
-        try writeFileAtomically(file.serialized(), to: path)
+        try file.write(to: path)
         printer.say("wrote \(path) (\(tensors.map(\.0).joined(separator: ", ")))")
     }
 }

@@ -107,7 +107,7 @@ struct VisualizeCommandTests {
         older.metadata = file.metadata
         for name in file.names where name != "data.scale_image" {
             let entry = file.entries[name]!
-            older.add(name, dtype: entry.dtype, shape: entry.shape, bytes: entry.bytes)
+            try older.add(name, dtype: entry.dtype, shape: entry.shape, bytes: entry.bytes)
         }
         let olderPath = folder.appendingPathComponent("older.safetensors").path
         try Data(older.serialized()).write(to: URL(fileURLWithPath: olderPath))

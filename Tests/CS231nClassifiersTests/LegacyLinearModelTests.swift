@@ -49,4 +49,14 @@ import Testing
         #expect(try accuracy(splits.val) == 0.32)
         #expect(try accuracy(try #require(splits.test)) == 0.313)
     }
+
+    /// Saved again with the one safetensors codec, it reads back the same.
+    @Test func itSavesAndLoadsAgain() throws {
+        let model = try LinearModel<Float>.load(from: Self.path)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-legacy-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try model.save(to: path)
+        let again = try LinearModel<Float>.load(from: path)
+        #expect(again.weights == model.weights && again.preprocessor == model.preprocessor)
+    }
 }

@@ -110,12 +110,13 @@ struct LinearModelTests {
         let path = temporaryPath("bad.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
-        #expect(throws: LinearClassifierError.badModelFile(path: path, detail: "3 bytes is too short for the 8-byte header length")) {
+        #expect(throws: LinearClassifierError.badModelFile(
+            path: path, detail: "at byte 0, the file is 3 bytes long, too short for the 8-byte header length (it is truncated)")) {
             try LinearModel<Float>.load(from: path)
         }
         try Data([255, 0, 0, 0, 0, 0, 0, 0, 123]).write(to: URL(fileURLWithPath: path))
         #expect(throws: LinearClassifierError.badModelFile(
-            path: path, detail: "header length 255 at offset 0 runs past the end of the 9-byte file")) {
+            path: path, detail: "at byte 0, the header length 255 runs past the end of the file (9 bytes; it is truncated or not safetensors)")) {
             try LinearModel<Float>.load(from: path)
         }
         let images = BuiltinDataset.generate(count: 10, seed: 6)
@@ -127,7 +128,7 @@ struct LinearModelTests {
         bytes.removeLast(100)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         #expect(throws: LinearClassifierError.self) { try LinearModel<Float>.load(from: path) }
-        #expect(throws: LinearClassifierError.badModelFile(path: path + ".missing", detail: "cannot read the file")) {
+        #expect(throws: LinearClassifierError.badModelFile(path: path + ".missing", detail: "no such file")) {
             try LinearModel<Float>.load(from: path + ".missing")
         }
     }

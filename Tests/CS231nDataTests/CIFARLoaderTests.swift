@@ -113,3 +113,28 @@ import Testing
         #expect(folder.read("data_batch_5.bin")?.count == 2 * CIFAR10.recordSize)
     }
 }
+
+@Suite struct CIFARUntrustedFileTests {
+    @Test func metaFileWithWindowsLineEndingsLoads() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        Fixtures.writeFolder(folder)
+        folder.write(Array((Fixtures.classNames.joined(separator: "\r\n") + "\r\n").utf8), to: "batches.meta.txt")
+        #expect(try CIFAR10.load(directory: folder.path, train: false).classNames == Fixtures.classNames)
+    }
+
+    @Test func batchOfTheWrongSizeNamesTheFileAndTheSizeExpected() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        Fixtures.writeFolder(folder)
+        folder.write([UInt8](repeating: 0, count: 2 * CIFAR10.recordSize + 5), to: CIFAR10.testFile)
+        do {
+            _ = try CIFAR10.load(directory: folder.path, train: false)
+            Issue.record("a torn batch was accepted")
+        } catch {
+            let message = "\(error)"
+            #expect(message.hasPrefix(folder.file(CIFAR10.testFile) + " is 6151 bytes"), "\(message)")
+            #expect(message.contains("expected 6146 or 9219"), "\(message)")
+        }
+    }
+}

@@ -25,7 +25,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let printer = ResultPrinter(json: common.json)
         let outputURL = URL(fileURLWithPath: output, isDirectory: true)
-        try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: outputURL.path)
         let cache = try StageCache(directory: outputURL.appendingPathComponent(".cs231n-demo-cache/\(source.name(.demo).rawValue)-seed\(common.seed)"))
         if fresh { try cache.clear() }
 

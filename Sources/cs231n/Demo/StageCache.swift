@@ -10,7 +10,7 @@ struct StageCache {
 
     init(directory: URL) throws {
         self.directory = directory
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: directory.path)
     }
 
     struct Entry: Codable {
@@ -43,13 +43,13 @@ struct StageCache {
     func store(stage: String, key: String, section: ReportSection) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try encoder.encode(Entry(key: key, section: section)).write(to: url(for: stage), options: .atomic)
+        try AtomicFile.write(Array(encoder.encode(Entry(key: key, section: section))), to: url(for: stage).path)
     }
 
     /// Working files a stage may keep between runs (checkpoints), under the cache.
     func workDirectory(for stage: String) throws -> URL {
         let url = directory.appendingPathComponent(stage, isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: url.path)
         return url
     }
 
@@ -57,6 +57,6 @@ struct StageCache {
         if FileManager.default.fileExists(atPath: directory.path) {
             try FileManager.default.removeItem(at: directory)
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: directory.path)
     }
 }

@@ -1,0 +1,46 @@
+import CS231nNN
+import CS231nOptim
+import Testing
+
+@Suite struct ModelShapesTests {
+    static let configurations: [ModelConfiguration] = [
+        ModelConfiguration(kind: "two-layer", inputShape: [3072], hiddenSizes: [7], classes: 10),
+        ModelConfiguration(kind: "fully-connected", inputShape: [3, 4, 4], hiddenSizes: [5, 6], classes: 3, normalization: .batchnorm),
+        ModelConfiguration(kind: "fully-connected", inputShape: [12], hiddenSizes: [5], classes: 3, normalization: .layernorm),
+        ModelConfiguration(kind: "fully-connected", inputShape: [12], hiddenSizes: [], classes: 3),
+        ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 8, 6], hiddenSizes: [9], classes: 4,
+                           options: ["filters": "5", "filter-size": "3"]),
+        ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 32, 32], hiddenSizes: [10], classes: 10),
+        ModelConfiguration(kind: "cnn", inputShape: [3, 16, 16], hiddenSizes: [4, 6], classes: 10),
+        ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [8, 8, 8], classes: 10, options: ["whiten-kernel": "3"]),
+    ]
+
+    /// The shapes computed without building the model are those of the built model.
+    @Test(arguments: configurations)
+    func shapesAreThoseOfTheBuiltModel(configuration: ModelConfiguration) throws {
+        let shapes = try ModelShapes(configuration)
+        let model = try AnyModel<Float>(configuration)
+        #expect(shapes.parameters == Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.0, $0.1.shape) }))
+        #expect(shapes.buffers == Dictionary(uniqueKeysWithValues: model.buffers.map { ($0.0, $0.1.shape) }))
+        #expect(shapes.elementCount == model.parameters.scalarCount + model.buffers.scalarCount)
+    }
+
+    @Test func hugeConfigurationsAreRefusedWithoutAllocating() {
+        let huge: [ModelConfiguration] = [
+            ModelConfiguration(kind: "fully-connected", inputShape: [3072], hiddenSizes: [1 << 62], classes: 10),
+            ModelConfiguration(kind: "fully-connected", inputShape: [3072], hiddenSizes: [1_000_000_000], classes: 10),
+            ModelConfiguration(kind: "two-layer", inputShape: [3, (1 << 62) + 32, 32], hiddenSizes: [4], classes: 10),
+            ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 32, 32], hiddenSizes: [4], classes: 10,
+                               options: ["filters": "4611686018427387904"]),
+            ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 32, 32], hiddenSizes: [4], classes: 10,
+                               options: ["filter-size": "4294967297"]),
+            ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [8], classes: 10, options: ["whiten-kernel": "1e300"]),
+            ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [1 << 31, 1 << 31], classes: 10),
+            ModelConfiguration(kind: "fully-connected", inputShape: [12], hiddenSizes: [-4], classes: 3),
+            ModelConfiguration(kind: "mystery", inputShape: [12], hiddenSizes: [4], classes: 3),
+        ]
+        for configuration in huge {
+            #expect(throws: TensorError.self, "\(configuration)") { try ModelShapes(configuration) }
+        }
+    }
+}
