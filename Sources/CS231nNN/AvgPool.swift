@@ -98,7 +98,7 @@ public enum GlobalAvgPool {
         let scale = 1 / S(size)
         x.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { ob in
-                for p in 0..<planes { ob[p] = ConvKernels.sum(xb.baseAddress! + p * size, count: size) * scale }
+                for p in 0..<planes { ob[p] = RowKernels.sum(xb.baseAddress! + p * size, count: size) * scale }
             }
         }
         return (out, Cache(inputShape: x.shape))
@@ -122,12 +122,16 @@ public enum GlobalAvgPool {
     }
 }
 
-/// A pooling window: the convolution geometry without padding.
-func poolGeometry(layer: String, input: [Int], poolHeight: Int, poolWidth: Int, stride: Int) throws -> ConvGeometry {
+/// A pooling window: the convolution geometry without padding, over inputs (N, C, H, W) or
+/// (C, H, W), or the channels-last (N, H, W, C) or (H, W, C).
+func poolGeometry(layer: String, input: [Int], poolHeight: Int, poolWidth: Int, stride: Int, layout: ImageLayout = .nchw,
+                  rounding: ConvGeometry.Rounding = .exact) throws -> ConvGeometry {
     guard input.count == 3 || input.count == 4 else {
-        throw TensorError.shapeMismatch(operation: layer, detail: "input \(describeShape(input)) is not (N×C×H×W) or (C×H×W)")
+        throw TensorError.shapeMismatch(operation: layer,
+            detail: "input \(describeShape(input)) is not \(layout == .nchw ? "(N×C×H×W) or (C×H×W)" : "(N×H×W×C) or (H×W×C)")")
     }
     let image = Array(input.suffix(3))
-    return try ConvGeometry(layer: layer, channels: image[0], height: image[1], width: image[2],
-                            kernelHeight: poolHeight, kernelWidth: poolWidth, stride: stride)
+    let (channels, height, width) = layout == .nchw ? (image[0], image[1], image[2]) : (image[2], image[0], image[1])
+    return try ConvGeometry(layer: layer, channels: channels, height: height, width: width, kernelHeight: poolHeight,
+                            kernelWidth: poolWidth, stride: stride, layout: layout, rounding: rounding)
 }
