@@ -152,22 +152,43 @@ extension ConvGeometry {
     }
 
     /// The maximum over one window of `channels` values per tap, with the winning tap of each
-    /// channel; the first tap wins ties. The inner loops select instead of branching, so that
-    /// they vectorise (generic SIMD masks were three times slower than the branchy loop).
+    /// channel; the first tap wins ties. Float compares 8 channels at a time on concrete
+    /// vectors (generic SIMD comparisons are lowered lane by lane); the scalar loop selects
+    /// instead of branching, so that the compiler can vectorise it.
     @inlinable @inline(__always)
     func windowMaximum<S: TensorScalar>(_ first: UnsafePointer<S>, into target: UnsafeMutablePointer<S>,
                                         taps: UnsafeMutablePointer<UInt8>) {
         let c = channels
-        target.update(from: first, count: c)
-        taps.update(repeating: 0, count: c)
+        var j = 0
+        if S.self == Float.self {
+            let source = UnsafeRawPointer(first).assumingMemoryBound(to: Float.self)
+            let best = UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self)
+            while j + 8 <= c {
+                var maximum = SIMD8<Float>(loading: source + j), winner = SIMD8<Int32>.zero
+                for ky in 0..<kernelHeight {
+                    for kx in 0..<kernelWidth where ky + kx > 0 {
+                        let candidate = SIMD8<Float>(loading: source + (ky * width + kx) * c + j)
+                        let better = candidate .> maximum
+                        maximum.replace(with: candidate, where: better)
+                        winner.replace(with: Int32(ky * kernelWidth + kx), where: better)
+                    }
+                }
+                maximum.store(to: best + j)
+                for lane in 0..<8 { taps[j + lane] = UInt8(truncatingIfNeeded: winner[lane]) }
+                j += 8
+            }
+        }
+        guard j < c else { return }
+        (target + j).update(from: first + j, count: c - j)
+        (taps + j).update(repeating: 0, count: c - j)
         for ky in 0..<kernelHeight {
             for kx in 0..<kernelWidth where ky + kx > 0 {
                 let source = first + (ky * width + kx) * c, index = UInt8(ky * kernelWidth + kx)
-                for j in 0..<c {
-                    let (candidate, best) = (source[j], target[j])
+                for k in j..<c {
+                    let (candidate, best) = (source[k], target[k])
                     let better = candidate > best
-                    target[j] = better ? candidate : best
-                    taps[j] = better ? index : taps[j]
+                    target[k] = better ? candidate : best
+                    taps[k] = better ? index : taps[k]
                 }
             }
         }
@@ -184,26 +205,32 @@ extension ConvGeometry {
                                           into dx: UnsafeMutablePointer<S>, gradient: UnsafeMutablePointer<S>) {
         let c = channels, covers = windowsTile && outputHeight * stride == height && outputWidth * stride == width
         if !covers { dx.update(repeating: 0, count: imageSize) }
-        let pooledRow = gradient + c
         for py in 0..<outputHeight {
             for px in 0..<outputWidth {
                 let pixel = (py * outputWidth + px) * pixelStride, taps = winners + (py * outputWidth + px) * c
-                for j in 0..<c {
-                    gradient[j] = upstream[pixel + j * channelStride]
-                    pooledRow[j] = pooled[pixel + j * channelStride]
+                var g = upstream + pixel
+                if channelStride != 1 || relu != nil {
+                    let pooledRow = gradient + c
+                    for j in 0..<c {
+                        gradient[j] = upstream[pixel + j * channelStride]
+                        pooledRow[j] = pooled[pixel + j * channelStride]
+                    }
+                    ConvGeometry.gate(UnsafePointer(gradient), pooled: UnsafePointer(pooledRow), count: c, relu: relu, into: gradient)
+                    g = UnsafePointer(gradient)
                 }
-                ConvGeometry.gate(UnsafePointer(gradient), pooled: UnsafePointer(pooledRow), count: c, relu: relu, into: gradient)
                 let first = dx + (py * stride * width + px * stride) * c
-                for ky in 0..<kernelHeight {
-                    for kx in 0..<kernelWidth {
-                        let target = first + (ky * width + kx) * c, index = UInt8(ky * kernelWidth + kx)
-                        if covers {
-                            for j in 0..<c { target[j] = taps[j] == index ? gradient[j] : 0 }
-                        } else if windowsTile {
-                            for j in 0..<c where taps[j] == index { target[j] = gradient[j] }
-                        } else {
-                            for j in 0..<c where taps[j] == index { target[j] += gradient[j] }
+                if covers {
+                    // Every tap is written, branch-free, in one vectorisable pass per tap.
+                    for ky in 0..<kernelHeight {
+                        for kx in 0..<kernelWidth {
+                            let target = first + (ky * width + kx) * c, index = UInt8(ky * kernelWidth + kx)
+                            for j in 0..<c { target[j] = taps[j] == index ? g[j] : 0 }
                         }
+                    }
+                } else {
+                    for j in 0..<c {
+                        let tap = Int(taps[j]), winner = first + ((tap / kernelWidth) * width + tap % kernelWidth) * c + j
+                        winner.pointee = windowsTile ? g[j] : winner.pointee + g[j]
                     }
                 }
             }
@@ -215,7 +242,7 @@ extension ConvGeometry {
     static func gate<S: TensorScalar>(_ g: UnsafePointer<S>, pooled: UnsafePointer<S>, count: Int,
                                       relu: ReLUBackwardRule?, into out: UnsafeMutablePointer<S>) {
         switch relu {
-        case nil: if out != g { out.update(from: g, count: count) }
+        case nil: out.update(from: g, count: count)
         case .standard: for i in 0..<count { out[i] = pooled[i] > 0 ? g[i] : 0 }
         case .guided: for i in 0..<count { out[i] = pooled[i] > 0 && g[i] > 0 ? g[i] : 0 }
         case .deconvnet: for i in 0..<count { out[i] = g[i] > 0 ? g[i] : 0 }
