@@ -1,7 +1,8 @@
 import Dispatch
 import Foundation
 
-/// Parallel loops over batch items or rows, sized to the core count.
+/// Parallel loops over batch items or rows, sized to the core count. The loops are the
+/// package's own machinery; only the worker count is public.
 ///
 /// Two rules keep the cores from being oversubscribed: a loop started inside another runs
 /// serially, and BLAS always runs single-threaded, its large products split over the cores by
@@ -19,7 +20,8 @@ public enum Parallel {
 
     /// Splits 0..<count into at most `coreCount` contiguous ranges of at least `minimumChunk`
     /// items and runs `body` on each, in parallel. Returns when all are done.
-    public static func forEachChunk(_ count: Int, minimumChunk: Int = 1,
+    @usableFromInline
+    package static func forEachChunk(_ count: Int, minimumChunk: Int = 1,
                                     _ body: @Sendable (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let chunks = Swift.min(coreCount, Swift.max(1, count / Swift.max(1, minimumChunk)))
@@ -35,18 +37,19 @@ public enum Parallel {
     }
 
     /// True on a worker of a parallel loop, where further loops run serially.
-    public static var isInsideParallelLoop: Bool { nesting.isSet }
+    package static var isInsideParallelLoop: Bool { nesting.isSet }
 
     /// Runs `body(i)` for every i in 0..<count, in parallel chunks.
     @inlinable
-    public static func forEach(_ count: Int, minimumChunk: Int = 1, _ body: @Sendable (Int) -> Void) {
+    package static func forEach(_ count: Int, minimumChunk: Int = 1, _ body: @Sendable (Int) -> Void) {
         forEachChunk(count, minimumChunk: minimumChunk) { range in
             for i in range { body(i) }
         }
     }
 
     /// The `index`-th of `parts` nearly equal contiguous ranges covering 0..<count.
-    public static func chunkRange(_ index: Int, of parts: Int, count: Int) -> Range<Int> {
+    @inlinable
+    package static func chunkRange(_ index: Int, of parts: Int, count: Int) -> Range<Int> {
         let base = count / parts, extra = count % parts
         let start = index * base + Swift.min(index, extra)
         return start..<(start + base + (index < extra ? 1 : 0))
@@ -64,19 +67,22 @@ final class ThreadLocalFlag: @unchecked Sendable {
 }
 
 /// Hands a raw pointer to parallel workers that write disjoint ranges of it.
-public struct SendablePointer<Scalar>: @unchecked Sendable {
-    public let base: UnsafeMutablePointer<Scalar>
-    public init(_ base: UnsafeMutablePointer<Scalar>) { self.base = base }
+@usableFromInline
+package struct SendablePointer<Scalar>: @unchecked Sendable {
+    @usableFromInline package let base: UnsafeMutablePointer<Scalar>
+    @inlinable package init(_ base: UnsafeMutablePointer<Scalar>) { self.base = base }
 }
 
 /// Read-only counterpart of `SendablePointer`.
-public struct SendableConstPointer<Scalar>: @unchecked Sendable {
-    public let base: UnsafePointer<Scalar>
-    public init(_ base: UnsafePointer<Scalar>) { self.base = base }
+@usableFromInline
+package struct SendableConstPointer<Scalar>: @unchecked Sendable {
+    @usableFromInline package let base: UnsafePointer<Scalar>
+    @inlinable package init(_ base: UnsafePointer<Scalar>) { self.base = base }
 }
 
 /// Carries a value that is safe to share because workers only read it.
-public struct UnsafeSendable<Value>: @unchecked Sendable {
-    public let value: Value
-    public init(_ value: Value) { self.value = value }
+@usableFromInline
+package struct UnsafeSendable<Value>: @unchecked Sendable {
+    @usableFromInline package let value: Value
+    @inlinable package init(_ value: Value) { self.value = value }
 }

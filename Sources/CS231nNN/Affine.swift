@@ -25,11 +25,10 @@ public enum Affine {
         return (out, Cache(x: rows, w: w, inputShape: x.shape))
     }
 
-    /// The forward into a buffer the caller keeps, with the ReLU fused into the bias pass when
-    /// asked (the affine-ReLU sandwich): one GEMM and one sweep over the output.
+    /// The forward into `out`, with the ReLU fused into the bias pass when asked (the
+    /// affine-ReLU sandwich): one GEMM and one sweep over the output.
     @inlinable
-    public static func forward<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ b: Tensor<S>,
-                                  into out: inout Tensor<S>, relu: Bool) throws {
+    static func forward<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ b: Tensor<S>, into out: inout Tensor<S>, relu: Bool) throws {
         let rows = x.rank == 2 ? x : x.flattenedRows()
         guard b.rank == 1, w.rank == 2, b.shape[0] == w.shape[1] else {
             throw TensorError.shapeMismatch(operation: "Affine.forward",
@@ -45,48 +44,47 @@ public enum Affine {
         }
     }
 
-    /// dx (input's shape), dW (D, M), db (M) from dout (N, M).
+    /// dx (input's shape), dW (D, M), db (M) from dout (N, M): every gradient, as the course's
+    /// `affine_backward` returns them.
     @inlinable
     public static func backward<S>(_ dout: Tensor<S>, _ cache: Cache<S>) throws
         -> (dx: Tensor<S>, dw: Tensor<S>, db: Tensor<S>) {
-        var dw = Tensor<S>(uninitializedShape: cache.w.shape)
-        var db = Tensor<S>(uninitializedShape: [cache.w.shape[1]])
-        try parameterGradients(dout, cache, dw: &dw, db: &db)
-        return (try inputGradient(dout, cache), dw, db)
+        let (dx, dw, db) = try backward(dout, cache, needs: .all)
+        return (dx!, dw!, db!)
     }
 
-    /// dx = dout·Wᵀ, in the input's shape. The first layer of a net skips it: nothing upstream
-    /// wants the gradient of the data, and it costs as much as the forward GEMM.
+    /// The gradients `needs` asks for: dx = dout·Wᵀ in the input's shape (a net's first layer
+    /// skips it: it costs as much as the forward GEMM), dW = xᵀ·dout + regularization·W (the
+    /// L2 term folded into the GEMM as beta, which saves a sweep over W), db = Σ dout.
     @inlinable
-    public static func inputGradient<S>(_ dout: Tensor<S>, _ cache: Cache<S>) throws -> Tensor<S> {
-        try matmul(dout, cache.w, transposeB: true).reshaped(cache.inputShape)
-    }
-
-    /// dW = xᵀ·dout + regularization·W and db = Σ dout over the batch, into buffers the caller
-    /// keeps. Folding the L2 term into the GEMM (as beta) saves a sweep over W.
-    @inlinable
-    public static func parameterGradients<S>(_ dout: Tensor<S>, _ cache: Cache<S>,
-                                             dw: inout Tensor<S>, db: inout Tensor<S>,
-                                             regularization: S = 0) throws {
+    public static func backward<S>(_ dout: Tensor<S>, _ cache: Cache<S>, needs: GradientNeeds, regularization: S = 0) throws
+        -> (dx: Tensor<S>?, dw: Tensor<S>?, db: Tensor<S>?) {
         guard dout.rank == 2, dout.shape[0] == cache.x.shape[0], dout.shape[1] == cache.w.shape[1] else {
             throw TensorError.shapeMismatch(operation: "Affine.backward",
                 detail: "upstream gradient \(describeShape(dout.shape)) for output (\(cache.x.shape[0])×\(cache.w.shape[1]))")
         }
-        if dw.shape != cache.w.shape { dw = Tensor(uninitializedShape: cache.w.shape) }
-        if db.shape != [cache.w.shape[1]] { db = Tensor(uninitializedShape: [cache.w.shape[1]]) }
-        if regularization != 0 {
-            cache.w.withUnsafeBufferPointer { w in
-                dw.withUnsafeMutableBufferPointer { g in
-                    RowKernels.scale(w.baseAddress!, by: regularization, into: g.baseAddress!, count: g.count)
+        var dw: Tensor<S>?, db: Tensor<S>?
+        if needs.contains(.weights) {
+            var gradient = Tensor<S>(uninitializedShape: cache.w.shape)
+            if regularization != 0 {
+                cache.w.withUnsafeBufferPointer { w in
+                    gradient.withUnsafeMutableBufferPointer { g in
+                        RowKernels.scale(w.baseAddress!, by: regularization, into: g.baseAddress!, count: g.count)
+                    }
                 }
             }
+            try gemm(cache.x, transposeA: true, dout, into: &gradient, beta: regularization != 0 ? 1 : 0)
+            dw = gradient
         }
-        try gemm(cache.x, transposeA: true, dout, into: &dw, beta: regularization != 0 ? 1 : 0)
-        let (n, m) = (dout.shape[0], dout.shape[1])
-        dout.withUnsafeBufferPointer { d in
-            db.withUnsafeMutableBufferPointer { g in
-                RowKernels.columnSums(d.baseAddress!, rows: n, columns: m, into: g.baseAddress!)
+        if needs.contains(.biases) {
+            let (n, m) = (dout.shape[0], dout.shape[1])
+            var sums = Tensor<S>(uninitializedShape: [m])
+            dout.withUnsafeBufferPointer { d in
+                sums.withUnsafeMutableBufferPointer { g in RowKernels.columnSums(d.baseAddress!, rows: n, columns: m, into: g.baseAddress!) }
             }
+            db = sums
         }
+        let dx = needs.contains(.input) ? try matmul(dout, cache.w, transposeB: true).reshaped(cache.inputShape) : nil
+        return (dx, dw, db)
     }
 }

@@ -1,16 +1,70 @@
-/// The shape arithmetic of a window sliding over (C, H, W) images: a convolution's filters or a
-/// pooling window. Built when a net is built, so a bad combination fails before any compute with
-/// the layer's name and the numbers, as the course requires ((W − F + 2P)/S + 1 must be an integer).
+/// How a batch of images lies in memory.
+public enum ImageLayout: String, Sendable, CaseIterable, Equatable {
+    /// (N, C, H, W): each channel's plane is contiguous, as the course and PyTorch store images.
+    case nchw
+    /// (N, H, W, C), "channels last": each pixel's channels are contiguous, so per-channel work
+    /// runs along rows and a window's pixels unroll by copying whole channel vectors.
+    case nhwc
+
+    /// `x`, a batch in this layout, rearranged into `target`.
+    @inlinable
+    public func convert<S: TensorScalar>(_ x: Tensor<S>, to target: ImageLayout) throws -> Tensor<S> {
+        guard x.rank == 4 else {
+            throw TensorError.shapeMismatch(operation: "ImageLayout",
+                detail: "input \(describeShape(x.shape)) is not a batch of images (\(self == .nchw ? "N×C×H×W" : "N×H×W×C"))")
+        }
+        guard target != self else { return x }
+        let (n, a, b, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        // NCHW → NHWC transposes each image's (C × H·W) matrix; NHWC → NCHW its (H·W × C) one.
+        let (outer, inner) = self == .nchw ? (a, b * c) : (a * b, c)
+        var out = Tensor<S>(uninitializedShape: self == .nchw ? [n, b, c, a] : [n, c, a, b])
+        x.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { ob in
+                let source = SendableConstPointer(xb.baseAddress!), target = SendablePointer(ob.baseAddress!)
+                Parallel.forEachChunk(n, minimumChunk: 16) { images in
+                    for image in images {
+                        ImageLayout.transpose(source.base + image * outer * inner, rows: outer, columns: inner,
+                                              into: target.base + image * outer * inner)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// out (columns × rows) = the transpose of `matrix` (rows × columns).
+    @inlinable
+    static func transpose<S>(_ matrix: UnsafePointer<S>, rows: Int, columns: Int, into out: UnsafeMutablePointer<S>) {
+        for r in 0..<rows {
+            for c in 0..<columns { out[c * rows + r] = matrix[r * columns + c] }
+        }
+    }
+}
+
+/// The shape arithmetic of a window sliding over images: a convolution's filters or a pooling
+/// window, over inputs in either layout. Built when a net is built, so a bad combination fails
+/// before any compute with the layer's name and the numbers, as the course requires
+/// ((W − F + 2P)/S + 1 must be an integer, unless `rounding` is `.floor`).
 public struct ConvGeometry: Sendable, Equatable, CustomStringConvertible {
+    /// How the output size treats a window that does not fit the last stride.
+    public enum Rounding: Sendable, Equatable {
+        /// (W − F + 2P)/S must be an integer: the course's rule for convolutions and pools.
+        case exact
+        /// Rows and columns that do not fill a last window are dropped (PyTorch's pools: 31 → 15).
+        case floor
+    }
+
     /// The layer's name in error messages, e.g. "conv1" or "Conv2D".
     public var layer: String
     public var channels: Int, height: Int, width: Int
     public var kernelHeight: Int, kernelWidth: Int
     public var stride: Int, padding: Int
     public var outputHeight: Int, outputWidth: Int
+    /// The layout of the inputs and outputs.
+    public var layout: ImageLayout
 
-    public init(layer: String, channels: Int, height: Int, width: Int,
-                kernelHeight: Int, kernelWidth: Int, stride: Int = 1, padding: Int = 0) throws {
+    public init(layer: String, channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int,
+                stride: Int = 1, padding: Int = 0, layout: ImageLayout = .nchw, rounding: Rounding = .exact) throws {
         func fail(_ detail: String) -> TensorError { .invalidArgument(operation: layer, detail: detail) }
         guard channels > 0, height > 0, width > 0 else {
             throw fail("input (\(channels)×\(height)×\(width)) must have positive channels, height and width")
@@ -23,24 +77,24 @@ public struct ConvGeometry: Sendable, Equatable, CustomStringConvertible {
         self.layer = layer
         self.channels = channels; self.height = height; self.width = width
         self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
-        self.stride = stride; self.padding = padding
-        outputHeight = try ConvGeometry.outputSize(layer: layer, axis: "height", input: height,
-                                                   kernel: kernelHeight, stride: stride, padding: padding)
-        outputWidth = try ConvGeometry.outputSize(layer: layer, axis: "width", input: width,
-                                                  kernel: kernelWidth, stride: stride, padding: padding)
+        self.stride = stride; self.padding = padding; self.layout = layout
+        outputHeight = try ConvGeometry.outputSize(layer: layer, axis: "height", input: height, kernel: kernelHeight,
+                                                   stride: stride, padding: padding, rounding: rounding)
+        outputWidth = try ConvGeometry.outputSize(layer: layer, axis: "width", input: width, kernel: kernelWidth,
+                                                  stride: stride, padding: padding, rounding: rounding)
     }
 
-    /// (input − kernel + 2·padding) / stride + 1, or an error that shows the sum when it does not
-    /// come out as a positive integer.
-    public static func outputSize(layer: String, axis: String, input: Int, kernel: Int,
-                                  stride: Int, padding: Int) throws -> Int {
+    /// (input − kernel + 2·padding) / stride + 1, or an error that shows the sum when the window
+    /// does not fit or, with `.exact`, when it does not come out as an integer.
+    public static func outputSize(layer: String, axis: String, input: Int, kernel: Int, stride: Int, padding: Int,
+                                  rounding: Rounding = .exact) throws -> Int {
         let span = input - kernel + 2 * padding
         let formula = "(W − F + 2P)/S + 1 = (\(input) − \(kernel) + 2·\(padding))/\(stride) + 1"
         guard span >= 0 else {
             throw TensorError.invalidArgument(operation: layer,
                 detail: "\(axis): the \(kernel)-wide window does not fit: \(formula) = \(span)/\(stride) + 1 < 1")
         }
-        guard span % stride == 0 else {
+        guard span % stride == 0 || rounding == .floor else {
             let exact = Double(span) / Double(stride) + 1
             throw TensorError.invalidArgument(operation: layer,
                 detail: "\(axis): \(formula) = \(exact) is not an integer; change the padding or the stride")
@@ -48,159 +102,49 @@ public struct ConvGeometry: Sendable, Equatable, CustomStringConvertible {
         return span / stride + 1
     }
 
-    public var inputShape: [Int] { [channels, height, width] }
-    /// Rows of the im2col matrix: one per (channel, ky, kx).
+    /// One image's shape in the layout: (C, H, W) or (H, W, C).
+    public var inputShape: [Int] { layout == .nchw ? [channels, height, width] : [height, width, channels] }
+    /// A batch of `batch` outputs with `channels` channels each, in the layout.
+    public func outputShape(batch: Int, channels outputChannels: Int) -> [Int] {
+        layout == .nchw ? [batch, outputChannels, outputHeight, outputWidth] : [batch, outputHeight, outputWidth, outputChannels]
+    }
+    /// Elements of one window over every channel: a row of the im2col matrix.
     public var patchSize: Int { channels * kernelHeight * kernelWidth }
     public var inputPlane: Int { height * width }
     public var outputPlane: Int { outputHeight * outputWidth }
+    /// Windows that tile the plane: each input lies in at most one window.
+    public var windowsTile: Bool { stride == kernelHeight && stride == kernelWidth && padding == 0 }
 
     public var description: String {
-        "\(layer): (\(channels)×\(height)×\(width)) → \(outputHeight)×\(outputWidth), window \(kernelHeight)×\(kernelWidth), stride \(stride), pad \(padding)"
+        "\(layer): (\(inputShape.map(String.init).joined(separator: "×"))) → \(outputHeight)×\(outputWidth), "
+            + "window \(kernelHeight)×\(kernelWidth), stride \(stride), pad \(padding)\(layout == .nhwc ? ", channels last" : "")"
     }
 
-    /// Checks that x is (N, C, H, W) with this geometry's C, H, W and returns N.
+    /// Checks that x is a batch of this geometry's images in its layout and returns N.
     @inlinable
     public func batchSize(of x: [Int], role: String = "input") throws -> Int {
         guard x.count == 4, Array(x.dropFirst()) == inputShape else {
-            throw TensorError.shapeMismatch(operation: layer,
-                detail: "\(role) \(describeShape(x)) is not (N×\(channels)×\(height)×\(width))")
+            let expected = layout == .nchw ? "(N×\(channels)×\(height)×\(width))" : "(N×\(height)×\(width)×\(channels)), channels last"
+            throw TensorError.shapeMismatch(operation: layer, detail: "\(role) \(describeShape(x)) is not \(expected)")
         }
         return x[0]
     }
 
-    /// Checks an upstream gradient is (N, channels, Ho, Wo).
+    /// Checks an upstream gradient has the output's shape.
     @inlinable
     func checkUpstream(_ dout: [Int], batch: Int, channels outputChannels: Int) throws {
-        let expected = [batch, outputChannels, outputHeight, outputWidth]
+        let expected = outputShape(batch: batch, channels: outputChannels)
         guard dout == expected else {
             throw TensorError.shapeMismatch(operation: layer,
                 detail: "upstream gradient \(describeShape(dout)) for output \(describeShape(expected))")
         }
     }
-}
 
-// MARK: - im2col and col2im for one image
-
-extension ConvGeometry {
-    /// Writes the (C·KH·KW) × (Ho·Wo) patch matrix of one (C, H, W) image, rows ordered
-    /// (c, ky, kx) as CS231n's `im2col`, zeros where a window reaches into the padding.
+    /// The same windows over the same images in the other layout.
     @inlinable
-    public func im2col<S: TensorScalar>(_ image: UnsafePointer<S>, into columns: UnsafeMutablePointer<S>) {
-        let (ho, wo) = (outputHeight, outputWidth)
-        var row = columns
-        for c in 0..<channels {
-            let plane = image + c * inputPlane
-            for ky in 0..<kernelHeight {
-                for kx in 0..<kernelWidth {
-                    let (first, last) = validOutputColumns(kx)
-                    for oy in 0..<ho {
-                        let target = row + oy * wo
-                        let iy = oy * stride - padding + ky
-                        guard iy >= 0, iy < height, first < last else {
-                            target.update(repeating: 0, count: wo)
-                            continue
-                        }
-                        let source = plane + iy * width - padding + kx
-                        if first > 0 { target.update(repeating: 0, count: first) }
-                        if stride == 1 {
-                            (target + first).update(from: source + first, count: last - first)
-                        } else {
-                            for ox in first..<last { target[ox] = source[ox * stride] }
-                        }
-                        if last < wo { (target + last).update(repeating: 0, count: wo - last) }
-                    }
-                    row += ho * wo
-                }
-            }
-        }
-    }
-
-    /// Adds a patch matrix back onto one (C, H, W) image: the adjoint of `im2col`, where
-    /// overlapping windows sum. The caller zeroes the image first.
-    @inlinable
-    public func col2im<S: TensorScalar>(_ columns: UnsafePointer<S>, into image: UnsafeMutablePointer<S>) {
-        let (ho, wo) = (outputHeight, outputWidth)
-        var row = columns
-        for c in 0..<channels {
-            let plane = image + c * inputPlane
-            for ky in 0..<kernelHeight {
-                for kx in 0..<kernelWidth {
-                    let (first, last) = validOutputColumns(kx)
-                    for oy in 0..<ho where first < last {
-                        let iy = oy * stride - padding + ky
-                        guard iy >= 0, iy < height else { continue }
-                        let source = row + oy * wo
-                        let target = plane + iy * width - padding + kx
-                        if stride == 1 {
-                            ConvKernels.add(source + first, into: target + first, count: last - first)
-                        } else {
-                            for ox in first..<last { target[ox * stride] += source[ox] }
-                        }
-                    }
-                    row += ho * wo
-                }
-            }
-        }
-    }
-
-    /// The output columns first..<last whose window column kx lands inside the image.
-    @inlinable
-    func validOutputColumns(_ kx: Int) -> (Int, Int) {
-        let offset = kx - padding
-        // ox·stride + offset ≥ 0 and < width.
-        let first = offset >= 0 ? 0 : (-offset + stride - 1) / stride
-        let last = width - offset <= 0 ? 0 : Swift.min(outputWidth, (width - offset + stride - 1) / stride)
-        return (Swift.min(first, last), last)
-    }
-}
-
-/// Small SIMD loops on raw buffers shared by the convolution and pooling layers.
-@usableFromInline
-enum ConvKernels {
-    /// target[i] += source[i].
-    @inlinable
-    static func add<S: TensorScalar>(_ source: UnsafePointer<S>, into target: UnsafeMutablePointer<S>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            store(load(target + i) + load(source + i), target + i)
-            i += 8
-        }
-        while i < count { target[i] += source[i]; i += 1 }
-    }
-
-    /// Σ values[0..<count], with eight SIMD accumulators' worth of lanes.
-    @inlinable
-    static func sum<S: TensorScalar>(_ values: UnsafePointer<S>, count: Int) -> S {
-        var accumulator = SIMD8<S>.zero
-        var i = 0
-        while i + 8 <= count {
-            accumulator += load(values + i)
-            i += 8
-        }
-        var total = accumulator.sum()
-        while i < count { total += values[i]; i += 1 }
-        return total
-    }
-
-    /// values[i] = max(values[i], 0). A plain loop: LLVM vectorises it to vmaxps, while a
-    /// generic SIMD8 `.<` comparison is lowered lane by lane.
-    @inlinable
-    static func relu<S: TensorScalar>(_ values: UnsafeMutablePointer<S>, count: Int) {
-        for i in 0..<count where values[i] < 0 { values[i] = 0 }
-    }
-
-    @inlinable @inline(__always)
-    static func load<S: TensorScalar>(_ p: UnsafePointer<S>) -> SIMD8<S> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self)
-    }
-
-    @inlinable @inline(__always)
-    static func load<S: TensorScalar>(_ p: UnsafeMutablePointer<S>) -> SIMD8<S> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self)
-    }
-
-    @inlinable @inline(__always)
-    static func store<S: TensorScalar>(_ v: SIMD8<S>, _ p: UnsafeMutablePointer<S>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<S>.self)
+    func inLayout(_ target: ImageLayout) -> ConvGeometry {
+        var g = self
+        g.layout = target
+        return g
     }
 }

@@ -92,7 +92,7 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
             for layer in 1...layerCount { loss += 0.5 * reg * parameters["W\(layer)"]!.squaredSum() }
         }
         var gradients: [String: Tensor<S>] = [:]
-        _ = try backward(dscores, from: layerCount - 1, hiddenCaches, dropoutCaches, outputCache, parameterGradients: true,
+        _ = try backward(dscores, from: layerCount - 1, hiddenCaches, dropoutCaches, outputCache, needs: .parameters,
                          into: &gradients)
         return (loss, ParameterStore(parameters.names.map { ($0, gradients[$0]!) }))
     }
@@ -147,13 +147,13 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
     /// which it returns.
     @inlinable
     func backward(_ upstream: Tensor<S>, from start: Int, _ hiddenCaches: [HiddenCache], _ dropoutCaches: [Dropout.Cache<S>],
-                  _ outputCache: Affine.Cache<S>, rule: ReLUBackwardRule = .standard, parameterGradients: Bool,
+                  _ outputCache: Affine.Cache<S>, rule: ReLUBackwardRule = .standard, needs: GradientNeeds,
                   into gradients: inout [String: Tensor<S>]) throws -> Tensor<S>? {
-        let reg = S(configuration.regularization)
+        let reg = S(configuration.regularization), parameters = needs.intersection(.parameters)
         var dh = upstream
         if start == layerCount - 1 {
-            if parameterGradients { try storeAffineGradients(dh, outputCache, layer: layerCount, reg: reg, into: &gradients) }
-            dh = try Affine.inputGradient(dh, outputCache)
+            let (dx, dw, db) = try Affine.backward(dh, outputCache, needs: parameters.union(.input), regularization: reg)
+            (gradients["W\(layerCount)"], gradients["b\(layerCount)"], dh) = (dw, db, dx!)
         }
         for layer in stride(from: Swift.min(start + 1, layerCount - 1), through: 1, by: -1) {
             if !dropoutCaches.isEmpty { dh = try Dropout.backward(dh, dropoutCaches[layer - 1]) }
@@ -165,23 +165,16 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
             case .normalized(let cache):
                 let dnormalized = try ReLU.backward(dh, cache.relu, rule: rule)
                 let (da, dgamma, dbeta) = try AffineNormReLU.normBackward(dnormalized, cache.norm)
-                if parameterGradients { (gradients["gamma\(layer)"], gradients["beta\(layer)"]) = (dgamma, dbeta) }
+                if !parameters.isEmpty { (gradients["gamma\(layer)"], gradients["beta\(layer)"]) = (dgamma, dbeta) }
                 (daffine, affineCache) = (da, cache.affine)
             }
-            if parameterGradients { try storeAffineGradients(daffine, affineCache, layer: layer, reg: reg, into: &gradients) }
-            if layer > 1 || !parameterGradients { dh = try Affine.inputGradient(daffine, affineCache) }
+            let wantsInput = layer > 1 || needs.contains(.input)
+            let (dx, dw, db) = try Affine.backward(daffine, affineCache, needs: parameters.union(wantsInput ? .input : []),
+                                                   regularization: reg)
+            (gradients["W\(layer)"], gradients["b\(layer)"]) = (dw, db)
+            if wantsInput { dh = dx! }
         }
-        return parameterGradients ? nil : dh
-    }
-
-    @inlinable
-    func storeAffineGradients(_ dout: Tensor<S>, _ cache: Affine.Cache<S>, layer: Int, reg: S,
-                              into gradients: inout [String: Tensor<S>]) throws {
-        var dw = Tensor<S>(uninitializedShape: cache.w.shape)
-        var db = Tensor<S>(uninitializedShape: [cache.w.shape[1]])
-        try Affine.parameterGradients(dout, cache, dw: &dw, db: &db, regularization: reg)
-        gradients["W\(layer)"] = dw
-        gradients["b\(layer)"] = db
+        return needs.contains(.input) ? dh : nil
     }
 }
 
@@ -209,7 +202,7 @@ extension FullyConnectedNet: InspectableModel {
         }, backward: { layer, upstream, rule in
             var unusedGradients: [String: Tensor<S>] = [:]
             return try backward(upstream, from: layer, hiddenCaches, dropoutCaches, outputCache, rule: rule,
-                                parameterGradients: false, into: &unusedGradients)!
+                                needs: .input, into: &unusedGradients)!
         })
     }
 }

@@ -19,12 +19,7 @@ public enum GELU {
             out.withUnsafeMutableBufferPointer { ob in
                 let input = SendableConstPointer(xb.baseAddress!), output = SendablePointer(ob.baseAddress!)
                 Parallel.forEachChunk(xb.count, minimumChunk: 8192) { range in
-                    if S.self == Float.self {
-                        let (x, out) = (ChannelKernels.floats(input.base), ChannelKernels.mutableFloats(output.base))
-                        forEachVector(range) { i, lanes in store(value(load(x + i, lanes)), out + i, lanes) }
-                    } else {
-                        for i in range { output.base[i] = input.base[i] * cumulativeNormal(input.base[i]) }
-                    }
+                    apply(input.base + range.lowerBound, into: output.base + range.lowerBound, count: range.count)
                 }
             }
         }
@@ -39,32 +34,52 @@ public enum GELU {
                 detail: "upstream gradient \(describeShape(dout.shape)) for input \(describeShape(cache.x.shape))")
         }
         var dx = Tensor<S>(uninitializedShape: dout.shape)
-        let inverseSqrt2Pi = S(0.398_942_280_401_432_677_94)
         cache.x.withUnsafeBufferPointer { xb in
             dout.withUnsafeBufferPointer { db in
                 dx.withUnsafeMutableBufferPointer { dxb in
                     let input = SendableConstPointer(xb.baseAddress!), upstream = SendableConstPointer(db.baseAddress!)
                     let target = SendablePointer(dxb.baseAddress!)
                     Parallel.forEachChunk(xb.count, minimumChunk: 8192) { range in
-                        if S.self == Float.self {
-                            let (x, d, dx) = (ChannelKernels.floats(input.base), ChannelKernels.floats(upstream.base),
-                                              ChannelKernels.mutableFloats(target.base))
-                            forEachVector(range) { i, lanes in
-                                store(load(d + i, lanes) * derivative(load(x + i, lanes)), dx + i, lanes)
-                            }
-                        } else {
-                            for i in range {
-                                let x = input.base[i]
-                                let density = inverseSqrt2Pi * S.exp(-x * x / 2)
-                                target.base[i] = upstream.base[i] * (cumulativeNormal(x) + x * density)
-                            }
-                        }
+                        let i = range.lowerBound
+                        backward(upstream.base + i, input.base + i, into: target.base + i, count: range.count)
                     }
                 }
             }
         }
         return dx
     }
+
+    /// out[i] = x[i]·Φ(x[i]) for `count` values, on the calling thread.
+    @inlinable
+    static func apply<S: TensorScalar>(_ x: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, count: Int) {
+        if S.self == Float.self {
+            let (x, out) = (floats(x), UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self))
+            forEachVector(count) { i, lanes in value(SIMD16(loading: x + i, lanes: lanes)).store(to: out + i, lanes: lanes) }
+        } else {
+            for i in 0..<count { out[i] = x[i] * cumulativeNormal(x[i]) }
+        }
+    }
+
+    /// dx[i] = d[i]·GELU′(x[i]) for `count` values, on the calling thread; dx may be d.
+    @inlinable
+    static func backward<S: TensorScalar>(_ d: UnsafePointer<S>, _ x: UnsafePointer<S>, into dx: UnsafeMutablePointer<S>,
+                                          count: Int) {
+        if S.self == Float.self {
+            let (x, d, dx) = (floats(x), floats(d), UnsafeMutableRawPointer(dx).assumingMemoryBound(to: Float.self))
+            forEachVector(count) { i, lanes in
+                (SIMD16(loading: d + i, lanes: lanes) * derivative(SIMD16(loading: x + i, lanes: lanes))).store(to: dx + i, lanes: lanes)
+            }
+        } else {
+            let inverseSqrt2Pi = S(0.398_942_280_401_432_677_94)
+            for i in 0..<count {
+                let density = inverseSqrt2Pi * S.exp(-x[i] * x[i] / 2)
+                dx[i] = d[i] * (cumulativeNormal(x[i]) + x[i] * density)
+            }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func floats<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
 
     /// Φ(x) = ½·(1 + erf(x/√2)).
     @inlinable @inline(__always)
@@ -134,28 +149,13 @@ public enum GELU {
         return (polynomial * powerOfTwo).replacing(with: 0, where: x .< -87.336_54)
     }
 
-    /// Runs `body(i, lanes)` on each 16-element vector of the range; the last may be partial.
+    /// Runs `body(i, lanes)` on each 16-element vector of 0..<count; the last may be partial.
     @inlinable @inline(__always)
-    static func forEachVector(_ range: Range<Int>, _ body: (Int, Int) -> Void) {
-        var i = range.lowerBound
-        while i < range.upperBound {
-            body(i, Swift.min(16, range.upperBound - i))
+    static func forEachVector(_ count: Int, _ body: (Int, Int) -> Void) {
+        var i = 0
+        while i < count {
+            body(i, Swift.min(16, count - i))
             i += 16
         }
-    }
-
-    /// The `lanes` floats at p, zero-filled to 16.
-    @inlinable @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, _ lanes: Int) -> SIMD16<Float> {
-        if lanes == 16 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
-        var v = SIMD16<Float>()
-        for k in 0..<lanes { v[k] = p[k] }
-        return v
-    }
-
-    @inlinable @inline(__always)
-    static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
-        if lanes == 16 { return UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
-        for k in 0..<lanes { p[k] = v[k] }
     }
 }

@@ -45,3 +45,16 @@ public enum LayerNorm {
         return (try inner * (cache.inverseStd / features), dgamma, dbeta)
     }
 }
+
+/// Checks x is (N, D) with N > 0 and γ, β are (D).
+@inlinable
+func checkNormInputs<S>(_ x: Tensor<S>, gamma: Tensor<S>, beta: Tensor<S>, operation: String) throws {
+    guard x.rank == 2, x.shape[0] > 0 else {
+        throw TensorError.invalidArgument(operation: operation,
+                                          detail: "input must be a non-empty (N×D) matrix, got \(describeShape(x.shape))")
+    }
+    guard gamma.shape == [x.shape[1]], beta.shape == [x.shape[1]] else {
+        throw TensorError.shapeMismatch(operation: operation,
+            detail: "input \(describeShape(x.shape)) with gamma \(describeShape(gamma.shape)) and beta \(describeShape(beta.shape))")
+    }
+}

@@ -7,8 +7,8 @@ import Foundation
 ///     head: max pool over the last plane → linear (no bias) → × scale (1/9)
 ///
 /// The convolutions have no bias (batch norm's β follows each); batch norm's γ is frozen at 1.
-/// It runs channels-last (N, H, W, C) inside: inputs arrive as NCHW batches and are transposed
-/// once. Scores at test time average the horizontally flipped view (test-time augmentation,
+/// It runs channels last (N, H, W, C) inside, through the same `Conv2D`, `MaxPool2D` and
+/// `BatchNorm` as the course's nets: inputs arrive as NCHW batches and are transposed once. Scores at test time average the horizontally flipped view (test-time augmentation,
 /// option "tta" 1) and, at level 2, the views translated by one pixel.
 ///
 /// Parameters: "whiten.bias", "g<i>.conv1", "g<i>.norm1.beta", "g<i>.conv2", "g<i>.norm2.beta",
@@ -30,11 +30,14 @@ public struct ModernConvNet<S: TensorScalar>: Model {
     public let batchNormMomentum: Double, batchNormEpsilon: Double
     /// The whitening bias trains for this many epochs and is then frozen (airbench: 3).
     public let whitenBiasEpochs: Int
-    /// The geometry of the whitening conv and of each group's two convs, checked when built.
-    public let whiten: ChannelsLastConv.Geometry
-    public let groups: [(conv1: ChannelsLastConv.Geometry, conv2: ChannelsLastConv.Geometry)]
-    /// The plane the head pools over.
+    /// The geometry of the whitening conv and of each group's convs and pool, checked when built.
+    public let whiten: ConvGeometry
+    public let groups: [(conv1: ConvGeometry, pool: ConvGeometry, conv2: ConvGeometry)]
+    /// The plane the head pools over, and its pool.
     public let headPool: Int
+    @usableFromInline let headPoolGeometry: ConvGeometry
+    /// The whitening conv's filters: each principal direction of the patches and its negative.
+    @usableFromInline var whitenFilters: Int { whiten.patchSize * 2 }
 
     /// The W6 net: widths 64, 256, 256 on 3×32×32 images.
     public init(inputShape: [Int] = [3, 32, 32], widths: [Int] = [64, 256, 256], classes: Int = 10, seed: UInt64 = 0,
@@ -84,28 +87,31 @@ public struct ModernConvNet<S: TensorScalar>: Model {
         widths = c.hiddenSizes
         self.configuration = c
         let (channels, height, width) = (c.inputShape[0], c.inputShape[1], c.inputShape[2])
-        whiten = try ChannelsLastConv.Geometry(layer: "whiten", channels: channels, height: height, width: width,
-                                               filters: 2 * channels * kernel * kernel, kernel: kernel, padding: 0)
-        var built: [(ChannelsLastConv.Geometry, ChannelsLastConv.Geometry)] = []
-        var (inChannels, h, w) = (whiten.filters, whiten.outputHeight, whiten.outputWidth)
+        whiten = try ConvGeometry(layer: "whiten", channels: channels, height: height, width: width, kernelHeight: kernel,
+                                  kernelWidth: kernel, layout: .nhwc)
+        var built: [(ConvGeometry, ConvGeometry, ConvGeometry)] = []
+        var (inChannels, h, w) = (whiten.patchSize * 2, whiten.outputHeight, whiten.outputWidth)
         for (index, groupWidth) in widths.enumerated() {
             let name = "group \(index + 1)"
-            let conv1 = try ChannelsLastConv.Geometry(layer: "\(name) conv1", channels: inChannels, height: h, width: w,
-                                                      filters: groupWidth, kernel: 3, padding: 1)
+            let conv1 = try ConvGeometry(layer: "\(name) conv1", channels: inChannels, height: h, width: w, kernelHeight: 3,
+                                         kernelWidth: 3, padding: 1, layout: .nhwc)
             guard h >= 2, w >= 2 else {
                 throw TensorError.shapeMismatch(operation: "\(name) pool",
                     detail: "a 2×2 max pool needs at least a 2×2 plane; the input \(describeShape(c.inputShape)) has shrunk to \(h)×\(w)")
             }
-            (h, w) = (h / 2, w / 2)
-            let conv2 = try ChannelsLastConv.Geometry(layer: "\(name) conv2", channels: groupWidth, height: h, width: w,
-                                                      filters: groupWidth, kernel: 3, padding: 1)
-            built.append((conv1, conv2))
+            let pool = try MaxPool2D.geometry(layer: "\(name) pool", input: [h, w, groupWidth], layout: .nhwc, rounding: .floor)
+            (h, w) = (pool.outputHeight, pool.outputWidth)
+            let conv2 = try ConvGeometry(layer: "\(name) conv2", channels: groupWidth, height: h, width: w, kernelHeight: 3,
+                                         kernelWidth: 3, padding: 1, layout: .nhwc)
+            built.append((conv1, pool, conv2))
             inChannels = groupWidth
         }
         guard h == w else {
             throw TensorError.shapeMismatch(operation: "head pool", detail: "the last plane \(h)×\(w) is not square")
         }
-        groups = built
+        headPoolGeometry = try MaxPool2D.geometry(layer: "head pool", input: [h, w, widths.last!], poolHeight: h, poolWidth: w,
+                                                  stride: h, layout: .nhwc)
+        groups = built.map { (conv1: $0.0, pool: $0.1, conv2: $0.2) }
         headPool = h
         initializeParameters()
     }
@@ -120,22 +126,24 @@ public struct ModernConvNet<S: TensorScalar>: Model {
             let values = (0..<shape.reduce(1, *)).map { _ in S(bound * (2 * generator.nextUniform() - 1)) }
             return try! Tensor(shape: shape, scalars: values)
         }
-        buffers["whiten.weight"] = uniform(whiten.filterShape, fanIn: whiten.patchSize)
-        parameters["whiten.bias"] = .zeros([whiten.filters])
+        buffers["whiten.weight"] = uniform([whitenFilters, whiten.channels, whiten.kernelHeight, whiten.kernelWidth],
+                                           fanIn: whiten.patchSize)
+        parameters["whiten.bias"] = .zeros([whitenFilters])
         for (index, group) in groups.enumerated() {
+            let width = widths[index]
             for (slot, conv) in [("1", group.conv1), ("2", group.conv2)] {
-                var filters = uniform(conv.filterShape, fanIn: conv.patchSize)
+                var filters = uniform([width, conv.channels, conv.kernelHeight, conv.kernelWidth], fanIn: conv.patchSize)
                 filters.withUnsafeMutableBufferPointer { w in
                     let (c, taps) = (conv.channels, conv.kernelHeight * conv.kernelWidth)
-                    for f in 0..<Swift.min(conv.filters, c) {
+                    for f in 0..<Swift.min(width, c) {
                         (w.baseAddress! + f * c * taps).update(repeating: 0, count: c * taps)
                         w[(f * c + f) * taps + taps / 2] = 1
                     }
                 }
                 parameters["g\(index + 1).conv\(slot)"] = filters
-                parameters["g\(index + 1).norm\(slot).beta"] = .zeros([conv.filters])
-                buffers["g\(index + 1).norm\(slot).running_mean"] = .zeros([conv.filters])
-                buffers["g\(index + 1).norm\(slot).running_var"] = .ones([conv.filters])
+                parameters["g\(index + 1).norm\(slot).beta"] = .zeros([width])
+                buffers["g\(index + 1).norm\(slot).running_mean"] = .zeros([width])
+                buffers["g\(index + 1).norm\(slot).running_var"] = .ones([width])
             }
         }
         parameters["head"] = uniform([widths.last!, configuration.classes], fanIn: widths.last!)
@@ -156,7 +164,8 @@ public struct ModernConvNet<S: TensorScalar>: Model {
         for (name, statistic) in caches.runningStatistics { buffers[name] = statistic }
         let (loss, dscores) = try SoftmaxLoss.forwardBackward(caches.scores, labels: y, smoothing: S(labelSmoothing),
                                                               reduction: .sum)
-        return (loss, try backward(dscores, caches))
+        let gradients = try backward(dscores, from: groups.count + 1, caches, needs: .parameters).gradients
+        return (loss, ParameterStore(parameters.names.map { ($0, gradients[$0]!) }))
     }
 
     /// Test-mode scores, averaged over the test-time views.
@@ -177,21 +186,16 @@ public struct ModernConvNet<S: TensorScalar>: Model {
 }
 
 extension ModernConvNet {
-    /// What the way back reads of one group: the conv1 input, the pool's winners, norm1, the
-    /// conv2 input (norm1's output) and norm2.
+    /// What the way back reads of one group: its layers' caches and its output.
     @usableFromInline
     struct GroupCache {
-        @usableFromInline var input: Tensor<S>
-        @usableFromInline var pool: ChannelsLastMaxPool.Cache
-        @usableFromInline var norm1: ChannelsLastBatchNormGELU.Cache<S>
-        @usableFromInline var hidden: Tensor<S>
-        @usableFromInline var norm2: ChannelsLastBatchNormGELU.Cache<S>
+        @usableFromInline var conv1: Conv2D.Cache<S>, norm1: BatchNorm.Cache<S>
+        @usableFromInline var conv2: Conv2D.Cache<S>, norm2: BatchNorm.Cache<S>
         @usableFromInline var output: Tensor<S>
 
         @inlinable
-        init(input: Tensor<S>, pool: ChannelsLastMaxPool.Cache, norm1: ChannelsLastBatchNormGELU.Cache<S>, hidden: Tensor<S>,
-             norm2: ChannelsLastBatchNormGELU.Cache<S>, output: Tensor<S>) {
-            self.input = input; self.pool = pool; self.norm1 = norm1; self.hidden = hidden; self.norm2 = norm2; self.output = output
+        init(conv1: Conv2D.Cache<S>, norm1: BatchNorm.Cache<S>, conv2: Conv2D.Cache<S>, norm2: BatchNorm.Cache<S>, output: Tensor<S>) {
+            self.conv1 = conv1; self.norm1 = norm1; self.conv2 = conv2; self.norm2 = norm2; self.output = output
         }
     }
 
@@ -199,15 +203,15 @@ extension ModernConvNet {
     @usableFromInline
     struct Caches {
         @usableFromInline var scores: Tensor<S>
-        @usableFromInline var whitened: ChannelsLastBiasGELU.Cache<S>
+        @usableFromInline var whitened: Conv2D.Cache<S>
         @usableFromInline var groups: [GroupCache]
-        @usableFromInline var headPool: ChannelsLastMaxPool.Cache
+        @usableFromInline var headPool: MaxPool2D.Cache<S>
         @usableFromInline var features: Tensor<S>
         /// Training's new running means and variances, by buffer name.
         @usableFromInline var runningStatistics: [(String, Tensor<S>)]
 
         @inlinable
-        init(scores: Tensor<S>, whitened: ChannelsLastBiasGELU.Cache<S>, groups: [GroupCache], headPool: ChannelsLastMaxPool.Cache,
+        init(scores: Tensor<S>, whitened: Conv2D.Cache<S>, groups: [GroupCache], headPool: MaxPool2D.Cache<S>,
              features: Tensor<S>, runningStatistics: [(String, Tensor<S>)]) {
             self.scores = scores; self.whitened = whitened; self.groups = groups; self.headPool = headPool
             self.features = features; self.runningStatistics = runningStatistics
@@ -221,27 +225,26 @@ extension ModernConvNet {
                 detail: "input \(describeShape(x.shape)) for a net over images of \(describeShape(configuration.inputShape)) (N, C, H, W)")
         }
         let n = x.shape[0]
-        let whitened = try ChannelsLastConv.forward(ChannelsLast.fromNCHW(x), buffers["whiten.weight"]!, geometry: whiten)
-        var (activation, whitenCache) = try ChannelsLastBiasGELU.forward(whitened, bias: parameters["whiten.bias"]!, layer: "whiten")
+        var (activation, whitenCache) = try Conv2D.forward(ImageLayout.nchw.convert(x, to: .nhwc), buffers["whiten.weight"]!,
+                                                           parameters["whiten.bias"]!, geometry: whiten,
+                                                           epilogue: Conv2D.Epilogue(activation: .gelu))
         var groupCaches: [GroupCache] = []
         var states = batchNormStates()
         for (index, group) in groups.enumerated() {
             let name = "g\(index + 1)"
-            let input = activation
-            let convolved = try ChannelsLastConv.forward(input, parameters["\(name).conv1"]!, geometry: group.conv1)
-            let (pooled, poolCache) = try ChannelsLastMaxPool.forward(convolved, size: 2, layer: "group \(index + 1) pool")
-            let (hidden, norm1) = try ChannelsLastBatchNormGELU.forward(pooled, beta: parameters["\(name).norm1.beta"]!,
-                                                                         state: &states[2 * index], mode: mode,
-                                                                         layer: "group \(index + 1) norm1")
-            let convolved2 = try ChannelsLastConv.forward(hidden, parameters["\(name).conv2"]!, geometry: group.conv2)
-            let norm2: ChannelsLastBatchNormGELU.Cache<S>
-            (activation, norm2) = try ChannelsLastBatchNormGELU.forward(convolved2, beta: parameters["\(name).norm2.beta"]!,
-                                                                        state: &states[2 * index + 1], mode: mode,
-                                                                        layer: "group \(index + 1) norm2")
-            groupCaches.append(GroupCache(input: input, pool: poolCache, norm1: norm1, hidden: hidden, norm2: norm2,
-                                          output: activation))
+            let (pooled, conv1) = try Conv2D.forward(activation, parameters["\(name).conv1"]!, nil, geometry: group.conv1,
+                                                     epilogue: Conv2D.Epilogue(pool: group.pool))
+            let (hidden, norm1) = try BatchNorm.forward(pooled, gamma: nil, beta: parameters["\(name).norm1.beta"]!,
+                                                        state: &states[2 * index], mode: mode, layout: .nhwc, activation: .gelu,
+                                                        layer: "group \(index + 1) norm1")
+            let (convolved, conv2) = try Conv2D.forward(hidden, parameters["\(name).conv2"]!, nil, geometry: group.conv2)
+            let norm2: BatchNorm.Cache<S>
+            (activation, norm2) = try BatchNorm.forward(convolved, gamma: nil, beta: parameters["\(name).norm2.beta"]!,
+                                                        state: &states[2 * index + 1], mode: mode, layout: .nhwc, activation: .gelu,
+                                                        layer: "group \(index + 1) norm2")
+            groupCaches.append(GroupCache(conv1: conv1, norm1: norm1, conv2: conv2, norm2: norm2, output: activation))
         }
-        let (pooled, headCache) = try ChannelsLastMaxPool.forward(activation, size: headPool, layer: "head pool")
+        let (pooled, headCache) = try MaxPool2D.forward(activation, geometry: headPoolGeometry)
         let features = try pooled.reshaped([n, widths.last!])
         let scores = try matmul(features, parameters["head"]!) * S(outputScale)
         let statistics = mode == .train ? runningStatistics(states) : []
@@ -249,50 +252,37 @@ extension ModernConvNet {
                       headPool: headCache, features: features, runningStatistics: statistics)
     }
 
-    /// Every parameter's gradient of the summed loss whose score gradient is `dscores`.
-    @inlinable
-    func backward(_ dscores: Tensor<S>, _ caches: Caches) throws -> ParameterStore<S> {
-        let gradients = try backward(dscores, from: groups.count + 1, caches, parameterGradients: true).gradients
-        return ParameterStore(parameters.names.map { ($0, gradients[$0]!) })
-    }
-
     /// Walks back from layer `layer` (0 the whitening's output, i the output of group i,
     /// groups + 1 the scores) with `upstream` there (channels last, or (N, classes) at the
-    /// scores). Training wants the parameter gradients and stops at the whitening's bias;
-    /// inspection wants the input's gradient (NCHW) instead.
+    /// scores). Training wants the parameter gradients and stops at the whitening's bias (its
+    /// filters are frozen); inspection wants the input's gradient (NCHW) instead.
     @inlinable
-    func backward(_ upstream: Tensor<S>, from layer: Int, _ caches: Caches, parameterGradients: Bool) throws
+    func backward(_ upstream: Tensor<S>, from layer: Int, _ caches: Caches, needs: GradientNeeds) throws
         -> (dx: Tensor<S>?, gradients: [String: Tensor<S>]) {
+        let parameters = needs.intersection(.parameters), through = parameters.union(.input)
         var gradients: [String: Tensor<S>] = [:]
         var d = upstream
         if layer == groups.count + 1 {
-            let scaled = try upstream * S(outputScale)
-            if parameterGradients { gradients["head"] = try matmul(caches.features, scaled, transposeA: true) }
-            let dfeatures = try matmul(scaled, parameters["head"]!, transposeB: true)
-            d = try ChannelsLastMaxPool.backward(dfeatures.reshaped([upstream.shape[0], 1, 1, widths.last!]), caches.headPool,
-                                                 layer: "head pool")
+            let scaled = upstream * S(outputScale)
+            if !parameters.isEmpty { gradients["head"] = try matmul(caches.features, scaled, transposeA: true) }
+            let dfeatures = try matmul(scaled, self.parameters["head"]!, transposeB: true)
+            d = try MaxPool2D.backward(dfeatures.reshaped([upstream.shape[0], 1, 1, widths.last!]), caches.headPool)
         }
-        for (index, group) in groups.enumerated().reversed() where index < layer {
-            let name = "g\(index + 1)", cache = caches.groups[index]
-            let (dconv2, dbeta2) = try ChannelsLastBatchNormGELU.backward(d, cache.norm2)
-            let dhidden = try ChannelsLastConv.inputGradient(dconv2, parameters["\(name).conv2"]!, geometry: group.conv2)
-            let (dpooled, dbeta1) = try ChannelsLastBatchNormGELU.backward(dhidden, cache.norm1)
-            let dconv1 = try ChannelsLastMaxPool.backward(dpooled, cache.pool, layer: "group \(index + 1) pool")
-            if parameterGradients {
-                gradients["\(name).norm2.beta"] = dbeta2
-                gradients["\(name).conv2"] = try ChannelsLastConv.filterGradient(cache.hidden, dconv2, geometry: group.conv2)
-                gradients["\(name).norm1.beta"] = dbeta1
-                gradients["\(name).conv1"] = try ChannelsLastConv.filterGradient(cache.input, dconv1, geometry: group.conv1)
+        for (index, cache) in caches.groups.enumerated().reversed() where index < layer {
+            let name = "g\(index + 1)"
+            let (dconv2, _, dbeta2) = try BatchNorm.backward(d, cache.norm2, needs: [.input, .biases])
+            let (dhidden, dw2, _) = try Conv2D.backward(dconv2!, cache.conv2, needs: through)
+            let (dpooled, _, dbeta1) = try BatchNorm.backward(dhidden!, cache.norm1, needs: [.input, .biases])
+            let (dinput, dw1, _) = try Conv2D.backward(dpooled!, cache.conv1, needs: through)
+            if !parameters.isEmpty {
+                (gradients["\(name).norm2.beta"], gradients["\(name).conv2"]) = (dbeta2, dw2)
+                (gradients["\(name).norm1.beta"], gradients["\(name).conv1"]) = (dbeta1, dw1)
             }
-            d = try ChannelsLastConv.inputGradient(dconv1, parameters["\(name).conv1"]!, geometry: group.conv1)
+            d = dinput!
         }
-        let (dwhitened, dbias) = try ChannelsLastBiasGELU.backward(d, caches.whitened, layer: "whiten")
-        if parameterGradients {
-            gradients["whiten.bias"] = dbias
-            return (nil, gradients)
-        }
-        let dx = try ChannelsLastConv.inputGradient(dwhitened, buffers["whiten.weight"]!, geometry: whiten)
-        return (try ChannelsLast.toNCHW(dx), gradients)
+        let (dx, _, dbias) = try Conv2D.backward(d, caches.whitened, needs: parameters.isEmpty ? .input : .biases)
+        gradients["whiten.bias"] = dbias
+        return (try dx.map { try ImageLayout.nhwc.convert($0, to: .nchw) }, gradients)
     }
 
     @inlinable
@@ -300,7 +290,8 @@ extension ModernConvNet {
         groups.indices.flatMap { index in
             ["1", "2"].map { slot in
                 let name = "g\(index + 1).norm\(slot)"
-                var state = BatchNormState<S>(features: 1, momentum: S(batchNormMomentum), epsilon: S(batchNormEpsilon))
+                var state = BatchNormState<S>(features: 1, momentum: S(batchNormMomentum), epsilon: S(batchNormEpsilon),
+                                              unbiasedRunningVariance: true)
                 state.runningMean = buffers["\(name).running_mean"]!
                 state.runningVariance = buffers["\(name).running_var"]!
                 return state

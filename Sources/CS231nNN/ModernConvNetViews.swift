@@ -11,7 +11,7 @@ extension ModernConvNet {
             throw TensorError.shapeMismatch(operation: "ModernConvNet.initializeWhitening",
                 detail: "images \(describeShape(images.shape)) are not (N×\(configuration.inputShape.map(String.init).joined(separator: "×")))")
         }
-        let g = whiten, k = g.kernelHeight, features = g.channels * k * k
+        let g = whiten, k = g.kernelHeight, features = g.patchSize
         let n = Swift.min(count, images.shape[0])
         var sums = [Double](repeating: 0, count: features), products = [Double](repeating: 0, count: features * features)
         var patch = [Double](repeating: 0, count: features)
@@ -56,7 +56,7 @@ extension ModernConvNet {
                 filters[(features + e) * features + i] = -value
             }
         }
-        buffers["whiten.weight"] = try Tensor(shape: g.filterShape, scalars: filters)
+        buffers["whiten.weight"] = try Tensor(shape: [2 * features, g.channels, k, k], scalars: filters)
     }
 
     /// Each image mirrored left to right.
@@ -100,10 +100,10 @@ extension ModernConvNet {
 
 extension ModernConvNet: InspectableModel {
     public var inspectableLayers: [InspectedLayer] {
-        var layers = [InspectedLayer(name: "whiten", shape: [whiten.filters, whiten.outputHeight, whiten.outputWidth],
+        var layers = [InspectedLayer(name: "whiten", shape: [whitenFilters, whiten.outputHeight, whiten.outputWidth],
                                      summary: "whitening conv \(whiten.kernelHeight)x\(whiten.kernelWidth) + GELU")]
         for (index, group) in groups.enumerated() {
-            layers.append(InspectedLayer(name: "group\(index + 1)", shape: [group.conv2.filters, group.conv2.height, group.conv2.width],
+            layers.append(InspectedLayer(name: "group\(index + 1)", shape: [widths[index], group.conv2.height, group.conv2.width],
                                          summary: "conv 3x3, max pool 2, BN-GELU, conv 3x3, BN-GELU"))
         }
         return layers + [InspectedLayer(name: "scores", shape: [configuration.classes], summary: "max pool \(headPool), linear")]
@@ -117,17 +117,17 @@ extension ModernConvNet: InspectableModel {
         let last = groups.count + 1
         return ForwardTrace(model: "ModernConvNet", layers: inspectableLayers, input: x, activations: { layer in
             switch layer {
-            case 0: try ChannelsLast.toNCHW(caches.groups[0].input)
+            case 0: try ImageLayout.nhwc.convert(caches.groups[0].conv1.x, to: .nchw)
             case last: caches.scores
-            default: try ChannelsLast.toNCHW(caches.groups[layer - 1].output)
+            default: try ImageLayout.nhwc.convert(caches.groups[layer - 1].output, to: .nchw)
             }
         }, backward: { layer, upstream, rule in
             guard rule == .standard else {
                 throw TensorError.invalidArgument(operation: "ModernConvNet",
                     detail: "the \(rule.rawValue) rule is defined at ReLUs and this net uses GELU; use the standard gradient (saliency)")
             }
-            let start = layer == last ? upstream : try ChannelsLast.fromNCHW(upstream)
-            return try backward(start, from: layer, caches, parameterGradients: false).dx!
+            let start = layer == last ? upstream : try ImageLayout.nchw.convert(upstream, to: .nhwc)
+            return try backward(start, from: layer, caches, needs: .input).dx!
         })
     }
 }

@@ -1,97 +1,82 @@
-/// Max pooling over ph×pw windows moved by a stride, on each (H, W) plane of NCHW inputs.
+/// Max pooling over ph×pw windows moved by a stride, over NCHW or channels-last (NHWC) inputs.
 ///
 /// The gradient goes to the first largest element of each window (in row-major order), in
-/// both implementations. The backward finds that element again from the input and the pooled
-/// output, so the forward stores no indices.
+/// every kernel. The layout picks the kernel:
+/// - NCHW, plane by plane (2×2 windows that tile in a loop the compiler vectorises); the
+///   backward finds each window's maximum again from the input and the pooled output, so the
+///   forward stores no indices.
+/// - NHWC, pixel by pixel over contiguous channel vectors; the forward records each output's
+///   winning tap (one byte), so the backward needs no input. Convolutions fuse this kernel into
+///   their epilogue.
 public enum MaxPool2D {
     public struct Cache<S: TensorScalar>: Sendable {
-        public var x: Tensor<S>
+        public var inputShape: [Int]
         public var out: Tensor<S>
         public var geometry: ConvGeometry
+        /// The input, for the NCHW kernel.
+        public var x: Tensor<S>?
+        /// The tap (ky·KW + kx) of its window that won each output, per output pixel and
+        /// channel, for the NHWC kernel.
+        public var winners: [UInt8]?
 
         @inlinable
-        public init(x: Tensor<S>, out: Tensor<S>, geometry: ConvGeometry) {
-            self.x = x; self.out = out; self.geometry = geometry
+        public init(inputShape: [Int], out: Tensor<S>, geometry: ConvGeometry, x: Tensor<S>? = nil, winners: [UInt8]? = nil) {
+            self.inputShape = inputShape; self.out = out; self.geometry = geometry; self.x = x; self.winners = winners
         }
     }
 
-    /// The geometry of a pool over inputs shaped (N, C, H, W) or (C, H, W), checked when the
-    /// net is built.
-    public static func geometry(layer: String = "MaxPool2D", input: [Int], poolHeight: Int = 2,
-                                poolWidth: Int = 2, stride: Int = 2) throws -> ConvGeometry {
-        try poolGeometry(layer: layer, input: input, poolHeight: poolHeight, poolWidth: poolWidth, stride: stride)
+    /// The geometry of a pool over inputs shaped (N, C, H, W) or (C, H, W) — (N, H, W, C) or
+    /// (H, W, C) channels last — checked when the net is built. `.floor` rounding drops the rows
+    /// and columns that do not fill a last window.
+    public static func geometry(layer: String = "MaxPool2D", input: [Int], poolHeight: Int = 2, poolWidth: Int = 2,
+                                stride: Int = 2, layout: ImageLayout = .nchw,
+                                rounding: ConvGeometry.Rounding = .exact) throws -> ConvGeometry {
+        try poolGeometry(layer: layer, input: input, poolHeight: poolHeight, poolWidth: poolWidth, stride: stride,
+                         layout: layout, rounding: rounding)
     }
 
     @inlinable
     public static func forward<S>(_ x: Tensor<S>, poolHeight: Int = 2, poolWidth: Int = 2, stride: Int = 2,
-                                  layer: String = "MaxPool2D") throws -> (out: Tensor<S>, cache: Cache<S>) {
-        let g = try geometry(layer: layer, input: x.shape, poolHeight: poolHeight, poolWidth: poolWidth, stride: stride)
-        var out = Tensor<S>(uninitializedShape: [0])
-        try forward(x, geometry: g, into: &out)
-        return (out, Cache(x: x, out: out, geometry: g))
+                                  layout: ImageLayout = .nchw, layer: String = "MaxPool2D") throws -> (out: Tensor<S>, cache: Cache<S>) {
+        let g = try geometry(layer: layer, input: x.shape, poolHeight: poolHeight, poolWidth: poolWidth, stride: stride,
+                             layout: layout)
+        return try forward(x, geometry: g)
     }
 
-    /// The forward into a buffer the caller keeps, in parallel over the planes. Windows that
-    /// tile the plane exactly (stride = pool size) take the reshape path: each input is read
-    /// once, 2×2 windows in a loop the compiler vectorises.
+    /// The forward with a geometry built ahead, by the kernel of its layout.
     @inlinable
-    public static func forward<S>(_ x: Tensor<S>, geometry g: ConvGeometry, into out: inout Tensor<S>) throws {
-        let n = try g.batchSize(of: x.shape)
-        let shape = [n, g.channels, g.outputHeight, g.outputWidth]
-        if out.shape != shape { out = Tensor(uninitializedShape: shape) }
-        x.withUnsafeBufferPointer { xb in
-            out.withUnsafeMutableBufferPointer { ob in
-                let input = SendableConstPointer(xb.baseAddress!), output = SendablePointer(ob.baseAddress!)
-                Parallel.forEachChunk(n * g.channels, minimumChunk: Swift.max(1, 8192 / g.inputPlane)) { planes in
-                    for p in planes {
-                        g.maxPoolPlane(input.base + p * g.inputPlane, into: output.base + p * g.outputPlane)
-                    }
-                }
+    public static func forward<S>(_ x: Tensor<S>, geometry g: ConvGeometry) throws -> (out: Tensor<S>, cache: Cache<S>) {
+        _ = try g.batchSize(of: x.shape)
+        guard g.layout == .nchw else {
+            guard g.kernelHeight * g.kernelWidth <= 256 else {
+                throw TensorError.invalidArgument(operation: g.layer,
+                    detail: "a channels-last pool window has at most 256 taps, not \(g.kernelHeight)×\(g.kernelWidth)")
             }
+            return forwardChannelsLast(x, geometry: g)
         }
+        return forwardChannelsFirst(x, geometry: g)
     }
 
     @inlinable
     public static func backward<S>(_ dout: Tensor<S>, _ cache: Cache<S>) throws -> Tensor<S> {
-        var dx = Tensor<S>(uninitializedShape: cache.x.shape)
-        try backward(dout, cache, into: &dx)
-        return dx
-    }
-
-    /// dx into a buffer the caller keeps. With `relu`, the pooled input was a ReLU's output and
-    /// its backward rule is applied on the way (the fused conv-ReLU-pool block): the element
-    /// that won a window was positive exactly when the pooled value is.
-    @inlinable
-    public static func backward<S>(_ dout: Tensor<S>, _ cache: Cache<S>, into dx: inout Tensor<S>,
-                                   relu: ReLUBackwardRule? = nil) throws {
         let g = cache.geometry
-        let n = try g.batchSize(of: cache.x.shape)
+        let n = try g.batchSize(of: cache.inputShape)
         try g.checkUpstream(dout.shape, batch: n, channels: g.channels)
-        if dx.shape != cache.x.shape { dx = Tensor(uninitializedShape: cache.x.shape) }
-        cache.x.withUnsafeBufferPointer { xb in
-            cache.out.withUnsafeBufferPointer { ob in
-                dout.withUnsafeBufferPointer { db in
-                    dx.withUnsafeMutableBufferPointer { dxb in
-                        let input = SendableConstPointer(xb.baseAddress!), output = SendableConstPointer(ob.baseAddress!)
-                        let upstream = SendableConstPointer(db.baseAddress!), target = SendablePointer(dxb.baseAddress!)
-                        Parallel.forEachChunk(n * g.channels, minimumChunk: Swift.max(1, 8192 / g.inputPlane)) { planes in
-                            for p in planes {
-                                g.maxUnpoolPlane(input.base + p * g.inputPlane, pooled: output.base + p * g.outputPlane,
-                                                 upstream: upstream.base + p * g.outputPlane,
-                                                 into: target.base + p * g.inputPlane, relu: relu)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        return g.layout == .nchw ? backwardChannelsFirst(dout, cache) : backwardChannelsLast(dout, cache, relu: nil)
     }
 
-    /// The definition as loops, the reference for the fast path.
+    // MARK: - Naive reference
+
+    /// The definition as loops over NCHW inputs, the reference for the kernels.
     @inlinable
     public static func forwardNaive<S>(_ x: Tensor<S>, poolHeight: Int = 2, poolWidth: Int = 2, stride: Int = 2,
                                        layer: String = "MaxPool2D") throws -> (out: Tensor<S>, cache: Cache<S>) {
-        let g = try geometry(layer: layer, input: x.shape, poolHeight: poolHeight, poolWidth: poolWidth, stride: stride)
+        try forwardNaive(x, geometry: geometry(layer: layer, input: x.shape, poolHeight: poolHeight, poolWidth: poolWidth,
+                                               stride: stride))
+    }
+
+    @inlinable
+    static func forwardNaive<S>(_ x: Tensor<S>, geometry g: ConvGeometry) throws -> (out: Tensor<S>, cache: Cache<S>) {
         let n = try g.batchSize(of: x.shape)
         var out = Tensor<S>(uninitializedShape: [n, g.channels, g.outputHeight, g.outputWidth])
         x.withUnsafeBufferPointer { xs in
@@ -105,16 +90,16 @@ public enum MaxPool2D {
                 }
             }
         }
-        return (out, Cache(x: x, out: out, geometry: g))
+        return (out, Cache(inputShape: x.shape, out: out, geometry: g, x: x))
     }
 
     @inlinable
     public static func backwardNaive<S>(_ dout: Tensor<S>, _ cache: Cache<S>) throws -> Tensor<S> {
         let g = cache.geometry
-        let n = try g.batchSize(of: cache.x.shape)
+        let n = try g.batchSize(of: cache.inputShape)
         try g.checkUpstream(dout.shape, batch: n, channels: g.channels)
-        var dx = Tensor<S>.zeros(cache.x.shape)
-        cache.x.withUnsafeBufferPointer { xs in
+        var dx = Tensor<S>.zeros(cache.inputShape)
+        cache.x!.withUnsafeBufferPointer { xs in
             dout.withUnsafeBufferPointer { ds in
                 dx.withUnsafeMutableBufferPointer { dxs in
                     for p in 0..<(n * g.channels) {
@@ -129,78 +114,41 @@ public enum MaxPool2D {
         }
         return dx
     }
-}
 
-/// Average pooling over ph×pw windows moved by a stride.
-public enum AvgPool2D {
-    public struct Cache: Sendable {
-        public var inputShape: [Int]
-        public var geometry: ConvGeometry
+    // MARK: - Whole batches by the kernels
 
-        @inlinable
-        public init(inputShape: [Int], geometry: ConvGeometry) { self.inputShape = inputShape; self.geometry = geometry }
-    }
-
-    public static func geometry(layer: String = "AvgPool2D", input: [Int], poolHeight: Int = 2,
-                                poolWidth: Int = 2, stride: Int = 2) throws -> ConvGeometry {
-        try poolGeometry(layer: layer, input: input, poolHeight: poolHeight, poolWidth: poolWidth, stride: stride)
-    }
-
+    /// Parallel over the planes.
     @inlinable
-    public static func forward<S>(_ x: Tensor<S>, poolHeight: Int = 2, poolWidth: Int = 2, stride: Int = 2,
-                                  layer: String = "AvgPool2D") throws -> (out: Tensor<S>, cache: Cache) {
-        let g = try geometry(layer: layer, input: x.shape, poolHeight: poolHeight, poolWidth: poolWidth, stride: stride)
-        let n = try g.batchSize(of: x.shape)
-        var out = Tensor<S>(uninitializedShape: [n, g.channels, g.outputHeight, g.outputWidth])
-        let scale = 1 / S(g.kernelHeight * g.kernelWidth)
+    static func forwardChannelsFirst<S>(_ x: Tensor<S>, geometry g: ConvGeometry) -> (out: Tensor<S>, cache: Cache<S>) {
+        let n = x.shape[0]
+        var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: g.channels))
         x.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { ob in
                 let input = SendableConstPointer(xb.baseAddress!), output = SendablePointer(ob.baseAddress!)
                 Parallel.forEachChunk(n * g.channels, minimumChunk: Swift.max(1, 8192 / g.inputPlane)) { planes in
                     for p in planes {
-                        let plane = input.base + p * g.inputPlane
-                        var o = output.base + p * g.outputPlane
-                        for oy in 0..<g.outputHeight {
-                            for ox in 0..<g.outputWidth {
-                                var sum: S = 0
-                                for ky in 0..<g.kernelHeight {
-                                    let row = plane + (oy * g.stride + ky) * g.width + ox * g.stride
-                                    for kx in 0..<g.kernelWidth { sum += row[kx] }
-                                }
-                                o.pointee = sum * scale
-                                o += 1
-                            }
-                        }
+                        g.maxPoolPlane(input.base + p * g.inputPlane, into: output.base + p * g.outputPlane)
                     }
                 }
             }
         }
-        return (out, Cache(inputShape: x.shape, geometry: g))
+        return (out, Cache(inputShape: x.shape, out: out, geometry: g, x: x))
     }
 
-    /// Each input gets dout/(ph·pw) from every window that covered it.
     @inlinable
-    public static func backward<S>(_ dout: Tensor<S>, _ cache: Cache) throws -> Tensor<S> {
-        let g = cache.geometry
-        let n = try g.batchSize(of: cache.inputShape)
-        try g.checkUpstream(dout.shape, batch: n, channels: g.channels)
-        var dx = Tensor<S>.zeros(cache.inputShape)
-        let scale = 1 / S(g.kernelHeight * g.kernelWidth)
-        dout.withUnsafeBufferPointer { db in
-            dx.withUnsafeMutableBufferPointer { dxb in
-                let upstream = SendableConstPointer(db.baseAddress!), target = SendablePointer(dxb.baseAddress!)
-                Parallel.forEachChunk(n * g.channels, minimumChunk: Swift.max(1, 8192 / g.inputPlane)) { planes in
-                    for p in planes {
-                        let plane = target.base + p * g.inputPlane
-                        var d = upstream.base + p * g.outputPlane
-                        for oy in 0..<g.outputHeight {
-                            for ox in 0..<g.outputWidth {
-                                let share = d.pointee * scale
-                                for ky in 0..<g.kernelHeight {
-                                    let row = plane + (oy * g.stride + ky) * g.width + ox * g.stride
-                                    for kx in 0..<g.kernelWidth { row[kx] += share }
-                                }
-                                d += 1
+    static func backwardChannelsFirst<S>(_ dout: Tensor<S>, _ cache: Cache<S>) -> Tensor<S> {
+        let g = cache.geometry, n = cache.inputShape[0]
+        var dx = Tensor<S>(uninitializedShape: cache.inputShape)
+        cache.x!.withUnsafeBufferPointer { xb in
+            cache.out.withUnsafeBufferPointer { ob in
+                dout.withUnsafeBufferPointer { db in
+                    dx.withUnsafeMutableBufferPointer { dxb in
+                        let input = SendableConstPointer(xb.baseAddress!), output = SendableConstPointer(ob.baseAddress!)
+                        let upstream = SendableConstPointer(db.baseAddress!), target = SendablePointer(dxb.baseAddress!)
+                        Parallel.forEachChunk(n * g.channels, minimumChunk: Swift.max(1, 8192 / g.inputPlane)) { planes in
+                            for p in planes {
+                                g.maxUnpoolPlane(input.base + p * g.inputPlane, pooled: output.base + p * g.outputPlane,
+                                                 upstream: upstream.base + p * g.outputPlane, into: target.base + p * g.inputPlane)
                             }
                         }
                     }
@@ -209,58 +157,61 @@ public enum AvgPool2D {
         }
         return dx
     }
-}
 
-/// The mean of each channel's plane, (N, C, H, W) → (N, C): the head that replaces large
-/// fully-connected layers (Lin et al. 2014, "Network in Network").
-public enum GlobalAvgPool {
-    public struct Cache: Sendable {
-        public var inputShape: [Int]
-
-        @inlinable
-        public init(inputShape: [Int]) { self.inputShape = inputShape }
-    }
-
+    /// Parallel over the rows of output pixels.
     @inlinable
-    public static func forward<S>(_ x: Tensor<S>, layer: String = "GlobalAvgPool") throws -> (out: Tensor<S>, cache: Cache) {
-        guard x.rank == 4, x.shape[2] * x.shape[3] > 0 else {
-            throw TensorError.shapeMismatch(operation: layer, detail: "input \(describeShape(x.shape)) is not (N×C×H×W)")
-        }
-        let (planes, size) = (x.shape[0] * x.shape[1], x.shape[2] * x.shape[3])
-        var out = Tensor<S>(uninitializedShape: [x.shape[0], x.shape[1]])
-        let scale = 1 / S(size)
+    static func forwardChannelsLast<S>(_ x: Tensor<S>, geometry g: ConvGeometry) -> (out: Tensor<S>, cache: Cache<S>) {
+        let n = x.shape[0], c = g.channels
+        var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: c))
+        // maxPoolPixels writes every tap, so the array starts uninitialized.
+        let count = out.count
+        var winners = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         x.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { ob in
-                for p in 0..<planes { ob[p] = ConvKernels.sum(xb.baseAddress! + p * size, count: size) * scale }
+                winners.withUnsafeMutableBufferPointer { wb in
+                    let input = SendableConstPointer(xb.baseAddress!), output = SendablePointer(ob.baseAddress!)
+                    let taps = SendablePointer(wb.baseAddress!)
+                    Parallel.forEachChunk(n * g.outputHeight) { rows in
+                        for row in rows {
+                            let (image, py) = row.quotientAndRemainder(dividingBy: g.outputHeight)
+                            let offset = row * g.outputWidth * c
+                            g.maxPoolPixelRow(input.base + image * g.imageSize, row: py, into: output.base + offset,
+                                              channelStride: 1, pixelStride: c, winners: taps.base + offset, best: nil)
+                        }
+                    }
+                }
             }
         }
-        return (out, Cache(inputShape: x.shape))
+        return (out, Cache(inputShape: x.shape, out: out, geometry: g, winners: winners))
     }
 
+    /// dx of upstream `dout`; with `relu`, the pooled input was a ReLU's output and its backward
+    /// rule is applied on the way (the winner of a window was positive exactly when the pooled
+    /// value is).
     @inlinable
-    public static func backward<S>(_ dout: Tensor<S>, _ cache: Cache, layer: String = "GlobalAvgPool") throws -> Tensor<S> {
-        guard dout.shape == Array(cache.inputShape.prefix(2)) else {
-            throw TensorError.shapeMismatch(operation: layer,
-                detail: "upstream gradient \(describeShape(dout.shape)) for output \(describeShape(Array(cache.inputShape.prefix(2))))")
-        }
-        let size = cache.inputShape[2] * cache.inputShape[3]
+    static func backwardChannelsLast<S>(_ dout: Tensor<S>, _ cache: Cache<S>, relu: ReLUBackwardRule?) -> Tensor<S> {
+        let g = cache.geometry, n = cache.inputShape[0], c = g.channels
         var dx = Tensor<S>(uninitializedShape: cache.inputShape)
-        let scale = 1 / S(size)
         dout.withUnsafeBufferPointer { db in
-            dx.withUnsafeMutableBufferPointer { dxb in
-                for p in 0..<db.count { (dxb.baseAddress! + p * size).update(repeating: db[p] * scale, count: size) }
+            cache.out.withUnsafeBufferPointer { ob in
+                cache.winners!.withUnsafeBufferPointer { wb in
+                    dx.withUnsafeMutableBufferPointer { dxb in
+                        let upstream = SendableConstPointer(db.baseAddress!), pooled = SendableConstPointer(ob.baseAddress!)
+                        let taps = SendableConstPointer(wb.baseAddress!), target = SendablePointer(dxb.baseAddress!)
+                        Parallel.forEachChunk(n) { images in
+                            let gradient = UnsafeMutablePointer<S>.allocate(capacity: 2 * c)
+                            defer { gradient.deallocate() }
+                            for image in images {
+                                let offset = image * g.outputPlane * c
+                                g.maxUnpoolPixels(upstream.base + offset, pooled: pooled.base + offset, channelStride: 1,
+                                                  pixelStride: c, winners: taps.base + offset, relu: relu,
+                                                  into: target.base + image * g.imageSize, gradient: gradient)
+                            }
+                        }
+                    }
+                }
             }
         }
         return dx
     }
-}
-
-/// A pooling window: the convolution geometry without padding.
-func poolGeometry(layer: String, input: [Int], poolHeight: Int, poolWidth: Int, stride: Int) throws -> ConvGeometry {
-    guard input.count == 3 || input.count == 4 else {
-        throw TensorError.shapeMismatch(operation: layer, detail: "input \(describeShape(input)) is not (N×C×H×W) or (C×H×W)")
-    }
-    let image = Array(input.suffix(3))
-    return try ConvGeometry(layer: layer, channels: image[0], height: image[1], width: image[2],
-                            kernelHeight: poolHeight, kernelWidth: poolWidth, stride: stride)
 }

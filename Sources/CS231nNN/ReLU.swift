@@ -52,6 +52,17 @@ public enum ReLU {
             return dx
         }
     }
+
+    /// d[i] passed back through the ReLU by `rule`, `gate` positive exactly where its input
+    /// was: the same as `backward`, on raw buffers and the calling thread.
+    @inlinable
+    static func gate<S: TensorScalar>(_ d: UnsafeMutablePointer<S>, by gate: UnsafePointer<S>, count: Int, rule: ReLUBackwardRule) {
+        switch rule {
+        case .standard: for i in 0..<count { d[i] = gate[i] <= 0 ? 0 : d[i] }
+        case .guided: for i in 0..<count { d[i] = gate[i] <= 0 || d[i] < 0 ? 0 : d[i] }
+        case .deconvnet: for i in 0..<count { d[i] = d[i] < 0 ? 0 : d[i] }
+        }
+    }
 }
 
 /// out = x where x > 0, slope·x elsewhere.

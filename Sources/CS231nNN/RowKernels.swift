@@ -46,15 +46,7 @@ enum RowKernels {
     static func columnSums<S: TensorScalar>(_ data: UnsafePointer<S>, rows: Int, columns: Int,
                                             into sums: UnsafeMutablePointer<S>, accumulate: Bool = false) {
         if !accumulate { sums.initialize(repeating: 0, count: columns) }
-        for row in 0..<rows {
-            let line = data + row * columns
-            var j = 0
-            while j + 8 <= columns {
-                store(load(sums + j) + load(line + j), sums + j)
-                j += 8
-            }
-            while j < columns { sums[j] += line[j]; j += 1 }
-        }
+        for row in 0..<rows { add(data + row * columns, into: sums, count: columns) }
     }
 
     /// out[i] = factor · source[i].
@@ -65,26 +57,36 @@ enum RowKernels {
         Parallel.forEachChunk(count, minimumChunk: 1 << 16) { range in
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
-                store(load(x.base + i) * factor, o.base + i)
+                (SIMD8<S>(loading: x.base + i) * factor).store(to: o.base + i)
                 i += 8
             }
             while i < range.upperBound { o.base[i] = x.base[i] * factor; i += 1 }
         }
     }
 
-    @inlinable @inline(__always)
-    static func load<S: TensorScalar>(_ p: UnsafePointer<S>) -> SIMD8<S> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self)
+    /// target[i] += source[i], on the calling thread.
+    @inlinable
+    static func add<S: TensorScalar>(_ source: UnsafePointer<S>, into target: UnsafeMutablePointer<S>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            (SIMD8<S>(loading: target + i) + SIMD8<S>(loading: source + i)).store(to: target + i)
+            i += 8
+        }
+        while i < count { target[i] += source[i]; i += 1 }
     }
 
-    @inlinable @inline(__always)
-    static func load<S: TensorScalar>(_ p: UnsafeMutablePointer<S>) -> SIMD8<S> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self)
-    }
-
-    @inlinable @inline(__always)
-    static func store<S: TensorScalar>(_ v: SIMD8<S>, _ p: UnsafeMutablePointer<S>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<S>.self)
+    /// Σ values[0..<count], with eight SIMD accumulators' worth of lanes.
+    @inlinable
+    static func sum<S: TensorScalar>(_ values: UnsafePointer<S>, count: Int) -> S {
+        var accumulator = SIMD8<S>.zero
+        var i = 0
+        while i + 8 <= count {
+            accumulator += SIMD8<S>(loading: values + i)
+            i += 8
+        }
+        var total = accumulator.sum()
+        while i < count { total += values[i]; i += 1 }
+        return total
     }
 }
 
@@ -95,4 +97,20 @@ extension Tensor {
     var rowsAndColumns: (rows: Int, columns: Int) {
         (shape.first ?? 1, shape.dropFirst().reduce(1, *))
     }
+}
+
+/// body(the base addresses of `tensors`, in order), each valid for the call: for kernels that
+/// read many tensors at once, without a closure level per tensor.
+@inlinable
+func withBaseAddresses<S: TensorScalar, R>(_ tensors: [Tensor<S>], _ body: ([SendableConstPointer<S>]) -> R) -> R {
+    var bases: [SendableConstPointer<S>] = []
+    bases.reserveCapacity(tensors.count)
+    func next(_ index: Int) -> R {
+        guard index < tensors.count else { return body(bases) }
+        return tensors[index].withUnsafeBufferPointer { buffer in
+            bases.append(SendableConstPointer(buffer.baseAddress!))
+            return next(index + 1)
+        }
+    }
+    return next(0)
 }

@@ -1,7 +1,7 @@
 /// conv - ReLU - 2×2 max pool - affine - ReLU - affine - softmax, CS231n's `ThreeLayerConvNet`
 /// (assignment 2, and workload W5). Parameters: W1 (F, C, K, K), b1 (F), W2 (F·H/2·W/2, hidden),
 /// b2 (hidden), W3 (hidden, classes), b3 (classes). The convolution keeps the input size
-/// (stride 1, padding (K − 1)/2) and runs as the fused `ConvReLUPool` block.
+/// (stride 1, padding (K − 1)/2); its ReLU and pool run as the convolution's epilogue.
 ///
 /// The L2 term 0.5·reg·ΣW² covers the three weight tensors, not the biases, so its gradient
 /// reg·W is what PyTorch's Adam adds as `weight_decay` on a weights-only parameter group.
@@ -54,9 +54,10 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
             throw invalid("regularization \(c.regularization) and weight scale \(c.weightScale ?? 0) must be ≥ 0 and > 0")
         }
         let channels = c.inputShape[0]
-        (convGeometry, poolGeometry) = try ConvReLUPool.geometry(
-            layer: "ThreeLayerConvNet layer 1", input: c.inputShape, weights: [filters, channels, filterSize, filterSize],
-            stride: 1, padding: (filterSize - 1) / 2)
+        convGeometry = try Conv2D.geometry(layer: "ThreeLayerConvNet layer 1 conv", input: c.inputShape,
+                                           weights: [filters, channels, filterSize, filterSize], padding: (filterSize - 1) / 2)
+        poolGeometry = try MaxPool2D.geometry(layer: "ThreeLayerConvNet layer 1 pool",
+                                              input: [filters, convGeometry.outputHeight, convGeometry.outputWidth])
         self.configuration = c
         let pooled = filters * poolGeometry.outputPlane
         var generator = RandomGenerator(seed: c.seed, stream: .initialization)
@@ -78,7 +79,7 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
         if reg != 0 {
             for name in ["W1", "W2", "W3"] { loss += 0.5 * reg * parameters[name]!.squaredSum() }
         }
-        let gradients = try backward(dscores, from: Self.scoresLayer, caches, parameterGradients: true).gradients
+        let gradients = try backward(dscores, from: Self.scoresLayer, caches, needs: .parameters).gradients
         return (loss, ParameterStore(["W1", "b1", "W2", "b2", "W3", "b3"].map { ($0, gradients[$0]!) }))
     }
 
@@ -87,7 +88,7 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
 
     /// What a forward pass keeps for the way back.
     @usableFromInline
-    typealias Caches = (scores: Tensor<S>, conv: ConvReLUPool.Cache<S>, hidden: AffineReLU.Cache<S>, output: Affine.Cache<S>)
+    typealias Caches = (scores: Tensor<S>, conv: Conv2D.Cache<S>, hidden: AffineReLU.Cache<S>, output: Affine.Cache<S>)
 
     @inlinable
     func forward(_ x: Tensor<S>) throws -> Caches {
@@ -95,8 +96,8 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
             throw TensorError.shapeMismatch(operation: "ThreeLayerConvNet",
                 detail: "input \(describeShape(x.shape)) for a net over images of \(describeShape(configuration.inputShape)) (N, C, H, W)")
         }
-        let (pooled, convCache) = try ConvReLUPool.forward(x, parameters["W1"]!, parameters["b1"]!,
-                                                          conv: convGeometry, pool: poolGeometry)
+        let (pooled, convCache) = try Conv2D.forward(x, parameters["W1"]!, parameters["b1"]!, geometry: convGeometry,
+                                                     epilogue: Conv2D.Epilogue(activation: .relu, pool: poolGeometry))
         let (hidden, hiddenCache) = try AffineReLU.forward(pooled, parameters["W2"]!, parameters["b2"]!)
         let (scores, outputCache) = try Affine.forward(hidden, parameters["W3"]!, parameters["b3"]!)
         return (scores, convCache, hiddenCache, outputCache)
@@ -111,37 +112,24 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
     /// inspection wants only the input's.
     @inlinable
     func backward(_ upstream: Tensor<S>, from layer: Int, _ caches: Caches, rule: ReLUBackwardRule = .standard,
-                  parameterGradients: Bool) throws -> (dx: Tensor<S>?, gradients: [String: Tensor<S>]) {
-        let reg = S(configuration.regularization)
+                  needs: GradientNeeds) throws -> (dx: Tensor<S>?, gradients: [String: Tensor<S>]) {
+        let reg = S(configuration.regularization), parameters = needs.intersection(.parameters)
         var gradients: [String: Tensor<S>] = [:]
-        func storeAffine(_ d: Tensor<S>, _ cache: Affine.Cache<S>, _ index: Int) throws {
-            guard parameterGradients else { return }
-            var dw = Tensor<S>(uninitializedShape: [0]), db = Tensor<S>(uninitializedShape: [0])
-            try Affine.parameterGradients(d, cache, dw: &dw, db: &db, regularization: reg)
-            (gradients["W\(index)"], gradients["b\(index)"]) = (dw, db)
-        }
         var d = upstream
         if layer >= 3 {
-            try storeAffine(d, caches.output, 3)
-            d = try Affine.inputGradient(d, caches.output)
+            let (dx, dw, db) = try Affine.backward(d, caches.output, needs: parameters.union(.input), regularization: reg)
+            (gradients["W3"], gradients["b3"], d) = (dw, db, dx!)
         }
         if layer >= 2 {
             d = try ReLU.backward(d, gate: caches.hidden.out, rule: rule)
-            try storeAffine(d, caches.hidden.affine, 2)
-            d = try Affine.inputGradient(d, caches.hidden.affine)
+            let (dx, dw, db) = try Affine.backward(d, caches.hidden.affine, needs: parameters.union(.input), regularization: reg)
+            (gradients["W2"], gradients["b2"], d) = (dw, db, dx!)
         }
-        if layer == 0 {
-            // From the convolution's ReLU output, before the pool: through that ReLU and the convolution.
-            let dconv = try ReLU.backward(d, gate: caches.conv.activationsNCHW(), rule: rule)
-            return (try Conv2D.backward(dconv, caches.conv.conv).dx, gradients)
-        }
-        if parameterGradients {
-            var dw = Tensor<S>(uninitializedShape: [0]), db = Tensor<S>(uninitializedShape: [0])
-            try ConvReLUPool.parameterGradients(d, caches.conv, dw: &dw, db: &db, regularization: reg)
-            (gradients["W1"], gradients["b1"]) = (dw, db)
-            return (nil, gradients)
-        }
-        return (try ConvReLUPool.backward(d, caches.conv, rule: rule).dx, gradients)
+        // From the convolution's ReLU output, before the pool, or from the pool's.
+        let conv = layer == 0 ? try caches.conv.beforePool() : caches.conv
+        let (dx, dw, db) = try Conv2D.backward(d, conv, needs: needs, regularization: reg, rule: rule)
+        (gradients["W1"], gradients["b1"]) = (dw, db)
+        return (dx, gradients)
     }
 }
 
@@ -164,13 +152,13 @@ extension ThreeLayerConvNet: InspectableModel {
         let caches = try forward(x)
         return ForwardTrace(model: "ThreeLayerConvNet", layers: inspectableLayers, input: x, activations: { layer in
             switch layer {
-            case 0: try caches.conv.activationsNCHW()
+            case 0: try caches.conv.activations(in: .nchw)!
             case 1: caches.conv.out
             case 2: caches.hidden.out
             default: caches.scores
             }
         }, backward: { layer, upstream, rule in
-            try backward(upstream, from: layer, caches, rule: rule, parameterGradients: false).dx!
+            try backward(upstream, from: layer, caches, rule: rule, needs: .input).dx!
         })
     }
 }

@@ -4,9 +4,9 @@
 /// `ConvTranspose2d`, one bias per output channel; the output is
 /// (N, Cout, S·(H − 1) + KH − 2P, S·(W − 1) + KW − 2P).
 ///
-/// Its forward is the input-gradient pass of the convolution whose output has the input's
-/// shape, so the fast path reuses that convolution's geometry: GEMM then col2im forward,
-/// im2col then GEMM backward, one image at a time in parallel over the batch.
+/// It is the adjoint of the convolution whose output has this layer's input shape: its forward
+/// is that convolution's input-gradient pass (GEMM then col2im), and its backward that
+/// convolution's forward and filter gradient, all by `Conv2D`'s kernels with its geometry.
 public enum TransposedConv2D {
     public struct Cache<S: TensorScalar>: Sendable {
         public var x: Tensor<S>
@@ -59,94 +59,35 @@ public enum TransposedConv2D {
     public static func forward<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ b: Tensor<S>, stride: Int = 1, padding: Int = 0,
                                   layer: String = "TransposedConv2D") throws -> (out: Tensor<S>, cache: Cache<S>) {
         let g = try geometry(layer: layer, input: x.shape, weights: w.shape, stride: stride, padding: padding)
-        let n = try checkInput(x, w, b, g)
-        var out = Tensor<S>(uninitializedShape: [n, g.channels, g.height, g.width])
-        let (patch, plane, inputs) = (g.patchSize, g.outputPlane, w.shape[0])
-        let outputSize = g.channels * g.inputPlane
-        x.withUnsafeBufferPointer { xb in
-            w.withUnsafeBufferPointer { wb in
-                b.withUnsafeBufferPointer { bb in
-                    out.withUnsafeMutableBufferPointer { ob in
-                        let input = SendableConstPointer(xb.baseAddress!), weights = SendableConstPointer(wb.baseAddress!)
-                        let bias = SendableConstPointer(bb.baseAddress!), output = SendablePointer(ob.baseAddress!)
-                        Parallel.forEachChunk(n) { images in
-                            let columns = UnsafeMutablePointer<S>.allocate(capacity: patch * plane)
-                            defer { columns.deallocate() }
-                            for i in images {
-                                GEMM.run(GemmCall(transposeA: true, m: patch, n: plane, k: inputs, a: weights.base, lda: patch,
-                                                  b: input.base + i * inputs * plane, ldb: plane, c: columns, ldc: plane))
-                                let target = output.base + i * outputSize
-                                for c in 0..<g.channels {
-                                    (target + c * g.inputPlane).update(repeating: bias.base[c], count: g.inputPlane)
-                                }
-                                g.col2im(UnsafePointer(columns), into: target)
-                            }
-                        }
-                    }
+        _ = try checkInput(x, w, b, g)
+        var out = Conv2D.inputGradientByCol2im(x, w, g)
+        let (planes, plane) = (x.shape[0] * g.channels, g.inputPlane)
+        out.withUnsafeMutableBufferPointer { ob in
+            b.withUnsafeBufferPointer { bb in
+                for p in 0..<planes {
+                    let bias = bb[p % g.channels], values = ob.baseAddress! + p * plane
+                    for j in 0..<plane { values[j] += bias }
                 }
             }
         }
         return (out, Cache(x: x, w: w, geometry: g))
     }
 
-    /// dx (N, Cin, H, W), dw (Cin, Cout, KH, KW), db (Cout). The image blocks sum dw and db
-    /// in a fixed order, as in `Conv2D`.
+    /// dx (N, Cin, H, W), dw (Cin, Cout, KH, KW), db (Cout), by the convolution's own passes:
+    /// dx is the convolution of dout, and dw the convolution's filter gradient for input dout
+    /// and upstream gradient x.
     @inlinable
     public static func backward<S>(_ dout: Tensor<S>, _ cache: Cache<S>) throws
         -> (dx: Tensor<S>, dw: Tensor<S>, db: Tensor<S>) {
         let g = cache.geometry
-        let (inputs, n) = (cache.w.shape[0], cache.x.shape[0])
-        let expected = [n, g.channels, g.height, g.width]
+        let expected = [cache.x.shape[0], g.channels, g.height, g.width]
         guard dout.shape == expected else {
             throw TensorError.shapeMismatch(operation: g.layer,
                 detail: "upstream gradient \(describeShape(dout.shape)) for output \(describeShape(expected))")
         }
-        var dx = Tensor<S>(uninitializedShape: cache.x.shape)
-        var dw = Tensor<S>(uninitializedShape: cache.w.shape), db = Tensor<S>(uninitializedShape: [g.channels])
-        let (patch, plane, outputSize) = (g.patchSize, g.outputPlane, g.channels * g.inputPlane)
-        let weightCount = inputs * patch, blockSize = weightCount + g.channels
-        let blocks = Swift.min(n, Conv2D.reductionBlocks)
-        let partials = UnsafeMutablePointer<S>.allocate(capacity: Swift.max(1, blocks * blockSize))
-        defer { partials.deallocate() }
-        partials.initialize(repeating: 0, count: blocks * blockSize)
-        cache.x.withUnsafeBufferPointer { xb in
-            cache.w.withUnsafeBufferPointer { wb in
-                dout.withUnsafeBufferPointer { upstreamBuffer in
-                    dx.withUnsafeMutableBufferPointer { dxb in
-                        let input = SendableConstPointer(xb.baseAddress!), weights = SendableConstPointer(wb.baseAddress!)
-                        let upstream = SendableConstPointer(upstreamBuffer.baseAddress!), inputGradient = SendablePointer(dxb.baseAddress!)
-                        let sums = SendablePointer(partials)
-                        Parallel.forEachChunk(blocks) { blockRange in
-                            let columns = UnsafeMutablePointer<S>.allocate(capacity: patch * plane)
-                            defer { columns.deallocate() }
-                            for block in blockRange {
-                                let dwBlock = sums.base + block * blockSize, dbBlock = dwBlock + weightCount
-                                for i in Parallel.chunkRange(block, of: blocks, count: n) {
-                                    let d = upstream.base + i * outputSize
-                                    g.im2col(d, into: columns)
-                                    GEMM.run(GemmCall(m: inputs, n: plane, k: patch, a: weights.base, lda: patch,
-                                                      b: columns, ldb: plane, c: inputGradient.base + i * inputs * plane, ldc: plane))
-                                    // dwᵀ (K × Cin) += colsᵢ · xᵢᵀ, the faster orientation (see Conv2D).
-                                    GEMM.run(GemmCall(transposeB: true, m: patch, n: inputs, k: plane, a: columns, lda: plane,
-                                                      b: input.base + i * inputs * plane, ldb: plane, beta: 1, c: dwBlock, ldc: inputs))
-                                    for c in 0..<g.channels {
-                                        dbBlock[c] += ConvKernels.sum(d + c * g.inputPlane, count: g.inputPlane)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        dw.withUnsafeMutableBufferPointer {
-            Conv2D.sumTransposedBlocks(partials, blocks: blocks, stride: blockSize, rows: patch, columns: inputs,
-                                       into: $0.baseAddress!, plus: nil, times: 0)
-        }
-        db.withUnsafeMutableBufferPointer {
-            Conv2D.sumBlocks(partials + weightCount, blocks: blocks, stride: blockSize, count: g.channels,
-                             into: $0.baseAddress!, plus: nil, times: 0)
-        }
+        let (dx, convolution) = try Conv2D.forward(dout, cache.w, nil, geometry: g)
+        let dw = try Conv2D.backward(cache.x, convolution, needs: .weights).dw!
+        let db = try dout.sum(axis: 0).reshaped([g.channels, g.inputPlane]).sum(axis: 1)
         return (dx, dw, db)
     }
 

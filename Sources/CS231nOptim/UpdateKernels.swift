@@ -11,14 +11,14 @@ enum UpdateKernels {
             let w = w.base, g = g.base
             switch rule {
             case .sgd:
-                sweep(range, { i in store(load(w + i) - h.lr * decayed(g + i, w + i, h), w + i) },
+                sweep(range, { i in (SIMD8(loading: w + i) - h.lr * decayed(g + i, w + i, h)).store(to: w + i) },
                       { i in w[i] -= h.lr * decayed(g[i], w[i], h) })
             case .momentum:
                 let v = a!.base
                 sweep(range, { i in
-                    let velocity = h.mu * load(v + i) - h.lr * decayed(g + i, w + i, h)
-                    store(velocity, v + i)
-                    store(load(w + i) + velocity, w + i)
+                    let velocity = h.mu * SIMD8(loading: v + i) - h.lr * decayed(g + i, w + i, h)
+                    velocity.store(to: v + i)
+                    (SIMD8(loading: w + i) + velocity).store(to: w + i)
                 }, { i in
                     v[i] = h.mu * v[i] - h.lr * decayed(g[i], w[i], h)
                     w[i] += v[i]
@@ -26,10 +26,10 @@ enum UpdateKernels {
             case .nesterov:
                 let v = a!.base
                 sweep(range, { i in
-                    let previous = load(v + i)
+                    let previous = SIMD8(loading: v + i)
                     let velocity = h.mu * previous - h.lr * decayed(g + i, w + i, h)
-                    store(velocity, v + i)
-                    store(load(w + i) - h.mu * previous + (1 + h.mu) * velocity, w + i)
+                    velocity.store(to: v + i)
+                    (SIMD8(loading: w + i) - h.mu * previous + (1 + h.mu) * velocity).store(to: w + i)
                 }, { i in
                     let previous = v[i]
                     v[i] = h.mu * previous - h.lr * decayed(g[i], w[i], h)
@@ -39,9 +39,9 @@ enum UpdateKernels {
                 let c = a!.base
                 sweep(range, { i in
                     let gradient = decayed(g + i, w + i, h)
-                    let cache = h.rho * load(c + i) + (1 - h.rho) * gradient * gradient
-                    store(cache, c + i)
-                    store(load(w + i) - h.lr * gradient / (cache.squareRoot() + h.epsilon), w + i)
+                    let cache = h.rho * SIMD8(loading: c + i) + (1 - h.rho) * gradient * gradient
+                    cache.store(to: c + i)
+                    (SIMD8(loading: w + i) - h.lr * gradient / (cache.squareRoot() + h.epsilon)).store(to: w + i)
                 }, { i in
                     let gradient = decayed(g[i], w[i], h)
                     c[i] = h.rho * c[i] + (1 - h.rho) * gradient * gradient
@@ -51,12 +51,12 @@ enum UpdateKernels {
                 let m = a!.base, v = b!.base
                 sweep(range, { i in
                     let gradient = decayed(g + i, w + i, h)
-                    let first = h.beta1 * load(m + i) + (1 - h.beta1) * gradient
-                    let second = h.beta2 * load(v + i) + (1 - h.beta2) * gradient * gradient
-                    store(first, m + i)
-                    store(second, v + i)
+                    let first = h.beta1 * SIMD8(loading: m + i) + (1 - h.beta1) * gradient
+                    let second = h.beta2 * SIMD8(loading: v + i) + (1 - h.beta2) * gradient * gradient
+                    first.store(to: m + i)
+                    second.store(to: v + i)
                     let step = (first / h.correction1) / ((second / h.correction2).squareRoot() + h.epsilon)
-                    store(load(w + i) - h.lr * step, w + i)
+                    (SIMD8(loading: w + i) - h.lr * step).store(to: w + i)
                 }, { i in
                     let gradient = decayed(g[i], w[i], h)
                     m[i] = h.beta1 * m[i] + (1 - h.beta1) * gradient
@@ -66,9 +66,9 @@ enum UpdateKernels {
             case .pytorchMomentum:
                 let v = a!.base
                 sweep(range, { i in
-                    let velocity = h.mu * load(v + i) + decayed(g + i, w + i, h)
-                    store(velocity, v + i)
-                    store(load(w + i) - h.lr * velocity, w + i)
+                    let velocity = h.mu * SIMD8(loading: v + i) + decayed(g + i, w + i, h)
+                    velocity.store(to: v + i)
+                    (SIMD8(loading: w + i) - h.lr * velocity).store(to: w + i)
                 }, { i in
                     v[i] = h.mu * v[i] + decayed(g[i], w[i], h)
                     w[i] -= h.lr * v[i]
@@ -77,9 +77,9 @@ enum UpdateKernels {
                 let v = a!.base
                 sweep(range, { i in
                     let gradient = decayed(g + i, w + i, h)
-                    let velocity = h.mu * load(v + i) + gradient
-                    store(velocity, v + i)
-                    store(load(w + i) - h.lr * (gradient + h.mu * velocity), w + i)
+                    let velocity = h.mu * SIMD8(loading: v + i) + gradient
+                    velocity.store(to: v + i)
+                    (SIMD8(loading: w + i) - h.lr * (gradient + h.mu * velocity)).store(to: w + i)
                 }, { i in
                     let gradient = decayed(g[i], w[i], h)
                     v[i] = h.mu * v[i] + gradient
@@ -92,7 +92,7 @@ enum UpdateKernels {
     /// g + λ·w, PyTorch's coupled weight decay; exactly g when λ = 0.
     @inlinable @inline(__always)
     static func decayed<S: TensorScalar>(_ g: UnsafePointer<S>, _ w: UnsafeMutablePointer<S>, _ h: Hyper<S>) -> SIMD8<S> {
-        h.weightDecay == 0 ? load(g) : load(g).addingProduct(h.weightDecay, load(w))
+        h.weightDecay == 0 ? SIMD8(loading: g) : SIMD8(loading: g).addingProduct(h.weightDecay, SIMD8(loading: w))
     }
 
     @inlinable @inline(__always)
@@ -106,16 +106,5 @@ enum UpdateKernels {
         var i = range.lowerBound
         while i + 8 <= range.upperBound { vector(i); i += 8 }
         while i < range.upperBound { scalar(i); i += 1 }
-    }
-
-    @inlinable @inline(__always)
-    static func load<S: TensorScalar>(_ p: UnsafePointer<S>) -> SIMD8<S> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self) }
-
-    @inlinable @inline(__always)
-    static func load<S: TensorScalar>(_ p: UnsafeMutablePointer<S>) -> SIMD8<S> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<S>.self) }
-
-    @inlinable @inline(__always)
-    static func store<S: TensorScalar>(_ v: SIMD8<S>, _ p: UnsafeMutablePointer<S>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<S>.self)
     }
 }

@@ -88,19 +88,20 @@ struct Conv2DTests {
         let (out, cache) = try Conv2D.forward(x, w, b, padding: 1)
         let dout = randomNormal(out.shape, seed: 24, as: Double.self)
         let full = try Conv2D.backward(dout, cache)
-        var dw = Tensor<Double>(uninitializedShape: [0]), db = Tensor<Double>(uninitializedShape: [0])
-        try Conv2D.parameterGradients(dout, cache, dw: &dw, db: &db, regularization: 0.5)
-        #expect(normwiseRelativeError(dw, try full.dw + w * 0.5) < 1e-14)
+        let (dx, dw, db) = try Conv2D.backward(dout, cache, needs: .parameters, regularization: 0.5)
+        #expect(dx == nil)
+        #expect(normwiseRelativeError(try #require(dw), try full.dw + w * 0.5) < 1e-14)
         #expect(db == full.db)
+        let input = try Conv2D.backward(dout, cache, needs: .input)
+        #expect(input.dw == nil && input.db == nil && input.dx == full.dx)
     }
 
-    @Test func reusedOutputBufferWithFusedReLU() throws {
+    @Test func fusedReLUEpilogue() throws {
         let x = randomNormal([2, 3, 6, 6], seed: 31, as: Float.self)
         let w = randomNormal([4, 3, 3, 3], seed: 32, as: Float.self)
         let b = randomNormal([4], seed: 33, as: Float.self)
         let geometry = try Conv2D.geometry(input: x.shape, weights: w.shape, padding: 1)
-        var out = Tensor<Float>(uninitializedShape: [0])
-        try Conv2D.forward(x, w, b, geometry: geometry, into: &out, relu: true)
+        let (out, _) = try Conv2D.forward(x, w, b, geometry: geometry, epilogue: Conv2D.Epilogue(activation: .relu))
         #expect(out == (try Conv2D.forward(x, w, b, padding: 1).out.maximum(0)))
     }
 
@@ -120,13 +121,12 @@ struct Conv2DTests {
     @Test func shapeErrorsNameTheLayer() throws {
         let geometry = try Conv2D.geometry(layer: "conv2", input: [3, 8, 8], weights: [4, 3, 3, 3], padding: 1)
         let w = Tensor<Float>.zeros([4, 3, 3, 3]), b = Tensor<Float>.zeros([4])
-        var out = Tensor<Float>(uninitializedShape: [0])
         let wrongInput = thrownMessage {
-            try Conv2D.forward(Tensor<Float>.zeros([2, 3, 9, 8]), w, b, geometry: geometry, into: &out)
+            _ = try Conv2D.forward(Tensor<Float>.zeros([2, 3, 9, 8]), w, b, geometry: geometry)
         }
         #expect(wrongInput.contains("conv2") && wrongInput.contains("(2×3×9×8)"))
         let wrongBias = thrownMessage {
-            try Conv2D.forward(Tensor<Float>.zeros([2, 3, 8, 8]), w, Tensor<Float>.zeros([3]), geometry: geometry, into: &out)
+            _ = try Conv2D.forward(Tensor<Float>.zeros([2, 3, 8, 8]), w, Tensor<Float>.zeros([3]), geometry: geometry)
         }
         #expect(wrongBias.contains("conv2") && wrongBias.contains("bias (3)"))
         let (_, cache) = try Conv2D.forward(Tensor<Float>.zeros([2, 3, 8, 8]), w, b, padding: 1, layer: "conv2")

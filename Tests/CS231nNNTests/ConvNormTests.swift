@@ -22,7 +22,7 @@ struct SpatialBatchNormTests {
         let x = try randomNormal([4, 3, 5, 6], seed: 1, scale: 4, as: Double.self) + 7
         let gamma = Tensor<Double>([1, 2, 3]), beta = Tensor<Double>([0, -1, 5])
         var state = BatchNormState<Double>(features: 3, momentum: 0.9)
-        let (out, _) = try SpatialBatchNorm.forward(x, gamma: gamma, beta: beta, state: &state, mode: .train)
+        let (out, _) = try BatchNorm.forward(x, gamma: gamma, beta: beta, state: &state, mode: .train)
         let perChannel = try out.permuted([1, 0, 2, 3]).reshaped([3, -1])
         #expect(normwiseRelativeError(try perChannel.mean(axis: 1), beta) < 1e-12)
         #expect(normwiseRelativeError(try perChannel.variance(axis: 1).sqrt(), gamma) < 1e-5)
@@ -31,7 +31,7 @@ struct SpatialBatchNormTests {
         #expect(normwiseRelativeError(state.runningVariance, try columns.variance(axis: 1) * 0.1) < 1e-12)
     }
 
-    /// CS231n's definition: batch norm on x reshaped NCHW → (N·H·W, C).
+    /// CS231n's definition: batch norm on x reshaped NCHW → (N·H·W, C) by the course's graph.
     @Test(arguments: [Mode.train, Mode.test])
     func matchesBatchNormOnTheReshapedInput(mode: Mode) throws {
         let x = randomNormal([3, 4, 2, 5], seed: 2, as: Double.self)
@@ -41,7 +41,7 @@ struct SpatialBatchNormTests {
             spatialState[keyPath: state] = randomNormal([4], seed: 5, as: Double.self).abs()
             rowState[keyPath: state] = spatialState[keyPath: state]
         }
-        let (out, cache) = try SpatialBatchNorm.forward(x, gamma: gamma, beta: beta, state: &spatialState, mode: mode)
+        let (out, cache) = try BatchNorm.forward(x, gamma: gamma, beta: beta, state: &spatialState, mode: mode)
         let rows = try x.permuted([0, 2, 3, 1]).reshaped([-1, 4])
         let (rowOut, rowCache) = try BatchNorm.forward(rows, gamma: gamma, beta: beta, state: &rowState, mode: mode)
         let backToNCHW = { (t: Tensor<Double>) in try t.reshaped([3, 2, 5, 4]).permuted([0, 3, 1, 2]) }
@@ -49,7 +49,7 @@ struct SpatialBatchNormTests {
         #expect(normwiseRelativeError(spatialState.runningMean, rowState.runningMean) < 1e-12)
         #expect(normwiseRelativeError(spatialState.runningVariance, rowState.runningVariance) < 1e-12)
         let dout = randomNormal(x.shape, seed: 6, as: Double.self)
-        let (dx, dgamma, dbeta) = try SpatialBatchNorm.backward(dout, cache)
+        let (dx, dgamma, dbeta) = try BatchNorm.backward(dout, cache)
         let rowGrads = try BatchNorm.backward(try dout.permuted([0, 2, 3, 1]).reshaped([-1, 4]), rowCache)
         #expect(normwiseRelativeError(dx, try backToNCHW(rowGrads.dx)) < 1e-12)
         #expect(normwiseRelativeError(dgamma, rowGrads.dgamma) < 1e-12)
@@ -63,19 +63,19 @@ struct SpatialBatchNormTests {
         var state = BatchNormState<Double>(features: 3)
         state.runningVariance = .ones([3])
         let frozen = state
-        let (_, cache) = try SpatialBatchNorm.forward(x, gamma: gamma, beta: beta, state: &state, mode: mode)
+        let (_, cache) = try BatchNorm.forward(x, gamma: gamma, beta: beta, state: &state, mode: mode)
         let errors = try checkNormGradients(x, gamma, beta, { x, g, b in
             var copy = frozen
-            return try SpatialBatchNorm.forward(x, gamma: g, beta: b, state: &copy, mode: mode).out
-        }, analytic: { try SpatialBatchNorm.backward($0, cache) })
+            return try BatchNorm.forward(x, gamma: g, beta: b, state: &copy, mode: mode).out
+        }, analytic: { try BatchNorm.backward($0, cache) })
         #expect(errors.allSatisfy { $0 < 1e-7 }, "\(errors)")
     }
 
     @Test func shapeErrorsNameTheLayer() {
         var state = BatchNormState<Float>(features: 3)
         let message = thrownMessage {
-            _ = try SpatialBatchNorm.forward(Tensor<Float>.zeros([2, 4, 3, 3]), gamma: .ones([3]), beta: .zeros([3]),
-                                             state: &state, mode: .train, layer: "bn2")
+            _ = try BatchNorm.forward(Tensor<Float>.zeros([2, 4, 3, 3]), gamma: .ones([3]), beta: .zeros([3]),
+                                      state: &state, mode: .train, layer: "bn2")
         }
         #expect(message.contains("bn2") && message.contains("(2×4×3×3)"))
     }

@@ -75,7 +75,8 @@ struct ModernConvNetTests {
         }
         let images = try Tensor<Double>(shape: [20, 3, 16, 16], scalars: values)
         try net.initializeWhitening(from: images, epsilon: 1e-12)
-        let filtered = try ChannelsLastConv.forward(ChannelsLast.fromNCHW(images), net.buffers["whiten.weight"]!, geometry: net.whiten)
+        let filtered = try Conv2D.forward(ImageLayout.nchw.convert(images, to: .nhwc), net.buffers["whiten.weight"]!, nil,
+                                          geometry: net.whiten).out
         let features = 12, rows = filtered.count / 24
         let f = filtered.scalars
         var mean = [Double](repeating: 0, count: features)

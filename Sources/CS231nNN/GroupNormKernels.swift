@@ -1,29 +1,22 @@
-/// The per-plane loops of the spatial normalizations.
+/// The per-plane loops of spatial group normalization.
 @usableFromInline
-enum SpatialNormKernels {
-    /// Mean and population variance of each channel c over the planes (i·channels + c) for i
-    /// in 0..<batch, in two passes, summing the planes in Double and in order.
+enum GroupNormKernels {
+    /// Mean and population variance of each of `blocks` contiguous blocks of `size` values, in
+    /// two passes, summed in Double; the blocks in parallel.
     @inlinable
-    static func channelStatistics<S: TensorScalar>(_ x: Tensor<S>, channels: Int, batch: Int, plane: Int,
-                                                   mean: inout Tensor<S>, variance: inout Tensor<S>) {
-        let count = Double(batch * plane)
+    static func blockStatistics<S: TensorScalar>(_ x: Tensor<S>, blocks: Int, size: Int, mean: inout Tensor<S>,
+                                                 variance: inout Tensor<S>) {
         x.withUnsafeBufferPointer { xb in
             mean.withUnsafeMutableBufferPointer { mb in
                 variance.withUnsafeMutableBufferPointer { vb in
                     let input = SendableConstPointer(xb.baseAddress!)
                     let means = SendablePointer(mb.baseAddress!), variances = SendablePointer(vb.baseAddress!)
-                    Parallel.forEachChunk(channels, minimumChunk: Swift.max(1, 16_384 / Swift.max(1, batch * plane))) { range in
-                        for c in range {
-                            var sum = 0.0
-                            for i in 0..<batch { sum += Double(ConvKernels.sum(input.base + (i * channels + c) * plane, count: plane)) }
-                            let mu = S(sum / count)
-                            var squares = 0.0
-                            for i in 0..<batch {
-                                squares += Double(ConvKernels.squaredDeviationSum(input.base + (i * channels + c) * plane,
-                                                                                  from: mu, count: plane))
-                            }
-                            means.base[c] = mu
-                            variances.base[c] = S(squares / count)
+                    Parallel.forEachChunk(blocks, minimumChunk: Swift.max(1, 16_384 / Swift.max(1, size))) { range in
+                        for block in range {
+                            let values = input.base + block * size
+                            let mu = S(Double(RowKernels.sum(values, count: size)) / Double(size))
+                            means.base[block] = mu
+                            variances.base[block] = S(Double(squaredDeviationSum(values, from: mu, count: size)) / Double(size))
                         }
                     }
                 }
@@ -32,12 +25,11 @@ enum SpatialNormKernels {
     }
 
     /// x̂ = (x − μ)·ivar and out = γ·x̂ + β for every plane of (N, C, H, W), with the statistics
-    /// of plane (i, c) at index `i·groups + c / (C / groups)` — per channel for batch norm
-    /// (`perExample` false: index c), per example and group for group norm.
+    /// of plane (i, c) at index i·groups + c / (C / groups).
     @inlinable
     static func normalize<S: TensorScalar>(_ x: Tensor<S>, mean: Tensor<S>, inverseStd: Tensor<S>, gamma: Tensor<S>,
-                                           beta: Tensor<S>, channels: Int, groups: Int, perExample: Bool, batch: Int,
-                                           plane: Int, normalized: inout Tensor<S>, out: inout Tensor<S>) {
+                                           beta: Tensor<S>, channels: Int, groups: Int, batch: Int, plane: Int,
+                                           normalized: inout Tensor<S>, out: inout Tensor<S>) {
         let perGroup = channels / groups
         x.withUnsafeBufferPointer { xb in
             mean.withUnsafeBufferPointer { mb in
@@ -53,11 +45,10 @@ enum SpatialNormKernels {
                                     Parallel.forEachChunk(batch * channels, minimumChunk: Swift.max(1, 16_384 / plane)) { planes in
                                         for p in planes {
                                             let (i, c) = p.quotientAndRemainder(dividingBy: channels)
-                                            let statistic = perExample ? i * groups + c / perGroup : c
-                                            let offset = p * plane
-                                            ConvKernels.normalize(input.base + offset, mean: means.base[statistic],
-                                                                  inverseStd: inv.base[statistic], gamma: gam.base[c], beta: bet.base[c],
-                                                                  normalized: xhat.base + offset, out: output.base + offset, count: plane)
+                                            let statistic = i * groups + c / perGroup, offset = p * plane
+                                            normalize(input.base + offset, mean: means.base[statistic], inverseStd: inv.base[statistic],
+                                                      gamma: gam.base[c], beta: bet.base[c], normalized: xhat.base + offset,
+                                                      out: output.base + offset, count: plane)
                                         }
                                     }
                                 }
@@ -68,16 +59,14 @@ enum SpatialNormKernels {
             }
         }
     }
-}
 
-extension ConvKernels {
     /// Σ a[i]·b[i].
     @inlinable
     static func dot<S: TensorScalar>(_ a: UnsafePointer<S>, _ b: UnsafePointer<S>, count: Int) -> S {
         var accumulator = SIMD8<S>.zero
         var i = 0
         while i + 8 <= count {
-            accumulator.addProduct(load(a + i), load(b + i))
+            accumulator.addProduct(SIMD8(loading: a + i), SIMD8(loading: b + i))
             i += 8
         }
         var total = accumulator.sum()
@@ -92,7 +81,7 @@ extension ConvKernels {
         let center = SIMD8<S>(repeating: mean)
         var i = 0
         while i + 8 <= count {
-            let d = load(values + i) - center
+            let d = SIMD8<S>(loading: values + i) - center
             accumulator.addProduct(d, d)
             i += 8
         }
@@ -109,9 +98,9 @@ extension ConvKernels {
         let (g, b) = (SIMD8<S>(repeating: gamma), SIMD8<S>(repeating: beta))
         var i = 0
         while i + 8 <= count {
-            let xhat = (load(x + i) - mu) * ivar
-            store(xhat, normalized + i)
-            store(b.addingProduct(g, xhat), out + i)
+            let xhat = (SIMD8<S>(loading: x + i) - mu) * ivar
+            xhat.store(to: normalized + i)
+            b.addingProduct(g, xhat).store(to: out + i)
             i += 8
         }
         while i < count {
@@ -128,7 +117,7 @@ extension ConvKernels {
         let (va, vb, vc) = (SIMD8<S>(repeating: a), SIMD8<S>(repeating: b), SIMD8<S>(repeating: c))
         var i = 0
         while i + 8 <= count {
-            store(vc.addingProduct(va, load(x + i)).addingProduct(vb, load(y + i)), out + i)
+            vc.addingProduct(va, SIMD8(loading: x + i)).addingProduct(vb, SIMD8(loading: y + i)).store(to: out + i)
             i += 8
         }
         while i < count { out[i] = a * x[i] + b * y[i] + c; i += 1 }

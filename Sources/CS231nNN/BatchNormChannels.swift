@@ -1,0 +1,177 @@
+/// Batch norm over channels-last rows (M = N·H·W rows of C channels): per-channel work runs
+/// along each row, and per-channel sums add whole rows, so every inner loop is contiguous.
+/// The sums are taken in Double over a fixed number of row blocks added in order, so results
+/// do not depend on the thread count.
+extension BatchNorm {
+    /// Training standardizes with the batch's mean and (biased) variance and folds them into
+    /// the running estimates; testing uses the estimates.
+    @inlinable
+    static func forwardChannels<S>(_ x: Tensor<S>, gamma: Tensor<S>?, beta: Tensor<S>, state: inout BatchNormState<S>,
+                                   mode: Mode) throws -> (out: Tensor<S>, cache: Cache<S>) {
+        let c = x.shape.last!, rows = x.count / c
+        var mean: [S], variance: [S]
+        if mode == .train {
+            let batchMean = ChannelSums.sums(x, channels: c).map { $0 / Double(rows) }
+            let squares = ChannelSums.squaredDeviations(x, mean: batchMean, channels: c)
+            let batchVariance = squares.map { $0 / Double(rows) }
+            let correction = state.unbiasedRunningVariance ? Double(rows) / Double(Swift.max(1, rows - 1)) : 1
+            let momentum = state.momentum
+            state.runningMean = try state.runningMean * momentum + Tensor(shape: [c], scalars: batchMean.map { S($0) }) * (1 - momentum)
+            state.runningVariance = try state.runningVariance * momentum
+                + Tensor(shape: [c], scalars: batchVariance.map { S($0 * correction) }) * (1 - momentum)
+            (mean, variance) = (batchMean.map { S($0) }, batchVariance.map { S($0) })
+        } else {
+            (mean, variance) = (state.runningMean.scalars, state.runningVariance.scalars)
+        }
+        let inverseStd = variance.map { 1 / ($0 + state.epsilon).squareRoot() }
+        var normalized = Tensor<S>(uninitializedShape: x.shape), out = Tensor<S>(uninitializedShape: x.shape)
+        let scale = gamma ?? Tensor<S>(uninitializedShape: [0])
+        x.withUnsafeBufferPointer { xb in
+            normalized.withUnsafeMutableBufferPointer { nb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    beta.withUnsafeBufferPointer { bb in
+                        scale.withUnsafeBufferPointer { gb in
+                            let input = SendableConstPointer(xb.baseAddress!), xhat = SendablePointer(nb.baseAddress!)
+                            let z = SendablePointer(ob.baseAddress!), shift = SendableConstPointer(bb.baseAddress!)
+                            let factor = gamma == nil ? nil : SendableConstPointer(gb.baseAddress!)
+                            let statistics = UnsafeSendable((mean, inverseStd))
+                            Parallel.forEachChunk(rows, minimumChunk: 256) { range in
+                                statistics.value.0.withUnsafeBufferPointer { mean in
+                                    statistics.value.1.withUnsafeBufferPointer { inverseStd in
+                                        for row in range {
+                                            let offset = row * c
+                                            for j in 0..<c { xhat.base[offset + j] = (input.base[offset + j] - mean[j]) * inverseStd[j] }
+                                            if let factor {
+                                                for j in 0..<c { z.base[offset + j] = factor.base[j] * xhat.base[offset + j] + shift.base[j] }
+                                            } else {
+                                                for j in 0..<c { z.base[offset + j] = xhat.base[offset + j] + shift.base[j] }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (out, Cache(mode: mode, normalized: normalized, inverseStd: try Tensor(shape: [c], scalars: inverseStd),
+                           epsilon: state.epsilon, inputShape: x.shape))
+    }
+
+    /// dβ = Σ dy; dγ = Σ dy·x̂; dx = γ·ivar·(dy − mean(dy) − x̂·mean(dy·x̂)) per channel, or
+    /// dy·γ·ivar in test mode, where the statistics are constants. dx replaces dy in `d`.
+    @inlinable
+    static func backwardChannels<S>(_ d: inout Tensor<S>, _ cache: Cache<S>, needs: GradientNeeds) throws
+        -> (dgamma: Tensor<S>?, dbeta: Tensor<S>?) {
+        let c = d.shape.last!, rows = d.count / c
+        let sumD = ChannelSums.sums(d, channels: c), sumDX = ChannelSums.sums(d, times: cache.normalized, channels: c)
+        let dbeta = needs.contains(.biases) ? try Tensor<S>(shape: [c], scalars: sumD.map { S($0) }) : nil
+        let dgamma = needs.contains(.weights) ? try Tensor<S>(shape: [c], scalars: sumDX.map { S($0) }) : nil
+        guard needs.contains(.input) else { return (dgamma, dbeta) }
+        let train = cache.mode == .train
+        let meanD = sumD.map { S($0 / Double(rows)) }, meanDX = sumDX.map { S($0 / Double(rows)) }
+        // γ·ivar per channel; ivar itself when γ is frozen at 1.
+        var scale = cache.inverseStd.scalars
+        if let gamma = cache.gamma { scale = zip(scale, gamma.scalars).map { $0 * $1 } }
+        d.withUnsafeMutableBufferPointer { db in
+            cache.normalized.withUnsafeBufferPointer { nb in
+                let d = SendablePointer(db.baseAddress!), xhat = SendableConstPointer(nb.baseAddress!)
+                let constants = UnsafeSendable((scale, meanD, meanDX))
+                Parallel.forEachChunk(rows, minimumChunk: 256) { range in
+                    let (scale, meanD, meanDX) = constants.value
+                    scale.withUnsafeBufferPointer { scale in
+                        meanD.withUnsafeBufferPointer { meanD in
+                            meanDX.withUnsafeBufferPointer { meanDX in
+                                for row in range {
+                                    let offset = row * c
+                                    if train {
+                                        for j in 0..<c {
+                                            d.base[offset + j] = scale[j] * (d.base[offset + j] - meanD[j] - xhat.base[offset + j] * meanDX[j])
+                                        }
+                                    } else {
+                                        for j in 0..<c { d.base[offset + j] *= scale[j] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (dgamma, dbeta)
+    }
+}
+
+/// Per-channel sums over the rows of a channels-last tensor, in Double, in an `OrderedSum` of
+/// row blocks.
+@usableFromInline
+enum ChannelSums {
+    @usableFromInline static let blocks = 16
+
+    /// What is summed per channel. An enum rather than a closure, so that each inner loop is
+    /// a plain (vectorisable) loop instead of a call per element.
+    @usableFromInline
+    enum Term<S: TensorScalar> {
+        case value
+        case product(UnsafePointer<S>)
+        case squaredDeviation(UnsafePointer<Double>)
+    }
+
+    /// Σ x per channel.
+    @inlinable
+    static func sums<S: TensorScalar>(_ x: Tensor<S>, channels c: Int) -> [Double] {
+        x.withUnsafeBufferPointer { xb in reduce(rows: x.count / c, channels: c, xb.baseAddress!, .value) }
+    }
+
+    /// Σ x·y per channel.
+    @inlinable
+    static func sums<S: TensorScalar>(_ x: Tensor<S>, times y: Tensor<S>, channels c: Int) -> [Double] {
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeBufferPointer { yb in reduce(rows: x.count / c, channels: c, xb.baseAddress!, .product(yb.baseAddress!)) }
+        }
+    }
+
+    /// Σ (x − mean)² per channel.
+    @inlinable
+    static func squaredDeviations<S: TensorScalar>(_ x: Tensor<S>, mean: [Double], channels c: Int) -> [Double] {
+        x.withUnsafeBufferPointer { xb in
+            mean.withUnsafeBufferPointer { centre in
+                reduce(rows: x.count / c, channels: c, xb.baseAddress!, .squaredDeviation(centre.baseAddress!))
+            }
+        }
+    }
+
+    /// Σ_rows term per channel.
+    @inlinable
+    static func reduce<S: TensorScalar>(rows: Int, channels c: Int, _ values: UnsafePointer<S>, _ term: Term<S>) -> [Double] {
+        var total = [Double](repeating: 0, count: c)
+        let x = SendableConstPointer(values), summand = UnsafeSendable(term)
+        OrderedSum.sum(items: rows, blocks: blocks, size: c, fill: { (sums: OrderedSum.Partials<Double>, blockRange) in
+            for block in blockRange {
+                let target = sums.partial(block), rowRange = sums.items(of: block)
+                switch summand.value {
+                case .value:
+                    for row in rowRange {
+                        let source = x.base + row * c
+                        for j in 0..<c { target[j] += Double(source[j]) }
+                    }
+                case let .product(other):
+                    for row in rowRange {
+                        let (source, factor) = (x.base + row * c, other + row * c)
+                        for j in 0..<c { target[j] += Double(source[j]) * Double(factor[j]) }
+                    }
+                case let .squaredDeviation(mean):
+                    for row in rowRange {
+                        let source = x.base + row * c
+                        for j in 0..<c {
+                            let deviation = Double(source[j]) - mean[j]
+                            target[j] += deviation * deviation
+                        }
+                    }
+                }
+            }
+        }, combine: { partial in for j in 0..<c { total[j] += partial[j] } })
+        return total
+    }
+}

@@ -1,0 +1,174 @@
+/// The channels-last passes, over whole tensors: the convolution into (N·H·W) rows of F
+/// channels, then each step of the epilogue as one parallel sweep over the rows. The way back
+/// mirrors it; the bias gradient sums each channel's column in Double over fixed row blocks,
+/// as batch norm's statistics do.
+extension Conv2D {
+    @inlinable
+    static func forwardChannelsLast<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ b: Tensor<S>?, _ cache: inout Cache<S>) {
+        let g = cache.geometry, filters = w.shape[0]
+        var z = convolveChannelsLast(x, w, g, cache.algorithm)
+        let activation = cache.epilogue.activation
+        if b != nil || activation == .relu {
+            let rows = z.count / filters, bias = b ?? .zeros([filters])
+            z.withUnsafeMutableBufferPointer { zb in
+                bias.withUnsafeBufferPointer { bb in
+                    RowKernels.addBias(zb.baseAddress!, rows: rows, columns: filters, bias: bb.baseAddress!, relu: activation == .relu)
+                }
+            }
+        }
+        var a = z
+        if activation == .gelu { (a, cache.preactivation) = (GELU.forward(z).out, z) }
+        if activation != .none { cache.activations = a }
+        if let pool = cache.epilogue.pool {
+            let (pooled, poolCache) = MaxPool2D.forwardChannelsLast(a, geometry: pool)
+            (a, cache.pool) = (pooled, poolCache)
+        }
+        cache.out = a
+    }
+
+    @inlinable
+    static func backwardChannelsLast<S>(_ dout: Tensor<S>, _ cache: Cache<S>, needs: GradientNeeds, regularization: S,
+                                        rule: ReLUBackwardRule) throws -> (dx: Tensor<S>?, dw: Tensor<S>?, db: Tensor<S>?) {
+        let g = cache.geometry, filters = cache.w.shape[0]
+        let activation = cache.epilogue.activation
+        var d = dout, gatedByPool = false
+        if let pool = cache.pool {
+            gatedByPool = activation == .relu && (rule == .standard || pool.geometry.windowsTile)
+            d = MaxPool2D.backwardChannelsLast(d, pool, relu: gatedByPool ? rule : nil)
+        }
+        switch activation {
+        case .none: break
+        case .relu where !gatedByPool: d = try ReLU.backward(d, gate: cache.activations!, rule: rule)
+        case .relu: break
+        case .gelu: d = try GELU.backward(d, GELU.Cache(x: cache.preactivation!), layer: g.layer)
+        }
+        var db: Tensor<S>?
+        if needs.contains(.biases) && cache.hasBias {
+            db = try Tensor(shape: [filters], scalars: ChannelSums.sums(d, channels: filters).map { S($0) })
+        }
+        let dw = needs.contains(.weights) ? filterGradientChannelsLast(cache.x, d, cache.w, g, cache.algorithm,
+                                                                      regularization: regularization) : nil
+        let dx = needs.contains(.input) ? inputGradientChannelsLast(d, cache.w, g, cache.algorithm) : nil
+        return (dx, dw, db)
+    }
+
+    /// out (N, H', W', F) = x ⋆ w, by `algorithm` (not naive).
+    @inlinable
+    static func convolveChannelsLast<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ g: ConvGeometry, _ algorithm: Algorithm) -> Tensor<S> {
+        if algorithm == .winograd { return WinogradConv.forward(x, w, geometry: g) }
+        let n = x.shape[0], filters = w.shape[0], direct = algorithm == .direct
+        let (patch, plane) = (g.patchSize, g.outputPlane)
+        var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: filters))
+        guard n > 0 else { return out }
+        let perChunk = direct ? 1 : g.imagesPerChunk, chunks = (n + perChunk - 1) / perChunk
+        let packed = g.packFilters(w), offsets = direct ? DirectConv.patchOffsets(g) : []
+        let zeros = Tensor<S>.zeros([filters])
+        x.withUnsafeBufferPointer { xb in
+            packed.withUnsafeBufferPointer { pb in
+                zeros.withUnsafeBufferPointer { zb in
+                    out.withUnsafeMutableBufferPointer { ob in
+                        let input = SendableConstPointer(xb.baseAddress!), weights = SendableConstPointer(pb.baseAddress!)
+                        let bias = SendableConstPointer(zb.baseAddress!), output = SendablePointer(ob.baseAddress!)
+                        let table = UnsafeSendable(offsets)
+                        Parallel.forEachChunk(chunks) { chunkRange in
+                            let padded = PaddedImage<S>(g)
+                            let rows = direct ? nil : UnsafeMutablePointer<S>.allocate(capacity: perChunk * plane * patch + 8)
+                            defer { padded.deallocate(); rows?.deallocate() }
+                            for chunk in chunkRange {
+                                let images = (chunk * perChunk)..<Swift.min(n, (chunk + 1) * perChunk)
+                                let target = output.base + images.lowerBound * plane * filters
+                                guard let rows else {
+                                    padded.load(input.base + images.lowerBound * g.imageSize)
+                                    table.value.withUnsafeBufferPointer { offsets in
+                                        DirectConv.convolve(padded: padded.base, g, offsets: offsets.baseAddress!, packed: weights.base,
+                                                            bias: bias.base, relu: false, filters: filters, into: target)
+                                    }
+                                    continue
+                                }
+                                for (j, image) in images.enumerated() {
+                                    padded.load(input.base + image * g.imageSize)
+                                    g.im2col(padded: padded.base, into: rows + j * plane * patch)
+                                }
+                                GEMM.run(GemmCall(m: images.count * plane, n: filters, k: patch, a: rows, lda: patch,
+                                                  b: weights.base, ldb: filters, c: target, ldc: filters))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// dw (F, C, KH, KW) = Σ over images of patchesᵀ · dz, plus regularization·w.
+    @inlinable
+    static func filterGradientChannelsLast<S>(_ x: Tensor<S>, _ dz: Tensor<S>, _ w: Tensor<S>, _ g: ConvGeometry,
+                                              _ algorithm: Algorithm, regularization: S) -> Tensor<S> {
+        if algorithm == .winograd {
+            let dw = WinogradConv.filterGradient(x, dz, geometry: g)
+            return regularization == 0 ? dw : try! dw + w * regularization
+        }
+        let n = x.shape[0], filters = w.shape[0], direct = algorithm == .direct
+        let (patch, plane) = (g.patchSize, g.outputPlane)
+        let perChunk = direct ? 1 : g.imagesPerChunk
+        var dw = regularization == 0 ? Tensor<S>.zeros(w.shape) : w * regularization
+        let offsets = direct ? DirectConv.patchOffsets(g) : []
+        x.withUnsafeBufferPointer { xb in
+            dz.withUnsafeBufferPointer { db in
+                dw.withUnsafeMutableBufferPointer { dwb in
+                    let input = SendableConstPointer(xb.baseAddress!), upstream = SendableConstPointer(db.baseAddress!)
+                    let table = UnsafeSendable(offsets)
+                    OrderedSum.sum(items: n, size: patch * filters, fill: { (sums: OrderedSum.Partials<S>, blocks) in
+                        let padded = PaddedImage<S>(g)
+                        let rows = direct ? nil : UnsafeMutablePointer<S>.allocate(capacity: perChunk * plane * patch + 8)
+                        defer { padded.deallocate(); rows?.deallocate() }
+                        for block in blocks {
+                            let blockImages = sums.items(of: block), partial = sums.partial(block)
+                            for start in stride(from: blockImages.lowerBound, to: blockImages.upperBound, by: perChunk) {
+                                let images = start..<Swift.min(blockImages.upperBound, start + perChunk)
+                                let d = upstream.base + start * plane * filters
+                                guard let rows else {
+                                    padded.load(input.base + start * g.imageSize)
+                                    table.value.withUnsafeBufferPointer { offsets in
+                                        DirectConv.accumulateFilterGradient(padded: padded.base, g, offsets: offsets.baseAddress!,
+                                                                            dz: d, filters: filters, into: partial)
+                                    }
+                                    continue
+                                }
+                                for (j, image) in images.enumerated() {
+                                    padded.load(input.base + image * g.imageSize)
+                                    g.im2col(padded: padded.base, into: rows + j * plane * patch)
+                                }
+                                GEMM.run(GemmCall(transposeA: true, m: patch, n: filters, k: images.count * plane, a: rows,
+                                                  lda: patch, b: d, ldb: filters, beta: 1, c: partial, ldc: filters))
+                            }
+                        }
+                    }, combine: { partial in g.addTransposedFilterGradient(partial, filters: filters, into: dwb.baseAddress!) })
+                }
+            }
+        }
+        return dw
+    }
+
+    /// dx (N, H, W, C) of dz (N, H', W', F). With stride 1, a square window and P < K it is
+    /// the convolution of dz (padded by K − 1 − P) with the flipped filters, by Winograd when the
+    /// forward ran Winograd and by im2col otherwise; else col2im of each image's patch gradients.
+    @inlinable
+    static func inputGradientChannelsLast<S>(_ dz: Tensor<S>, _ w: Tensor<S>, _ g: ConvGeometry, _ algorithm: Algorithm) -> Tensor<S> {
+        let filters = w.shape[0], k = g.kernelHeight
+        if g.stride == 1, g.kernelWidth == k, g.padding < k,
+           let transposed = try? ConvGeometry(layer: g.layer, channels: filters, height: g.outputHeight, width: g.outputWidth,
+                                              kernelHeight: k, kernelWidth: k, padding: k - 1 - g.padding, layout: .nhwc) {
+            let flipped = flippedFilters(w)
+            return convolveChannelsLast(dz, flipped, transposed, algorithm == .winograd ? .winograd : .im2col)
+        }
+        return inputGradientByCol2im(dz, w, g)
+    }
+}
+
+extension ConvGeometry {
+    /// Images per im2col GEMM: enough pixels (≥ 256 rows) to keep the multiply efficient on
+    /// small planes.
+    @inlinable
+    var imagesPerChunk: Int { Swift.max(1, (256 + outputPlane - 1) / outputPlane) }
+}
