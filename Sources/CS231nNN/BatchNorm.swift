@@ -6,6 +6,9 @@ public struct BatchNormState<S: TensorScalar>: Sendable {
     /// running = momentum · running + (1 − momentum) · batch statistic.
     public var momentum: S
     public var epsilon: S
+    /// Synchronized batch norm when set: training uses the statistics of the replicas' global
+    /// batch, its per-channel sums (and, backward, their gradients' sums) added over the replicas.
+    public var replicas: (any ReplicaGroup)?
 
     public init(features: Int, momentum: S = 0.9, epsilon: S = 1e-5) {
         runningMean = .zeros([features])

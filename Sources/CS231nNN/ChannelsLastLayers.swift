@@ -165,11 +165,17 @@ public enum ChannelsLastBatchNormGELU {
         public var inverseStd: [S]
         public var beta: Tensor<S>
         public var layer: String
+        /// The replicas whose global batch gave the statistics (synchronized batch norm), and
+        /// its row count.
+        public var replicas: (any ReplicaGroup)?
+        public var statisticsRows: Double
 
         @inlinable
-        public init(mode: Mode, normalized: Tensor<S>, preactivation: Tensor<S>, inverseStd: [S], beta: Tensor<S>, layer: String) {
+        public init(mode: Mode, normalized: Tensor<S>, preactivation: Tensor<S>, inverseStd: [S], beta: Tensor<S>, layer: String,
+                    replicas: (any ReplicaGroup)? = nil, statisticsRows: Double? = nil) {
             self.mode = mode; self.normalized = normalized; self.preactivation = preactivation; self.inverseStd = inverseStd
-            self.beta = beta; self.layer = layer
+            self.beta = beta; self.layer = layer; self.replicas = replicas
+            self.statisticsRows = statisticsRows ?? Double(normalized.count / Swift.max(1, beta.count))
         }
     }
 
@@ -184,12 +190,16 @@ public enum ChannelsLastBatchNormGELU {
                 detail: "running statistics \(describeShape(state.runningMean.shape)) for \(c) channels")
         }
         let rows = x.count / c
-        var mean: [S], variance: [S]
+        var mean: [S], variance: [S], statisticsRows = Double(rows)
         if mode == .train {
-            let batchMean = ChannelSums.sums(x, channels: c).map { $0 / Double(rows) }
-            let squares = ChannelSums.squaredDeviations(x, mean: batchMean, channels: c)
-            let batchVariance = squares.map { $0 / Double(rows) }
-            let unbiased = Double(rows) / Double(Swift.max(1, rows - 1))
+            var sums = [statisticsRows] + ChannelSums.sums(x, channels: c)
+            try state.replicas?.sumInRankOrder(&sums)
+            statisticsRows = sums[0]
+            let batchMean = sums.dropFirst().map { $0 / statisticsRows }
+            var squares = ChannelSums.squaredDeviations(x, mean: batchMean, channels: c)
+            try state.replicas?.sumInRankOrder(&squares)
+            let batchVariance = squares.map { $0 / statisticsRows }
+            let unbiased = statisticsRows / Swift.max(1, statisticsRows - 1)
             let momentum = state.momentum
             state.runningMean = try state.runningMean * momentum + Tensor(shape: [c], scalars: batchMean.map { S($0) }) * (1 - momentum)
             state.runningVariance = try state.runningVariance * momentum
@@ -226,7 +236,7 @@ public enum ChannelsLastBatchNormGELU {
             }
         }
         return (GELU.forward(shifted).out, Cache(mode: mode, normalized: normalized, preactivation: shifted, inverseStd: inverseStd,
-                                                   beta: beta, layer: layer))
+                                                   beta: beta, layer: layer, replicas: state.replicas, statisticsRows: statisticsRows))
     }
 
     /// dz = dout·gelu′(x̂ + β); dβ = Σ dz; dx = ivar·(dz − mean(dz) − x̂·mean(dz·x̂)) per
@@ -239,10 +249,11 @@ public enum ChannelsLastBatchNormGELU {
         }
         let c = cache.beta.count, rows = dout.count / c
         var dz = try GELU.backward(dout, GELU.Cache(x: cache.preactivation), layer: cache.layer)
-        let sumD = ChannelSums.sums(dz, channels: c), sumDX = ChannelSums.sums(dz, times: cache.normalized, channels: c)
-        let dbeta = try Tensor<S>(shape: [c], scalars: sumD.map { S($0) })
+        var sums = ChannelSums.sums(dz, channels: c) + ChannelSums.sums(dz, times: cache.normalized, channels: c)
+        let dbeta = try Tensor<S>(shape: [c], scalars: sums[..<c].map { S($0) })
         let train = cache.mode == .train
-        let meanD = sumD.map { S($0 / Double(rows)) }, meanDX = sumDX.map { S($0 / Double(rows)) }
+        if train { try cache.replicas?.sumInRankOrder(&sums) }
+        let meanD = sums[..<c].map { S($0 / cache.statisticsRows) }, meanDX = sums[c...].map { S($0 / cache.statisticsRows) }
         dz.withUnsafeMutableBufferPointer { db in
             cache.normalized.withUnsafeBufferPointer { nb in
                 let d = SendablePointer(db.baseAddress!), xhat = SendableConstPointer(nb.baseAddress!)
