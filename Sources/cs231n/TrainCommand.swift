@@ -110,6 +110,7 @@ struct TrainCommand: ParsableCommand {
     var output = "train-output"
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var distributed: DistributedTrainOptions
 
     var checkpointPath: String { checkpoint ?? output + "/model.safetensors" }
 
@@ -154,6 +155,7 @@ struct TrainCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var (solver, data) = try resume ? resumedSolver(printer: printer) : freshSolver(printer: printer)
         solver.checkpointPath = checkpointPath
+        try distributed.apply(to: &solver, printer: printer)
         let configuration = solver.model.configuration
         printer.say("\(configuration.kind) net \(configuration.inputSize)-\(configuration.hiddenSizes.map(String.init).joined(separator: "-"))-\(configuration.classes), "
                     + "\(solver.model.parameters.scalarCount) parameters; \(solver.optimizer.settings.rule.rawValue) lr \(solver.optimizer.settings.learningRate), "
@@ -161,6 +163,7 @@ struct TrainCommand: ParsableCommand {
                     + "augmentation \(solver.checkpointMetadata["train.augmentation"] ?? "none")\(solver.options.lookahead ? ", lookahead" : "")")
         attachProgress(to: &solver, printer: printer)
         try solver.train(stopAfter: stopAfter)
+        guard DistributedRun.isLeader else { return }
         try report(solver, data: data, printer: printer)
     }
 

@@ -124,6 +124,7 @@ extension TrainCommand {
         return { batch, origin in
             var augmenter = Augmenter(seed: seed &+ UInt64(origin.iteration) &* 0x2545_F491_4F6C_DD1D, flip: true, padding: 2,
                                       paddingMode: .reflect)
+            _ = augmenter.nextDraws(origin.position)  // a data-parallel share draws as its rows of the global batch
             var draws = try augmenter.draws(for: batch)
             if choice == .alternatingFlipTranslate {
                 for (row, index) in origin.indices.enumerated() {
