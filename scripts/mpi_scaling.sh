@@ -9,6 +9,9 @@
 # step's gradient sum for W4, W5 and W6; and 2 ranks x 1 thread against 1 rank x 2 threads for
 # W4, W5 and W6, alternately, twice. Then prints the PROJECTION for 4 to 64 nodes of 2 cores on
 # 10 and 25 GbE (see the model at the end). Takes about 15 minutes on a quiet 2-core machine.
+# ONE_NODE_RATES="W4=34549,W5=3496,W6=201" projects from those training images/s of one node
+# instead of the ones measured here (a quiet machine's, when this one is shared).
+# PROJECT_ONLY=1 skips the measurements and projects from those already in the output folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tool=.build/release/cs231n
@@ -17,6 +20,7 @@ out=${2:-mpi-scaling}
 mkdir -p "$out"
 mpi=(mpirun --oversubscribe --allow-run-as-root --mca btl tcp,self -x CS231N_THREADS=1 -x CS231N_NO_PROGRESS=1)
 
+if [ -z "${PROJECT_ONLY:-}" ]; then
 echo "== collectives, 2 ranks over loopback TCP"
 "${mpi[@]}" -np 2 "$tool" bench MPI --json 2>&1 >"$out/collectives.json" | grep -v "^{" || true
 for round in 1 2; do
@@ -31,9 +35,10 @@ for round in 1 2; do
     grep -h '^ours\|gradient sum' "$out/$workload-2x1-$round.log" || true
   done
 done
+fi
 
 python3 - "$out" <<'EOF'
-import json, math, pathlib, statistics, sys
+import json, math, os, pathlib, statistics, sys
 
 out = pathlib.Path(sys.argv[1])
 def lines(name):
@@ -62,27 +67,32 @@ for w in ("W4", "W5", "W6"):
 # small) plus the gradient sum, not overlapped with the backward pass (the Solver sums after it):
 # alltoall + allgather move 2(n-1)/n of the gradient bytes in and out of each node at the link's
 # rate, in 2(n-1) messages of latency alpha each.
+given = dict(item.split("=") for item in os.environ.get("ONE_NODE_RATES", "").split(",") if item)
+one_node = {w: float(given[w]) if w in given else rate(w, "1x2") for w in ("W4", "W5", "W6")}
 alpha = 30e-6                       # per message over TCP on Ethernet
 links = {"10 GbE": 10e9 / 8 * 0.9, "25 GbE": 25e9 / 8 * 0.9}   # bytes/s at 90% of the line rate
 nodes = (1, 4, 8, 16, 64)
-print(f"\nPROJECTION (a model, not a measurement): alpha = {1e6 * alpha:.0f} us per message, 90% of line rate, no overlap")
+print(f"\nPROJECTION (a model, not a measurement): alpha = {1e6 * alpha:.0f} us per message, 90% of line rate, no overlap;")
+print("one node: " + ", ".join(f"{w} {one_node[w]:,.0f} img/s" + (" (given)" if w in given else " (measured)") for w in one_node))
 print("| workload | link | " + " | ".join(f"{n} nodes" for n in nodes) + " |")
 print("|---|---|" + "---|" * len(nodes))
 airbench = {}
 for w in ("W4", "W5", "W6"):
-    one_step = batch[w] / rate(w, "1x2")
+    one_step = batch[w] / one_node[w]
     for link, beta in links.items():
         cells = []
         for n in nodes:
             comm = 0 if n == 1 else 2 * (n - 1) * alpha + 2 * (n - 1) / n * gradient_bytes[w] / beta
             step = one_step / n + comm
-            cells.append(f"{1e3 * step:.1f} ms ({one_step / step:.1f}x)")
+            small = "*" if batch[w] / n <= 16 else ""
+            cells.append(f"{1e3 * step:.1f} ms ({one_step / step:.1f}x){small}")
             if w == "W6":
                 # airbench's recipe: batch 1024, 10 epochs of 49,000 images = 480 steps; its step
                 # computes twice W6's batch of 512 and sums the same gradients.
                 big = 2 * one_step / n + comm
                 airbench[(link, n)] = 480 * big / 60
         print(f"| {w} (batch {batch[w]}) | {link} | " + " | ".join(cells) + " |")
+print("\n*: 16 images or fewer per node, where the compute estimate (the one-node time / n) is optimistic.")
 print("\nairbench's 10-epoch recipe (batch 1024, training steps only), minutes:")
 print("| link | " + " | ".join(f"{n} nodes" for n in nodes) + " |")
 print("|---|" + "---|" * len(nodes))

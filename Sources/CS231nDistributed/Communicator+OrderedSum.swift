@@ -27,17 +27,25 @@ extension Communicator {
             add(p, n, { UnsafePointer(gathered + $0 * n) }, base)
             return
         }
-        let segment = (n + p - 1) / p
+        let segment = (n + p - 1) / p, padded = segment * p != n
         let count = try Self.count(segment, "MPI_Alltoall")
         _ = try Self.count(segment * p, "MPI_Alltoall")
-        let send = UnsafeMutablePointer<S>.allocate(capacity: segment * p)
+        // A buffer that splits evenly is sent and gathered in place; another is padded with zeros.
+        let whole = padded ? UnsafeMutablePointer<S>.allocate(capacity: segment * p) : base
         let receive = UnsafeMutablePointer<S>.allocate(capacity: segment * p)
-        defer { send.deallocate(); receive.deallocate() }
-        send.update(from: base, count: n)
-        (send + n).update(repeating: 0, count: segment * p - n)
-        try call("MPI_Alltoall") { functions.alltoall(send, count, type, receive, count, type, handles.world) }
-        add(p, segment, { UnsafePointer(receive + $0 * segment) }, send)
-        try call("MPI_Allgather") { functions.allgather(send, count, type, receive, count, type, handles.world) }
-        base.update(from: receive, count: n)
+        let sums = UnsafeMutablePointer<S>.allocate(capacity: segment)
+        defer {
+            if padded { whole.deallocate() }
+            receive.deallocate()
+            sums.deallocate()
+        }
+        if padded {
+            whole.update(from: base, count: n)
+            (whole + n).update(repeating: 0, count: segment * p - n)
+        }
+        try call("MPI_Alltoall") { functions.alltoall(whole, count, type, receive, count, type, handles.world) }
+        add(p, segment, { UnsafePointer(receive + $0 * segment) }, sums)
+        try call("MPI_Allgather") { functions.allgather(sums, count, type, whole, count, type, handles.world) }
+        if padded { base.update(from: whole, count: n) }
     }
 }

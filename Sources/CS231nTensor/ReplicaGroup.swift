@@ -73,8 +73,9 @@ package enum RankOrderSum {
     /// `scratch` holds `count` Doubles.
     static func sum<S: TensorScalar>(replicas: Int, count: Int, contribution: (Int) -> UnsafePointer<S>,
                                              scratch: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<S>) {
-        scratch.update(repeating: 0, count: count)
-        for replica in 0..<replicas {
+        let first = contribution(0)
+        for i in 0..<count { scratch[i] = Double(first[i]) }
+        for replica in 1..<Swift.max(1, replicas) {
             let values = contribution(replica)
             for i in 0..<count { scratch[i] += Double(values[i]) }
         }

@@ -113,4 +113,33 @@ struct DataParallelTests {
         let net = { @Sendable in try TwoLayerNet<Float>(inputSize: 48, hiddenSize: 8, classes: 4, seed: 3) }
         #expect(throws: SolverError.self) { _ = try Self.train(net, replicas: 6, shape: [48]) }
     }
+
+    /// The README's loop: DataParallel around a gradient step of one's own.
+    @Test func aTrainingLoopOfOnesOwnIsDistributedByReduce() throws {
+        let data = try templateImages(count: 120, shape: [48], seed: 7)
+        let (x, y) = (data.x, data.y)
+        let loop = { @Sendable (replicas: (any ReplicaGroup)?) throws -> ParameterStore<Float> in
+            var model = try TwoLayerNet<Float>(inputSize: 48, hiddenSize: 10, classes: 4, weightScale: nil, seed: 1)
+            var optimizer = Optimizer<Float>(OptimizerSettings(rule: .sgd, learningRate: 0.1))
+            let (order, batch, steps) = (Array((0..<120).reversed()), 30, 4)
+            let parallel = replicas.map(DataParallel.init)
+            for step in 0..<steps {
+                let indices = order[(step * batch)..<((step + 1) * batch)]
+                let rows = parallel?.localRows(of: batch) ?? 0..<batch
+                let share = Array(indices)[rows]
+                var (loss, gradients) = try model.loss(x.gather(Array(share)), share.map { y[$0] })
+                if let parallel {
+                    loss = try parallel.reduce(loss: loss, gradients: &gradients, localCount: rows.count,
+                                               globalCount: batch, reduction: model.lossReduction)
+                }
+                #expect(loss.isFinite)
+                try optimizer.update(&model.parameters, gradients: gradients)
+            }
+            return model.parameters
+        }
+        let alone = try loop(nil)
+        let shared = try LocalReplicas.run(2) { try loop($0) }
+        #expect(largestRelativeDifference(alone, shared[0]) <= 1e-5)
+        #expect(largestRelativeDifference(shared[0], shared[1]) == 0)
+    }
 }
