@@ -56,10 +56,12 @@ let package = Package(
         // feature space, t-SNE maps.
         .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData", "CS231nNN", "CS231nClassifiers"],
                 swiftSettings: numericSettings),
+        // MPI, loaded at run time (Open MPI's libmpi), and replicas as threads of one process.
+        .target(name: "CS231nDistributed", dependencies: ["CS231nTensor"], swiftSettings: numericSettings),
         // The library product: one import for all stages.
         .target(name: "CS231n", dependencies: [
             "CS231nTensor", "CS231nData", "CS231nClassifiers", "CS231nNN", "CS231nOptim",
-            "CS231nVisualize",
+            "CS231nVisualize", "CS231nDistributed",
         ]),
         .executableTarget(name: "cs231n", dependencies: [
             "CS231n", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -70,5 +72,6 @@ let package = Package(
         .testTarget(name: "CS231nNNTests", dependencies: ["CS231nData", "CS231nNN", "CS231nOptim"]),
         .testTarget(name: "CS231nVisualizeTests", dependencies: ["CS231nVisualize", "CS231nNN"]),
         .testTarget(name: "CS231nCLITests", dependencies: ["CS231n"]),
+        .testTarget(name: "CS231nDistributedTests", dependencies: ["CS231nDistributed", "CS231nOptim", "CS231nClassifiers"]),
     ]
 )

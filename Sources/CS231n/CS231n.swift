@@ -5,3 +5,4 @@
 @_exported import CS231nNN
 @_exported import CS231nOptim
 @_exported import CS231nVisualize
+@_exported import CS231nDistributed

@@ -125,6 +125,26 @@ public struct KNearestNeighbor: Sendable {
         return ks.map { byK[order.firstIndex(of: $0)!] }
     }
 
+    /// `predict` with the queries shared over `replicas` (MPI ranks, say): each replica votes
+    /// for its contiguous share and every replica gets all predictions, the same as one
+    /// process's (each query's vote is exact and independent of the others). `progress` counts
+    /// this replica's queries.
+    public func predict(_ queries: Tensor<Float>, ks: [Int], metric: DistanceMetric = .l2, replicas: any ReplicaGroup,
+                        progress: ((Int) -> Void)? = nil) throws -> [[Int]] {
+        let matrix = try checkedQueries(queries, operation: "predict")
+        try validate(ks: ks, operation: "predict")
+        let count = matrix.shape[0], rows = replicas.share(of: count)
+        var predictions = [Double](repeating: 0, count: ks.count * count)
+        if !rows.isEmpty {
+            let local = try predict(matrix.slice(rows), ks: ks, metric: metric, progress: progress)
+            for (kIndex, labels) in local.enumerated() {
+                for (offset, label) in labels.enumerated() { predictions[kIndex * count + rows.lowerBound + offset] = Double(label) }
+            }
+        }
+        try replicas.sumInRankOrder(&predictions)
+        return ks.indices.map { kIndex in (0..<count).map { Int(predictions[kIndex * count + $0]) } }
+    }
+
     /// CS231n's `predict_labels`: the vote of the k smallest entries of each row of a computed
     /// distance matrix (queries × training), distance ties to the smaller training index.
     public func predictLabels(distances: Tensor<Float>, k: Int) throws -> [Int] {

@@ -37,6 +37,7 @@ public struct Augmentation: Codable, Sendable, Equatable {
         guard kind != .none else { return }
         var augmenter = Augmenter(seed: origin.seed &+ UInt64(origin.iteration) &* 0x2545_F491_4F6C_DD1D, flip: true,
                                   padding: padding, paddingMode: paddingMode)
+        _ = augmenter.nextDraws(origin.position)  // a data-parallel share draws as its rows of the global batch
         var draws = try augmenter.draws(for: batch)
         if kind == .alternatingFlipTranslate {
             guard origin.indices.count == draws.count else {

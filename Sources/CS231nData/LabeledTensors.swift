@@ -71,17 +71,21 @@ public struct BatchOrder: Sendable {
 }
 
 /// Where a training batch comes from, for augmentations that depend on it: its rows of the
-/// training set, the 0-based epoch and iteration, and the run's seed.
+/// training set, the 0-based epoch and iteration, and the run's seed. Under data parallelism a
+/// replica's batch is rows `position..<position + indices.count` of the global batch, so that
+/// draws made per row of the global batch are the same as in one process.
 public struct BatchOrigin: Sendable {
     public var indices: [Int]
     public var epoch: Int
     public var iteration: Int
     public var seed: UInt64
+    public var position: Int
 
-    public init(indices: [Int], epoch: Int, iteration: Int, seed: UInt64) {
+    public init(indices: [Int], epoch: Int, iteration: Int, seed: UInt64, position: Int = 0) {
         self.indices = indices
         self.epoch = epoch
         self.iteration = iteration
         self.seed = seed
+        self.position = position
     }
 }

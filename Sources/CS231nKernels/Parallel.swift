@@ -8,12 +8,15 @@ import Foundation
 /// serially, and BLAS always runs single-threaded, its large products split over the cores by
 /// `GEMM.run` itself (see `BLAS`).
 public enum Parallel {
-    /// Worker count: the active cores, or `CS231N_THREADS` when set.
+    /// Worker count: `CS231N_THREADS` when set; otherwise the active cores, shared out among
+    /// the ranks an MPI launcher started on this machine, so that they do not oversubscribe it.
     public static let coreCount: Int = {
-        if let text = ProcessInfo.processInfo.environment["CS231N_THREADS"], let n = Int(text), n > 0 {
+        let environment = ProcessInfo.processInfo.environment
+        if let text = environment["CS231N_THREADS"], let n = Int(text), n > 0 {
             return n
         }
-        return Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let ranksHere = (environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? environment["MPI_LOCALNRANKS"]).flatMap { Int($0) } ?? 1
+        return Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / Swift.max(1, ranksHere))
     }()
 
     private static let nesting = ThreadLocalFlag()

@@ -86,6 +86,7 @@ public struct AnyModel<S: TensorScalar>: Model {
 
     public var learningRateScales: [String: Double] { modernConv?.learningRateScales ?? [:] }
     public func frozenParameters(epoch: Int) -> Set<String> { modernConv?.frozenParameters(epoch: epoch) ?? [] }
+    public var lossReduction: LossReduction { modernConv?.lossReduction ?? .mean }
 
     /// The modern CNN, when that is the model held (for its data-dependent initialization).
     public var modernConvNet: ModernConvNet<S>? {

@@ -9,6 +9,9 @@ public struct BatchNormState<S: TensorScalar>: Sendable {
     /// Whether the running variance folds in the batch's unbiased variance (PyTorch) rather
     /// than the biased one it normalizes with (the course).
     public var unbiasedRunningVariance: Bool
+    /// Synchronized batch norm when set: training uses the statistics of the replicas' global
+    /// batch, its per-channel sums (and, backward, their gradients' sums) added over the replicas.
+    public var replicas: (any ReplicaGroup)?
 
     public init(features: Int, momentum: S = 0.9, epsilon: S = 1e-5, unbiasedRunningVariance: Bool = false) {
         runningMean = .zeros([features])
@@ -53,6 +56,10 @@ public enum BatchNorm {
         public var inputShape: [Int]
         public var layout: ImageLayout?
         public var layer: String
+        /// Synchronized batch norm only: the replicas whose global batch gave the statistics,
+        /// and that batch's row count.
+        public var replicas: (any ReplicaGroup)?
+        public var statisticsRows: Double?
 
         @inlinable
         init(mode: Mode, normalized: Tensor<S>, inverseStd: Tensor<S>, centred: Tensor<S>? = nil, variance: Tensor<S>? = nil,

@@ -9,12 +9,17 @@ extension BatchNorm {
     static func forwardChannels<S>(_ x: Tensor<S>, gamma: Tensor<S>?, beta: Tensor<S>, state: inout BatchNormState<S>,
                                    mode: Mode) throws -> (out: Tensor<S>, cache: Cache<S>) {
         let c = x.shape.last!, rows = x.count / c
-        var mean: [S], variance: [S]
+        var mean: [S], variance: [S], statisticsRows = Double(rows)
         if mode == .train {
-            let batchMean = ChannelSums.sums(x, channels: c).map { $0 / Double(rows) }
-            let squares = ChannelSums.squaredDeviations(x, mean: batchMean, channels: c)
-            let batchVariance = squares.map { $0 / Double(rows) }
-            let correction = state.unbiasedRunningVariance ? Double(rows) / Double(Swift.max(1, rows - 1)) : 1
+            // Synchronized batch norm adds the row counts and per-channel sums over the replicas.
+            var sums = [statisticsRows] + ChannelSums.sums(x, channels: c)
+            try state.replicas?.sumInRankOrder(&sums)
+            statisticsRows = sums[0]
+            let batchMean = sums.dropFirst().map { $0 / statisticsRows }
+            var squares = ChannelSums.squaredDeviations(x, mean: batchMean, channels: c)
+            try state.replicas?.sumInRankOrder(&squares)
+            let batchVariance = squares.map { $0 / statisticsRows }
+            let correction = state.unbiasedRunningVariance ? statisticsRows / Swift.max(1, statisticsRows - 1) : 1
             let momentum = state.momentum
             state.runningMean = try state.runningMean * momentum + Tensor(shape: [c], scalars: batchMean.map { S($0) }) * (1 - momentum)
             state.runningVariance = try state.runningVariance * momentum
@@ -55,8 +60,11 @@ extension BatchNorm {
                 }
             }
         }
-        return (out, Cache(mode: mode, normalized: normalized, inverseStd: try Tensor(shape: [c], scalars: inverseStd),
-                           epsilon: state.epsilon, inputShape: x.shape))
+        var cache = Cache(mode: mode, normalized: normalized, inverseStd: try Tensor(shape: [c], scalars: inverseStd),
+                          epsilon: state.epsilon, inputShape: x.shape)
+        cache.replicas = state.replicas
+        cache.statisticsRows = statisticsRows
+        return (out, cache)
     }
 
     /// dβ = Σ dy; dγ = Σ dy·x̂; dx = γ·ivar·(dy − mean(dy) − x̂·mean(dy·x̂)) per channel, or
@@ -65,12 +73,15 @@ extension BatchNorm {
     static func backwardChannels<S>(_ d: inout Tensor<S>, _ cache: Cache<S>, needs: GradientNeeds) throws
         -> (dgamma: Tensor<S>?, dbeta: Tensor<S>?) {
         let c = d.shape.last!, rows = d.count / c
-        let sumD = ChannelSums.sums(d, channels: c), sumDX = ChannelSums.sums(d, times: cache.normalized, channels: c)
-        let dbeta = needs.contains(.biases) ? try Tensor<S>(shape: [c], scalars: sumD.map { S($0) }) : nil
-        let dgamma = needs.contains(.weights) ? try Tensor<S>(shape: [c], scalars: sumDX.map { S($0) }) : nil
+        var sums = ChannelSums.sums(d, channels: c) + ChannelSums.sums(d, times: cache.normalized, channels: c)
+        let dbeta = needs.contains(.biases) ? try Tensor<S>(shape: [c], scalars: sums[..<c].map { S($0) }) : nil
+        let dgamma = needs.contains(.weights) ? try Tensor<S>(shape: [c], scalars: sums[c...].map { S($0) }) : nil
         guard needs.contains(.input) else { return (dgamma, dbeta) }
         let train = cache.mode == .train
-        let meanD = sumD.map { S($0 / Double(rows)) }, meanDX = sumDX.map { S($0 / Double(rows)) }
+        // Synchronized batch norm: the means of the gradients are over the replicas' global batch.
+        if train { try cache.replicas?.sumInRankOrder(&sums) }
+        let statisticsRows = cache.statisticsRows ?? Double(rows)
+        let meanD = sums[..<c].map { S($0 / statisticsRows) }, meanDX = sums[c...].map { S($0 / statisticsRows) }
         // γ·ivar per channel; ivar itself when γ is frozen at 1.
         var scale = cache.inverseStd.scalars
         if let gamma = cache.gamma { scale = zip(scale, gamma.scalars).map { $0 * $1 } }

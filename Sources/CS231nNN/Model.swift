@@ -22,11 +22,18 @@ public protocol Model<Scalar> {
     var learningRateScales: [String: Double] { get }
     /// Parameters the optimizer leaves alone in epoch `epoch` (0-based; none by default).
     func frozenParameters(epoch: Int) -> Set<String>
+    /// Whether `loss` averages its data term over the batch (the course's nets, the default) or
+    /// sums it (airbench's): data-parallel training weighs each replica's part by it.
+    var lossReduction: LossReduction { get }
 }
+
+/// How a training loss gathers the examples of a batch.
+public typealias LossReduction = SoftmaxLoss.Reduction
 
 extension Model {
     public var learningRateScales: [String: Double] { [:] }
     public func frozenParameters(epoch: Int) -> Set<String> { [] }
+    public var lossReduction: LossReduction { .mean }
 
     /// The predicted class of each row, scoring `batchSize` rows at a time.
     @inlinable

@@ -38,6 +38,9 @@ public struct ModernConvNet<S: TensorScalar>: Model {
     @usableFromInline let headPoolGeometry: ConvGeometry
     /// The whitening conv's filters: each principal direction of the patches and its negative.
     @usableFromInline var whitenFilters: Int { whiten.patchSize * 2 }
+    /// Synchronized batch norm over these replicas when set (see `BatchNormState.replicas`);
+    /// otherwise each replica's batch norm uses its own share's statistics, as PyTorch DDP's.
+    public var batchNormReplicas: (any ReplicaGroup)?
 
     /// The W6 net: widths 64, 256, 256 on 3×32×32 images.
     public init(inputShape: [Int] = [3, 32, 32], widths: [Int] = [64, 256, 256], classes: Int = 10, seed: UInt64 = 0,
@@ -152,6 +155,9 @@ public struct ModernConvNet<S: TensorScalar>: Model {
     /// The whitening bias settles in the first epochs and then stays put, as in airbench.
     public func frozenParameters(epoch: Int) -> Set<String> { epoch >= whitenBiasEpochs ? ["whiten.bias"] : [] }
 
+    /// The loss is summed over the batch, as airbench's.
+    public var lossReduction: LossReduction { .sum }
+
     /// Batch norm's shifts learn 64× faster than the rest (airbench's bias scaler).
     public var learningRateScales: [String: Double] {
         Dictionary(uniqueKeysWithValues: parameters.names.filter { $0.hasSuffix(".beta") }.map { ($0, 64.0) })
@@ -163,7 +169,7 @@ public struct ModernConvNet<S: TensorScalar>: Model {
         let caches = try forward(x, mode: .train)
         for (name, statistic) in caches.runningStatistics { buffers[name] = statistic }
         let (loss, dscores) = try SoftmaxLoss.forwardBackward(caches.scores, labels: y, smoothing: S(labelSmoothing),
-                                                              reduction: .sum)
+                                                              reduction: lossReduction)
         let gradients = try backward(dscores, from: groups.count + 1, caches, needs: .parameters).gradients
         return (loss, ParameterStore(parameters.names.map { ($0, gradients[$0]!) }))
     }
@@ -294,6 +300,7 @@ extension ModernConvNet {
                                               unbiasedRunningVariance: true)
                 state.runningMean = buffers["\(name).running_mean"]!
                 state.runningVariance = buffers["\(name).running_var"]!
+                state.replicas = batchNormReplicas
                 return state
             }
         }

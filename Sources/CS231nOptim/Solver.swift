@@ -131,6 +131,11 @@ public struct Solver<M: Model> {
     /// Changes a training batch in place before its step (data augmentation). Its origin seeds
     /// the draws, so that a resumed run draws the same.
     public var augment: ((inout Tensor<S>, BatchOrigin) throws -> Void)?
+    /// Data-parallel training when set: each replica (MPI rank, thread) computes its share of
+    /// every batch, the gradients are summed (`DataParallel.reduce`), batch norm's running
+    /// statistics are the leader's, the accuracies are counted over all shares, and only the
+    /// leader writes checkpoints. Every replica runs the same Solver on the same data and seed.
+    public var dataParallel: DataParallel?
 
     public init(model: M, train: LabeledTensors<S>, val: LabeledTensors<S>, optimizer: OptimizerSettings,
                 options: SolverOptions = SolverOptions()) throws {
@@ -160,14 +165,12 @@ public struct Solver<M: Model> {
     @inlinable
     public mutating func train(stopAfter: Int? = nil) throws {
         var batch = Tensor<S>(uninitializedShape: [0])
+        try checkShares()
         while epoch < Swift.min(options.epochs, stopAfter ?? options.epochs) {
             let start = Date()
             let order = BatchOrder(seed: options.seed, epoch: epoch + 1, count: trainSet.count, batchSize: options.batchSize)
             for step in 0..<order.count {
-                let indices = order[step]
-                trainSet.gather(indices, into: &batch)
-                try augment?(&batch, BatchOrigin(indices: indices, epoch: epoch, iteration: iteration, seed: options.seed))
-                let (loss, gradients) = try model.loss(batch, indices.map { trainSet.y[$0] })
+                let (loss, gradients) = try lossAndGradients(of: order[step], batch: &batch)
                 guard loss.isFinite else {
                     throw SolverError.nonFiniteLoss(iteration: iteration + 1, epoch: epoch + 1, loss: Double(loss),
                                                     learningRate: optimizer.settings.learningRate, rule: optimizer.settings.rule)
@@ -185,6 +188,35 @@ public struct Solver<M: Model> {
         }
         model.parameters = bestParameters
         model.buffers = bestBuffers
+    }
+
+    /// The loss and gradients of the batch of training rows `indices`: this replica's share
+    /// of it reduced over the replicas under data parallelism.
+    @inlinable
+    mutating func lossAndGradients(of indices: [Int], batch: inout Tensor<S>) throws -> (S, ParameterStore<S>) {
+        let rows = dataParallel?.localRows(of: indices.count) ?? indices.indices
+        let local = Array(indices[rows])
+        trainSet.gather(local, into: &batch)
+        try augment?(&batch, BatchOrigin(indices: local, epoch: epoch, iteration: iteration, seed: options.seed,
+                                         position: rows.lowerBound))
+        var (loss, gradients) = try model.loss(batch, local.map { trainSet.y[$0] })
+        if let dataParallel {
+            loss = try dataParallel.reduce(loss: loss, gradients: &gradients, localCount: local.count, globalCount: indices.count,
+                                           reduction: model.lossReduction)
+        }
+        return (loss, gradients)
+    }
+
+    /// Under data parallelism every replica needs a row of every batch, the last one too.
+    @inlinable
+    func checkShares() throws {
+        guard let replicas = dataParallel?.size else { return }
+        let last = trainSet.count % options.batchSize
+        let smallest = last == 0 ? Swift.min(options.batchSize, trainSet.count) : last
+        guard smallest >= replicas else {
+            throw SolverError.invalidOptions("a batch of \(smallest) examples cannot be shared by \(replicas) replicas "
+                + "(batch size \(options.batchSize), \(trainSet.count) training examples)")
+        }
     }
 
     /// Every 5th step: average ← d·average + (1 − d)·model and model ← average, with
@@ -216,6 +248,7 @@ public struct Solver<M: Model> {
     /// Accuracy checks, best-val bookkeeping, lr decay and the checkpoint.
     @inlinable
     mutating func finishEpoch(seconds: Double) throws {
+        try dataParallel?.synchronize(&model.buffers)
         var sampler = RandomGenerator(seed: BatchOrder.epochSeed(options.seed, epoch), stream: .main)
         let trainAccuracy = try accuracy(on: trainSet, samples: options.trainAccuracySamples, using: &sampler)
         let valAccuracy = try accuracy(on: valSet, samples: options.valAccuracySamples, using: &sampler)
@@ -230,13 +263,20 @@ public struct Solver<M: Model> {
         optimizer.settings.learningRate *= options.learningRateDecay
         onEvent?(.epochEnd(epoch: epoch, trainAccuracy: trainAccuracy, valAccuracy: valAccuracy, seconds: seconds,
                            improved: improved))
-        if let checkpointPath { try saveCheckpoint(to: checkpointPath) }
+        if let checkpointPath, dataParallel?.isLeader ?? true { try saveCheckpoint(to: checkpointPath) }
     }
 
     @inlinable
     func accuracy(on data: LabeledTensors<S>, samples: Int?, using generator: inout RandomGenerator) throws -> Double {
-        guard let samples, samples < data.count else { return try model.accuracy(data.x, data.y) }
-        let picked = generator.sampleWithoutReplacement(count: samples, from: data.count)
-        return try model.accuracy(data.x.gather(picked), picked.map { data.y[$0] })
+        let picked = samples.flatMap { $0 < data.count ? generator.sampleWithoutReplacement(count: $0, from: data.count) : nil }
+        guard let dataParallel else {
+            guard let picked else { return try model.accuracy(data.x, data.y) }
+            return try model.accuracy(data.x.gather(picked), picked.map { data.y[$0] })
+        }
+        let labels = picked.map { $0.map { data.y[$0] } } ?? data.y
+        let correct = try dataParallel.correctCount(labels: labels) { rows in
+            try model.predict(picked.map { try data.x.gather(Array($0[rows])) } ?? data.x.slice(rows))
+        }
+        return Double(correct) / Double(labels.count)
     }
 }

@@ -16,6 +16,8 @@ struct BenchCommand: ParsableCommand {
         case W4
         case W5
         case W6
+        /// The collectives of data-parallel training, under mpirun.
+        case MPI
     }
 
     @Argument(help: "Workloads to run: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -67,6 +69,7 @@ struct BenchCommand: ParsableCommand {
             case .W4: try benchTwoLayerNet(printer: printer, peerNames: peerNames)
             case .W5: try benchConvNet(printer: printer, peerNames: peerNames)
             case .W6: try benchModernConvNet(printer: printer, peerNames: peerNames)
+            case .MPI: try benchCollectives(printer: printer)
             }
         }
     }

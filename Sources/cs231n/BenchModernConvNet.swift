@@ -20,17 +20,32 @@ extension BenchCommand {
         let augmentation = Augmentation(.flipTranslate)
         var sampler = RandomGenerator(seed: common.seed, stream: .dataOrder)
         let scales = model.learningRateScales
-        var times: [Double] = []
+        // Under mpirun each rank takes its share of every batch and the gradients are summed:
+        // DataParallel around a training loop of one's own.
+        let parallel = try DistributedRun.world().map(DataParallel.init)
+        var times: [Double] = [], sumTimes: [Double] = []
         var lastLoss: Float = 0
         for step in 0..<(warmup + steps) {
             let start = Date()
             let indices = sampler.sampleWithReplacement(count: batchSize, from: data.train.count)
-            var batch = try data.train.x.gather(indices)
-            try augmentation.apply(to: &batch, origin: BatchOrigin(indices: indices, epoch: 0, iteration: step, seed: common.seed))
-            let (loss, gradients) = try model.loss(batch, indices.map { data.train.y[$0] })
+            let rows = parallel?.localRows(of: batchSize) ?? 0..<batchSize
+            let local = Array(indices[rows])
+            var batch = try data.train.x.gather(local)
+            try augmentation.apply(to: &batch, origin: BatchOrigin(indices: local, epoch: 0, iteration: step, seed: common.seed,
+                                                                   position: rows.lowerBound))
+            var (loss, gradients) = try model.loss(batch, local.map { data.train.y[$0] })
+            let summing = Date()
+            if let parallel {
+                loss = try parallel.reduce(loss: loss, gradients: &gradients, localCount: rows.count, globalCount: batchSize,
+                                           reduction: model.lossReduction)
+            }
+            let summed = Date().timeIntervalSince(summing)
             try optimizer.update(&model.parameters, gradients: gradients, learningRateScales: scales)
             lastLoss = loss
-            if step >= warmup { times.append(Date().timeIntervalSince(start)) }
+            if step >= warmup {
+                times.append(Date().timeIntervalSince(start))
+                sumTimes.append(summed)
+            }
         }
         let total = times.reduce(0, +), rate = Double(steps * batchSize) / total
         let sorted = times.sorted()
@@ -40,6 +55,12 @@ extension BenchCommand {
                            10 * 49_000 / rate / 60, lastLoss / Float(batchSize)))
         printer.figure([("workload", "W6"), ("phase", "train"), ("batch", .int(batchSize)), ("seconds", .double(total))],
                        metric: "images_per_second", value: rate)
+        if let parallel {
+            let median = sumTimes.sorted()[sumTimes.count / 2]
+            printer.say(String(format: "%d ranks: gradient sum %.1f ms of the %.0f ms step (median)", parallel.size, 1e3 * median,
+                               1e3 * sorted[sorted.count / 2]))
+            printer.figure([("workload", "W6"), ("ranks", .int(parallel.size))], metric: "gradient_sum_seconds", value: median)
+        }
         let runner = PeerRunner(peersDirectory: peersDir)
         for peer in peerNames {
             guard peer == "torch" else {

@@ -16,6 +16,7 @@ extension BenchCommand {
                                 optimizer: OptimizerSettings(rule: .pytorchMomentum, learningRate: 0.02, momentum: 0.9),
                                 options: SolverOptions(epochs: epochs, batchSize: batchSize, learningRateDecay: 0.95,
                                                        trainAccuracySamples: 1000, seed: common.seed))
+        solver.dataParallel = try DistributedRun.world().map(DataParallel.init)  // under mpirun: each rank its share
         var epochSeconds: [Double] = []
         solver.onEvent = { event in
             guard case .epochEnd(let epoch, _, let val, let seconds, _) = event else { return }

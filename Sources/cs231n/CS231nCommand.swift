@@ -11,6 +11,6 @@ struct CS231nCommand: ParsableCommand {
 
     static func main() {
         LargeAllocations.keepInProcess()
-        main(nil)
+        DistributedRun.main(self)
     }
 }

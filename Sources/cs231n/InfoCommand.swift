@@ -8,7 +8,7 @@ struct InfoCommand: ParsableCommand {
     @Flag(name: .long, help: "Print as JSON lines.")
     var json = false
 
-    func run() {
+    func run() throws {
         let facts: [(String, String)] = [
             ("version", Toolkit.version),
             ("blas_backend", BLAS.backend.rawValue),
@@ -19,7 +19,8 @@ struct InfoCommand: ParsableCommand {
             ("cpu", CPUInfo.modelName),
             ("cpu_features", CPUInfo.features.joined(separator: " ")),
             ("compiled_for", CPUInfo.compiledFor),
-        ]
+        ] + (try DistributedRun.infoFacts())
+        guard DistributedRun.isLeader else { return }
         if json {
             for (key, value) in facts {
                 print("{\"command\":\"info\",\"metric\":\(JSONValue.quote(key)),\"value\":\(JSONValue.quote(value))}")

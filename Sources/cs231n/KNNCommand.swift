@@ -178,9 +178,12 @@ struct KNNCommand: ParsableCommand {
         var model = KNearestNeighbor(chunkSize: Swift.min(chunkSize, Swift.max(256, (tenth + 255) / 256 * 256)))
         try model.train(splits.train.rows(Float.self), labels: splits.train.labels,
                         classCount: splits.train.classNames.count)
-        let bar = ProgressBar("kNN \(metric) queries", total: queries.count)
+        let world = try DistributedRun.world()
+        let bar = ProgressBar("kNN \(metric) queries", total: world?.share(of: queries.count).count ?? queries.count)
         let started = Date()
-        let predictions = try model.predict(queries.rows(Float.self), ks: ks, metric: metric) { bar.update($0) }
+        let rows = queries.rows(Float.self)
+        let predictions = try world.map { try model.predict(rows, ks: ks, metric: metric, replicas: $0) { bar.update($0) } }
+            ?? model.predict(rows, ks: ks, metric: metric) { bar.update($0) }
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
         for (kIndex, k) in ks.enumerated() {

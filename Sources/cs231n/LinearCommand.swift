@@ -114,7 +114,8 @@ struct LinearCommand: ParsableCommand {
         var header = true
         let result = try HyperparameterSearch.run(
             type, train: inputs.train, validation: inputs.validation, classCount: inputs.classNames.count,
-            learningRates: learningRateGrid, regularizations: regularizationGrid, settings: settings
+            learningRates: learningRateGrid, regularizations: regularizationGrid, settings: settings,
+            replicas: try DistributedRun.world()
         ) { trial in
             if header { printer.say(HyperparameterTrial.tableHeader); header = false }
             printer.say(trial.tableRow())
@@ -133,7 +134,7 @@ struct LinearCommand: ParsableCommand {
             printer.say(String(format: "test accuracy of the best model: %.1f%%", 100 * accuracy))
             printer.figure(bestKeys, metric: "test_accuracy", value: accuracy)
         }
-        guard !noSave else { return }
+        guard !noSave, DistributedRun.isLeader else { return }
         try writeOutputs(result, inputs: inputs, printer: printer)
     }
 

@@ -46,18 +46,21 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 }
 
 /// Prints one figure: a JSON line under `--json`, nothing otherwise (commands print their own
-/// tables for people). Keys keep their order; "metric" and "value" come last.
+/// tables for people). Keys keep their order; "metric" and "value" come last. Under mpirun only
+/// rank 0 prints.
 struct ResultPrinter {
     let json: Bool
+    var muted = !DistributedRun.isLeader
 
     func figure(_ keys: [(String, JSONValue)], metric: String, value: Double) {
-        guard json else { return }
+        guard json, !muted else { return }
         let fields = keys + [("metric", .string(metric)), ("value", .double(value))]
         print("{" + fields.map { "\(JSONValue.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}")
     }
 
     /// Text for people, sent to stderr under `--json` so stdout stays machine-readable.
     func say(_ text: String) {
+        if muted { return }
         if json {
             FileHandle.standardError.write(Data((text + "\n").utf8))
         } else {

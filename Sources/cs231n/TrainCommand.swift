@@ -100,6 +100,7 @@ struct TrainCommand: ParsableCommand {
     var output = "train-output"
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var distributed: DistributedTrainOptions
 
     var checkpointPath: String { checkpoint ?? output + "/model.safetensors" }
 
@@ -144,6 +145,7 @@ struct TrainCommand: ParsableCommand {
         try AtomicFile.checkWritable(checkpointPath)
         var (solver, data) = try resume ? resumedSolver(printer: printer) : freshSolver(printer: printer)
         solver.checkpointPath = checkpointPath
+        try distributed.apply(to: &solver, printer: printer)
         let configuration = solver.model.configuration
         printer.say("\(configuration.kind) net \(configuration.inputSize)-\(configuration.hiddenSizes.map(String.init).joined(separator: "-"))-\(configuration.classes), "
                     + "\(solver.model.parameters.scalarCount) parameters; \(solver.optimizer.settings.rule.rawValue) lr \(solver.optimizer.settings.learningRate), "
@@ -151,6 +153,7 @@ struct TrainCommand: ParsableCommand {
                     + "augmentation \(solver.checkpointMetadata["train.augmentation"] ?? "none")\(solver.options.lookahead ? ", lookahead" : "")")
         attachProgress(to: &solver, printer: printer)
         try solver.train(stopAfter: stopAfter)
+        guard DistributedRun.isLeader else { return }
         try report(solver, data: data, printer: printer)
     }
 
