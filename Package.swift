@@ -72,6 +72,6 @@ let package = Package(
         .testTarget(name: "CS231nNNTests", dependencies: ["CS231nData", "CS231nNN", "CS231nOptim"]),
         .testTarget(name: "CS231nVisualizeTests", dependencies: ["CS231nVisualize", "CS231nNN"]),
         .testTarget(name: "CS231nCLITests", dependencies: ["CS231n"]),
-        .testTarget(name: "CS231nDistributedTests", dependencies: ["CS231nDistributed", "CS231nOptim", "CS231nClassifiers"]),
+        .testTarget(name: "CS231nDistributedTests", dependencies: ["CS231nDistributed", "CS231nData", "CS231nOptim", "CS231nClassifiers"]),
     ]
 )
