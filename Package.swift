@@ -51,10 +51,10 @@ let package = Package(
         // Update rules, the training Solver, safetensors checkpoints.
         .target(name: "CS231nOptim", dependencies: ["CS231nTensor", "CS231nNN", "CS231nData"],
                 swiftSettings: numericSettings),
-        // Plots and pictures of what a model learned: saliency, deconvnet and guided backprop
+        // Plots and pictures of what a model learned and how it trained: training curves, saliency, deconvnet and guided backprop
         // projections, feature maps, class models, fooling images, occlusion, neighbours in
         // feature space, t-SNE maps.
-        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData", "CS231nNN", "CS231nClassifiers"],
+        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData", "CS231nNN", "CS231nClassifiers", "CS231nOptim"],
                 swiftSettings: numericSettings),
         // MPI, loaded at run time (Open MPI's libmpi), and replicas as threads of one process.
         .target(name: "CS231nDistributed", dependencies: ["CS231nTensor"], swiftSettings: numericSettings),
@@ -72,6 +72,6 @@ let package = Package(
         .testTarget(name: "CS231nNNTests", dependencies: ["CS231nData", "CS231nNN", "CS231nOptim"]),
         .testTarget(name: "CS231nVisualizeTests", dependencies: ["CS231nVisualize", "CS231nNN"]),
         .testTarget(name: "CS231nCLITests", dependencies: ["CS231n"]),
-        .testTarget(name: "CS231nDistributedTests", dependencies: ["CS231nDistributed", "CS231nOptim", "CS231nClassifiers"]),
+        .testTarget(name: "CS231nDistributedTests", dependencies: ["CS231nDistributed", "CS231nData", "CS231nOptim", "CS231nClassifiers"]),
     ]
 )
