@@ -2,7 +2,7 @@ import CS231nData
 import CS231nOptim
 import Foundation
 
-/// The figures of a training run: loss and accuracy curves from a ``SolverHistory``, the first
+/// The figures of a training run: loss and accuracy curves from a `SolverHistory`, the first
 /// layer's weights as images (CS231n's `show_net_weights` and its conv filters), and a
 /// confusion matrix.
 public enum TrainingFigures {
