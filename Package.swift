@@ -28,6 +28,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // `swift package generate-documentation --target CS231n`: the DocC catalog in Sources/CS231n.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // Hand-written SIMD kernels (the Swift GEMM) and the parallel loops they run on.
@@ -51,10 +53,10 @@ let package = Package(
         // Update rules, the training Solver, safetensors checkpoints.
         .target(name: "CS231nOptim", dependencies: ["CS231nTensor", "CS231nNN", "CS231nData"],
                 swiftSettings: numericSettings),
-        // Plots and pictures of what a model learned: saliency, deconvnet and guided backprop
+        // Plots and pictures of what a model learned and how it trained: training curves, saliency, deconvnet and guided backprop
         // projections, feature maps, class models, fooling images, occlusion, neighbours in
         // feature space, t-SNE maps.
-        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData", "CS231nNN", "CS231nClassifiers"],
+        .target(name: "CS231nVisualize", dependencies: ["CS231nTensor", "CS231nData", "CS231nNN", "CS231nClassifiers", "CS231nOptim"],
                 swiftSettings: numericSettings),
         // MPI, loaded at run time (Open MPI's libmpi), and replicas as threads of one process.
         .target(name: "CS231nDistributed", dependencies: ["CS231nTensor"], swiftSettings: numericSettings),

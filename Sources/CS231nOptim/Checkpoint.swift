@@ -180,9 +180,7 @@ public enum Checkpoint {
 extension Solver {
     /// Everything needed to continue training exactly where it stands.
     public func checkpointFile(completed: Bool = false) -> SafetensorsFile {
-        var file = SafetensorsFile()
-        for (name, tensor) in model.parameters { file.add("params." + name, tensor) }
-        for (name, tensor) in model.buffers { file.add("buffers." + name, tensor) }
+        var file = Checkpoint.modelFile(model)
         for (name, tensor) in bestParameters { file.add("best.params." + name, tensor) }
         for (name, tensor) in bestBuffers { file.add("best.buffers." + name, tensor) }
         for (name, tensor) in optimizer.state { file.add("optimizer." + name, tensor) }
@@ -194,12 +192,9 @@ extension Solver {
         file.add("history.train_accuracy", Tensor<Double>(history.trainAccuracy))
         file.add("history.val_accuracy", Tensor<Double>(history.valAccuracy))
         for (name, tensor) in checkpointTensors { file.add("data." + name, tensor) }
-        // The caller's facts (data.*, train.*) are kept; the solver's own keys always win.
-        file.metadata = checkpointMetadata
+        // The caller's facts (data.*, train.*) are kept; the model's and solver's own keys always win.
+        file.metadata.merge(checkpointMetadata) { ours, _ in ours }
         file.metadata.merge([
-            "format": Checkpoint.format, "format_version": Checkpoint.formatVersion,
-            "model.config": Checkpoint.encode(model.configuration),
-            "model.training_steps": String(model.trainingSteps),
             "solver.options": Checkpoint.encode(options),
             "solver.epoch": String(epoch), "solver.iteration": String(iteration),
             "solver.best_val_accuracy": String(bestValAccuracy),

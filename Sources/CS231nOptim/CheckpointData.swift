@@ -119,7 +119,6 @@ extension Solver {
     public mutating func record(_ data: CheckpointData) {
         checkpointMetadata.merge(data.metadata) { $1 }
         for (name, tensor) in data.tensors { checkpointTensors[name] = tensor.converted(to: S.self) }
-        let augmentation = data.augmentation
-        augment = augmentation.kind == .none ? nil : { batch, origin in try augmentation.apply(to: &batch, origin: origin) }
+        useAugmentation(data.augmentation)
     }
 }

@@ -146,6 +146,9 @@ public struct Solver<M: Model> {
         guard train.count > 0, val.count > 0 else {
             throw SolverError.invalidOptions("needs training and validation examples (have \(train.count) and \(val.count))")
         }
+        // Training allocates the same large activations every step: keep their pages in the
+        // process instead of returning them to the kernel and faulting them in again.
+        LargeAllocations.keepInProcess()
         self.model = model
         self.trainSet = train
         self.valSet = val

@@ -10,10 +10,14 @@ import Glibc
 /// about a tenth of a W6 step went to the kernel zeroing pages. Serving every block from the
 /// heap and never trimming it lets the next step reuse the pages the last one freed.
 public enum LargeAllocations {
-    /// Call once at start-up, before the first large allocation. Returns whether the allocator
-    /// took the settings (always false where the C library is not glibc).
+    /// Applies the settings once per process; later calls return the first answer. The
+    /// `Solver` calls it when created; a training loop of one's own calls it at start-up,
+    /// before the first large allocation. Returns whether the allocator took the settings
+    /// (always false where the C library is not glibc).
     @discardableResult
-    public static func keepInProcess() -> Bool {
+    public static func keepInProcess() -> Bool { applied }
+
+    private static let applied: Bool = {
         #if canImport(Glibc)
         let noMmap = mallopt(-4 /* M_MMAP_MAX */, 0)
         let noTrim = mallopt(-1 /* M_TRIM_THRESHOLD */, Int32.max)
@@ -21,5 +25,5 @@ public enum LargeAllocations {
         #else
         return false
         #endif
-    }
+    }()
 }

@@ -50,14 +50,14 @@ extension BenchCommand {
                        metric: "images_per_second", value: trainRate)
         printer.figure([("workload", "W5"), ("phase", "inference"), ("seconds", .double(timing.median))],
                        metric: "images_per_second", value: inferenceRate)
-        printer.figure([("workload", "W5")], metric: "val_accuracy", value: valAccuracy)
+        printer.figure([("workload", "W5"), ("split", "val")], metric: "accuracy", value: valAccuracy)
 
         let runner = PeerRunner(peersDirectory: peersDir)
         for peer in peerNames {
             let result = try runner.run(script: "w5_convnet.py", peer: peer, log: printer.say)
             let keys: [(String, JSONValue)] = [("workload", "W5"), ("peer", .string(peer))]
             if let peerAccuracy = result["val_acc"] as? Double {
-                printer.figure(keys, metric: "val_accuracy", value: peerAccuracy)
+                printer.figure(keys + [("split", "val")], metric: "accuracy", value: peerAccuracy)
                 printer.say(String(format: "%@: val acc %.1f%% (ours %.1f%%)", peer as NSString, 100 * peerAccuracy, 100 * valAccuracy))
             }
             // Without test_batch.bin the peer scores the 1,000 val images as its "test" set yet

@@ -29,7 +29,7 @@ extension BenchCommand {
                    result: String(format: "accuracy k=1 %.1f%%, k=10 %.1f%%", 100 * accuracies[0], 100 * accuracies[1]),
                    printer: printer)
             for (k, accuracy) in zip([1, 10], accuracies) {
-                printer.figure([("workload", "W1"), ("distance", .string(metric.rawValue)), ("k", .int(k))],
+                printer.figure([("workload", "W1"), ("distance", .string(metric.rawValue)), ("k", .int(k)), ("split", "val")],
                                metric: "accuracy", value: accuracy)
             }
             var result: CrossValidationResult?
@@ -126,7 +126,7 @@ extension BenchCommand {
             let keys: [(String, JSONValue)] = [("workload", "W2"), ("distance", .string(metric.rawValue))]
             printer.figure(keys + [("queries", .int(queries.count)), ("training", .int(training.count))], metric: "seconds", value: seconds)
             printer.figure(keys, metric: "seconds_10k_50k", value: seconds * scale)
-            printer.figure(keys, metric: "accuracy", value: accuracy)
+            printer.figure(keys + [("split", .string(split))], metric: "accuracy", value: accuracy)
         }
         let runner = PeerRunner(peersDirectory: peersDir)
         for peer in peerNames {

@@ -24,7 +24,7 @@ extension BenchCommand {
                         + String(format: "%11.3f%11.3f%11.3f%10.1f%%", timing.median, timing.min, timing.max, 100 * accuracy))
             let keys: [(String, JSONValue)] = [("workload", "W3"), ("loss", .string(loss.rawValue))]
             printer.figure(keys + [("min", .double(timing.min)), ("max", .double(timing.max))], metric: "seconds", value: timing.median)
-            printer.figure(keys, metric: "val_accuracy", value: accuracy)
+            printer.figure(keys + [("split", "val")], metric: "accuracy", value: accuracy)
         }
         let runner = PeerRunner(peersDirectory: peersDir)
         for peer in peerNames {
@@ -35,7 +35,7 @@ extension BenchCommand {
                 let keys: [(String, JSONValue)] = [("workload", "W3"), ("loss", .string(loss.rawValue)), ("peer", .string(peer))]
                 printer.figure(keys, metric: "seconds", value: peerSeconds)
                 if let peerAccuracy = result["val_acc"] as? Double {
-                    printer.figure(keys, metric: "val_accuracy", value: peerAccuracy)
+                    printer.figure(keys + [("split", "val")], metric: "accuracy", value: peerAccuracy)
                 }
                 printer.say(String(format: "%@ %@ / ours: %.3f s / %.3f s = %.2f× (ours faster above 1)", peer as NSString,
                                    loss.description as NSString, peerSeconds, mine, peerSeconds / mine))

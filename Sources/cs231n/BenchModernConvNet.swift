@@ -14,9 +14,7 @@ extension BenchCommand {
                                            fitting: .channelStandardization, inputShape: [3, 32, 32])
         var model = try ModernConvNet<Float>(seed: common.seed)
         try model.initializeWhitening(from: data.train.x)
-        var optimizer = Optimizer<Float>(OptimizerSettings(
-            rule: .pytorchNesterov, learningRate: TrainRecipe.airbenchLearningRate(momentum: 0.85), momentum: 0.85,
-            weightDecay: TrainRecipe.airbenchWeightDecay(batchSize: batchSize)))
+        var optimizer = Optimizer<Float>(Recipe.airbench94(batchSize: batchSize).optimizerSettings)
         let augmentation = Augmentation(.flipTranslate)
         var sampler = RandomGenerator(seed: common.seed, stream: .dataOrder)
         let scales = model.learningRateScales

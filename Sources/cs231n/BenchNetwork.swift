@@ -31,7 +31,7 @@ extension BenchCommand {
         printer.say(String(format: "ours: train %.1f s, %.0f img/s (per-epoch median %.2f s, min %.2f, max %.2f); final val acc %.1f%%",
                            trainSeconds, imagesPerSecond, sorted[sorted.count / 2], sorted.first!, sorted.last!, 100 * finalVal))
         printer.figure([("workload", "W4"), ("seconds", .double(trainSeconds))], metric: "images_per_second", value: imagesPerSecond)
-        printer.figure([("workload", "W4")], metric: "val_accuracy", value: finalVal)
+        printer.figure([("workload", "W4"), ("split", "val")], metric: "accuracy", value: finalVal)
         let runner = PeerRunner(peersDirectory: peersDir)
         for peer in peerNames {
             let result = try runner.run(script: "w4_twolayer.py", peer: peer, log: printer.say)
@@ -39,7 +39,7 @@ extension BenchCommand {
             let keys: [(String, JSONValue)] = [("workload", "W4"), ("peer", .string(peer))]
             printer.figure(keys, metric: "images_per_second", value: peerRate)
             if let peerAccuracy = result["val_acc"] as? Double {
-                printer.figure(keys, metric: "val_accuracy", value: peerAccuracy)
+                printer.figure(keys + [("split", "val")], metric: "accuracy", value: peerAccuracy)
                 printer.say(String(format: "%@: val acc %.1f%% (ours %.1f%%)", peer as NSString, 100 * peerAccuracy, 100 * finalVal))
             }
             printer.say(String(format: "ours / %@: %.0f / %.0f img/s = %.2f×", peer as NSString, imagesPerSecond, peerRate,

@@ -141,7 +141,7 @@ struct CompressCommand: ParsableCommand {
                             + String(format: "%7.2f%%", 100 * row.valAccuracy) + "   " + Self.size(row.weightBytes))
                 printer.figure([("command", "compress"), ("table", .string(title)), ("stage", .string(row.stage)),
                                 ("sparsity", .double(row.sparsity)), ("bits", row.bits.map { .int($0) } ?? .string("float32")),
-                                ("weight_bytes", .int(row.weightBytes))], metric: "val_accuracy", value: row.valAccuracy)
+                                ("weight_bytes", .int(row.weightBytes)), ("split", "val")], metric: "accuracy", value: row.valAccuracy)
             }
         }
         printer.say(String(format: "\nsize on disk: %@ as float32 safetensors → %@ compressed (%.1f× smaller); weights alone %@ → %@ (%.1f×)",

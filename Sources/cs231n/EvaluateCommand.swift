@@ -60,7 +60,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         try FileSystem.createDirectory(atPath: output)
         let path = output + "/confusion-\(split.rawValue).png"
-        try NetworkPictures.confusionMatrix(counts, classNames: data.classNames,
+        try TrainingFigures.confusionMatrix(counts, classNames: data.classNames,
                                             title: String(format: "%@ confusion matrix, accuracy %.1f%%", split.rawValue, 100 * accuracy))
             .write(to: path)
         printer.say("wrote \(path)")

@@ -9,26 +9,29 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let facts: [(String, String)] = [
-            ("version", Toolkit.version),
-            ("blas_backend", BLAS.backend.rawValue),
-            ("blas_library", BLAS.libraryPath ?? "none (OpenBLAS not found; using the Swift GEMM)"),
-            ("blas_threads", String(BLAS.threads)),
-            ("swift_gemm_isa", GemmISA.current.rawValue),
-            ("worker_threads", String(Parallel.coreCount)),
-            ("cpu", CPUInfo.modelName),
-            ("cpu_features", CPUInfo.features.joined(separator: " ")),
-            ("compiled_for", CPUInfo.compiledFor),
-        ] + (try DistributedRun.infoFacts())
+        let facts: [(String, JSONValue)] = [
+            ("version", .string(Toolkit.version)),
+            ("blas_backend", .string(BLAS.backend.rawValue)),
+            ("blas_library", .string(BLAS.libraryPath ?? "none (OpenBLAS not found; using the Swift GEMM)")),
+            ("blas_threads", .int(BLAS.threads)),
+            ("swift_gemm_isa", .string(GemmISA.current.rawValue)),
+            ("worker_threads", .int(Parallel.coreCount)),
+            ("cpu", .string(CPUInfo.modelName)),
+            ("cpu_features", .string(CPUInfo.features.joined(separator: " "))),
+            ("compiled_for", .string(CPUInfo.compiledFor)),
+        ] + (try DistributedRun.infoFacts()).map { ($0, .string($1)) }
         guard DistributedRun.isLeader else { return }
         if json {
-            for (key, value) in facts {
-                print("{\"command\":\"info\",\"metric\":\(JSONValue.quote(key)),\"value\":\(JSONValue.quote(value))}")
+            // The figures are the numeric facts; the others say what machine they were measured on.
+            let keys = [("command", "info")] + facts.filter { if case .string = $0.1 { true } else { false } }
+            for case let (name, .int(count)) in facts {
+                ResultPrinter(json: true).figure(keys, metric: name, value: Double(count))
             }
         } else {
             print("swift-cs231n \(Toolkit.version)")
             for (key, value) in facts.dropFirst() {
-                print("  \(key.replacingOccurrences(of: "_", with: " ").padding(toLength: 16, withPad: " ", startingAt: 0)) \(value)")
+                let text = if case .string(let string) = value { string } else { value.description }
+                print("  \(key.replacingOccurrences(of: "_", with: " ").padding(toLength: 16, withPad: " ", startingAt: 0)) \(text)")
             }
         }
     }

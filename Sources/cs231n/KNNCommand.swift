@@ -132,10 +132,10 @@ struct KNNCommand: ParsableCommand {
                 printer.figure([("command", "knn"), ("split", "cv"), ("k", .int(k)), ("fold", .int(fold)),
                                 ("distance", .string(metric.rawValue))], metric: "accuracy", value: accuracy)
             }
-            printer.figure([("command", "knn"), ("split", "cv"), ("k", .int(k)), ("distance", .string(metric.rawValue))],
-                           metric: "mean_accuracy", value: means[kIndex])
-            printer.figure([("command", "knn"), ("split", "cv"), ("k", .int(k)), ("distance", .string(metric.rawValue))],
-                           metric: "std_accuracy", value: deviations[kIndex])
+            for (statistic, value) in [("mean", means[kIndex]), ("std", deviations[kIndex])] {
+                printer.figure([("command", "knn"), ("split", "cv"), ("k", .int(k)), ("statistic", .string(statistic)),
+                                ("distance", .string(metric.rawValue))], metric: "accuracy", value: value)
+            }
         }
     }
 

@@ -120,19 +120,25 @@ struct LinearCommand: ParsableCommand {
             if header { printer.say(HyperparameterTrial.tableHeader); header = false }
             printer.say(trial.tableRow())
             let trialKeys = keys + [("lr", .double(trial.learningRate)), ("reg", .double(trial.regularization))]
-            printer.figure(trialKeys, metric: "train_accuracy", value: trial.trainAccuracy ?? .nan)
-            printer.figure(trialKeys, metric: "val_accuracy", value: trial.validationAccuracy ?? .nan)
+            if let accuracy = trial.trainAccuracy {
+                printer.figure(trialKeys + [("split", "train")], metric: "accuracy", value: accuracy)
+            }
+            if let accuracy = trial.validationAccuracy {
+                printer.figure(trialKeys + [("split", "val")], metric: "accuracy", value: accuracy)
+            }
             printer.figure(trialKeys, metric: "train_seconds", value: trial.seconds)
         }
         let best = result.bestTrial
-        let bestKeys = keys + [("lr", .double(best.learningRate)), ("reg", .double(best.regularization))]
+        let bestKeys = keys + [("trial", "best"), ("lr", .double(best.learningRate)), ("reg", .double(best.regularization))]
         printer.say(String(format: "best: lr %.1e, reg %.1e: val accuracy %.1f%%", best.learningRate, best.regularization,
                            100 * (best.validationAccuracy ?? 0)))
-        printer.figure(bestKeys, metric: "best_val_accuracy", value: best.validationAccuracy ?? .nan)
+        if let accuracy = best.validationAccuracy {
+            printer.figure(bestKeys + [("split", "val")], metric: "accuracy", value: accuracy)
+        }
         if let test = inputs.test {
             let accuracy = try result.best.accuracy(inputs: test.x, labels: test.y)
             printer.say(String(format: "test accuracy of the best model: %.1f%%", 100 * accuracy))
-            printer.figure(bestKeys, metric: "test_accuracy", value: accuracy)
+            printer.figure(bestKeys + [("split", "test")], metric: "accuracy", value: accuracy)
         }
         guard !noSave, DistributedRun.isLeader else { return }
         try writeOutputs(result, inputs: inputs, printer: printer)

@@ -5,7 +5,7 @@ import Foundation
 extension UpdateRule: ExpressibleByArgument {}
 
 /// `cs231n train`: assignment 2's Solver on a two-layer, fully-connected or conv net. Each
-/// model's defaults are its BENCHMARKS.md recipe (TrainRecipe), so `cs231n train` alone reproduces W4.
+/// model's defaults are its BENCHMARKS.md recipe (`Recipe`), so `cs231n train` alone reproduces W4.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -169,11 +169,8 @@ struct TrainCommand: ParsableCommand {
             try cnn.initializeWhitening(from: data.train.x)
             network.modernConvNet = cnn
         }
-        let settings = OptimizerSettings(rule: r.update, learningRate: r.learningRate, momentum: r.momentum, weightDecay: r.weightDecay)
-        let options = SolverOptions(epochs: r.epochs, batchSize: r.batchSize, learningRateDecay: r.learningRateDecay,
-                                    seed: common.seed, schedule: r.schedule, lookahead: r.lookahead)
-        var solver = try Solver(model: network, train: data.train, val: data.val, optimizer: settings, options: options)
-        solver.record(try CheckpointData(data, augmentation: Augmentation(r.augmentation)))
+        var solver = try Solver(model: network, train: data.train, val: data.val, recipe: r, seed: common.seed)
+        solver.record(try CheckpointData(data, augmentation: r.augmentation))
         return (solver, data)
     }
 
@@ -223,9 +220,11 @@ struct TrainCommand: ParsableCommand {
                 bar = nil
                 printer.say(String(format: "epoch %d/%d: train acc %.1f%%, val acc %.1f%%%@, %.1f s", epoch, total,
                                    100 * trainAccuracy, 100 * valAccuracy, improved ? " (best)" : "", seconds))
-                printer.figure([("command", "train"), ("epoch", .int(epoch)), ("train_accuracy", .double(trainAccuracy)),
-                                ("loss", .double(epochLoss / Double(Swift.max(1, epochSteps)))), ("seconds", .double(seconds))],
-                               metric: "val_accuracy", value: valAccuracy)
+                let keys: [(String, JSONValue)] = [("command", "train"), ("epoch", .int(epoch))]
+                printer.figure(keys + [("split", "train")], metric: "accuracy", value: trainAccuracy)
+                printer.figure(keys + [("split", "val")], metric: "accuracy", value: valAccuracy)
+                printer.figure(keys, metric: "loss", value: epochLoss / Double(Swift.max(1, epochSteps)))
+                printer.figure(keys, metric: "seconds", value: seconds)
                 (epochLoss, epochSteps) = (0, 0)
             }
         }
@@ -249,14 +248,14 @@ struct TrainCommand: ParsableCommand {
         let perImage = Self.lossPerImage(solver)
         var history = solver.history
         history.loss = history.loss.enumerated().map { perImage($1, $0 % solver.stepsPerEpoch) }
-        try NetworkPictures.lossPlot(history, stepsPerEpoch: solver.stepsPerEpoch).write(to: output + "/loss.svg")
-        try NetworkPictures.accuracyPlot(solver.history).write(to: output + "/accuracy.svg")
+        try TrainingFigures.lossPlot(history, stepsPerEpoch: solver.stepsPerEpoch).write(to: output + "/loss.svg")
+        try TrainingFigures.accuracyPlot(solver.history).write(to: output + "/accuracy.svg")
         printer.say("wrote \(output)/loss.svg, \(output)/accuracy.svg")
-        if let w1 = solver.model.parameters["W1"], let picture = try NetworkPictures.firstLayerWeights(w1) {
+        if let w1 = solver.model.parameters["W1"], let picture = try TrainingFigures.firstLayerWeights(w1) {
             try picture.write(to: output + "/first-layer-weights.png")
             printer.say("wrote \(output)/first-layer-weights.png (\(picture.width)×\(picture.height))")
         }
-        if let w1 = FilterPicture.firstConvolution(of: solver.model), let picture = try FilterPicture.render(w1) {
+        if let w1 = FilterPicture.firstConvolution(of: solver.model), let picture = try TrainingFigures.firstLayerFilters(w1) {
             try picture.write(to: output + "/filters.png")
             printer.say("wrote \(output)/filters.png (\(picture.width)×\(picture.height))")
         }

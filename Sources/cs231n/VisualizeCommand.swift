@@ -52,7 +52,7 @@ struct VisualizeFiltersCommand: ParsableCommand {
         try FileSystem.createDirectory(atPath: (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent)
         let (model, _) = try checkpoint.model()
         let w1 = FilterPicture.firstConvolution(of: model)
-        guard let w1, let picture = try FilterPicture.render(w1, scale: scale) else {
+        guard let w1, let picture = try TrainingFigures.firstLayerFilters(w1, scale: scale) else {
             throw FilterPictureError.notConvolutional(path: checkpoint.path, kind: model.configuration.kind, shape: w1?.shape ?? [])
         }
         try picture.write(to: output)
@@ -73,22 +73,10 @@ enum FilterPictureError: Error, CustomStringConvertible {
     }
 }
 
-/// First-layer conv filters as a grid: RGB tiles for 3 input channels, grey for 1.
+/// The weights of a model's first layer: W1, or the cnn's whitening filters (a buffer, since
+/// they are computed from the data rather than trained).
 enum FilterPicture {
-    /// The weights of the model's first layer: W1, or the cnn's whitening filters (a buffer,
-    /// since they are computed from the data rather than trained).
     static func firstConvolution(of model: AnyModel<Float>) -> Tensor<Float>? {
         model.parameters["W1"] ?? model.buffers["whiten.weight"]
-    }
-
-    /// nil unless `w1` is (F, C, K, K) with 1 or 3 channels.
-    static func render(_ w1: Tensor<Float>, scale: Int? = nil) throws -> PNGImage? {
-        guard w1.rank == 4, [1, 3].contains(w1.shape[1]) else { return nil }
-        let filters = w1.shape[0]
-        let scale = scale ?? Swift.max(8, 48 / Swift.max(w1.shape[2], w1.shape[3]))
-        var grid = ImageGrid(columns: Swift.min(filters, 8), scale: scale, scaling: .perImage)
-        // The bitmap font has no ×, so the title spells the shape with x.
-        grid.title = "first-layer filters: \(filters) of " + w1.shape.dropFirst().map(String.init).joined(separator: "x")
-        return try grid.render(w1)
     }
 }

@@ -52,7 +52,7 @@ extension DemoPipeline {
                     compression = try compressionBlocks(model, data: data, recipe: recipe)
                 }
             }
-            let matrix = NetworkPictures.confusionMatrix(confusion, classNames: data.classNames,
+            let matrix = TrainingFigures.confusionMatrix(confusion, classNames: data.classNames,
                                                          title: "fully-connected net, validation split")
             blocks.append(.png(Data(matrix.encoded()), caption: "Confusion matrix of the fully-connected net on the validation "
                                + "split: rows are true classes, columns predictions", width: nil))
@@ -91,15 +91,15 @@ extension DemoPipeline {
                         .init("parameters", String(solver.model.parameters.scalarCount))] + accuracies),
             .timing(String(format: "%@: %.1f s of training, %.0f images/s", recipe.name, seconds,
                            Double(recipe.options.epochs * data.train.count) / seconds)),
-            .svg(try NetworkPictures.lossPlot(solver.history, stepsPerEpoch: solver.stepsPerEpoch).render(),
+            .svg(try TrainingFigures.lossPlot(solver.history, stepsPerEpoch: solver.stepsPerEpoch).render(),
                  caption: "\(recipe.name): loss per iteration"),
-            .svg(try NetworkPictures.accuracyPlot(solver.history).render(),
+            .svg(try TrainingFigures.accuracyPlot(solver.history).render(),
                  caption: "\(recipe.name): train and val accuracy per epoch"),
         ]
         if let w1 = solver.model.parameters["W1"] {
-            if w1.rank == 4, let picture = try FilterPicture.render(w1) {
+            if w1.rank == 4, let picture = try TrainingFigures.firstLayerFilters(w1) {
                 blocks.append(.png(Data(picture.encoded()), caption: "\(recipe.name): the first layer's filters", width: nil))
-            } else if w1.rank == 2, let picture = try NetworkPictures.firstLayerWeights(w1) {
+            } else if w1.rank == 2, let picture = try TrainingFigures.firstLayerWeights(w1) {
                 blocks.append(.png(Data(picture.encoded()), caption: "\(recipe.name): first-layer weights as images", width: nil))
             }
         }
@@ -130,7 +130,7 @@ extension DemoPipeline {
             blocks.insert(.paragraph("CS231n's ThreeLayerConvNet: a 7×7 convolution with ReLU and 2×2 max pooling (fused, "
                                      + "parallel over the batch), then affine-ReLU-affine and the softmax loss, trained with Adam."),
                           at: 0)
-            let matrix = NetworkPictures.confusionMatrix(try confusionCounts(model, data.val), classNames: data.classNames,
+            let matrix = TrainingFigures.confusionMatrix(try confusionCounts(model, data.val), classNames: data.classNames,
                                                          title: "ThreeLayerConvNet, validation split")
             blocks.append(.png(Data(matrix.encoded()), caption: "Confusion matrix of the conv net on the validation split", width: nil))
             blocks.append(.heading("Understanding the net"))

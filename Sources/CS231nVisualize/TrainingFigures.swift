@@ -1,11 +1,13 @@
-import CS231n
+import CS231nData
+import CS231nOptim
 import Foundation
 
-/// The figures `train` and `evaluate` write: loss and accuracy curves, the first layer's
-/// weights as images (CS231n's `show_net_weights`), and a confusion matrix.
-enum NetworkPictures {
+/// The figures of a training run: loss and accuracy curves from a `SolverHistory`, the first
+/// layer's weights as images (CS231n's `show_net_weights` and its conv filters), and a
+/// confusion matrix.
+public enum TrainingFigures {
     /// The loss of every iteration against the epoch, with each epoch's mean.
-    static func lossPlot(_ history: SolverHistory, stepsPerEpoch: Int) -> SVGPlot {
+    public static func lossPlot(_ history: SolverHistory, stepsPerEpoch: Int) -> SVGPlot {
         var plot = SVGPlot(title: "Training loss", xLabel: "epoch", yLabel: "loss")
         let steps = Double(Swift.max(1, stepsPerEpoch))
         plot.add(.init(name: "loss per iteration", x: history.loss.indices.map { Double($0 + 1) / steps },
@@ -19,7 +21,7 @@ enum NetworkPictures {
     }
 
     /// Train and val accuracy after each epoch.
-    static func accuracyPlot(_ history: SolverHistory) -> SVGPlot {
+    public static func accuracyPlot(_ history: SolverHistory) -> SVGPlot {
         var plot = SVGPlot(title: "Classification accuracy", xLabel: "epoch", yLabel: "accuracy")
         let epochs = history.valAccuracy.indices.map { Double($0 + 1) }
         plot.add(.init(name: "train", x: epochs, y: history.trainAccuracy))
@@ -29,7 +31,7 @@ enum NetworkPictures {
 
     /// The first `limit` columns of W1 (3072, H) as 32×32 colour images, each stretched to its
     /// own range; nil when the inputs are not CIFAR-sized images.
-    static func firstLayerWeights(_ w1: Tensor<Float>, limit: Int = 100) throws -> PNGImage? {
+    public static func firstLayerWeights(_ w1: Tensor<Float>, limit: Int = 100) throws -> PNGImage? {
         guard w1.rank == 2, w1.shape[0] == LabeledImages.imageSize else { return nil }
         let shown = Swift.min(limit, w1.shape[1])
         let units = try w1.transposed().slice(0..<shown).reshaped([shown, 3, 32, 32])
@@ -38,9 +40,22 @@ enum NetworkPictures {
         return try grid.render(units)
     }
 
+    /// A first convolution's filters (F, C, K, K) as a grid: RGB tiles for 3 input channels, grey
+    /// for 1, each stretched to its own range, `scale` pixels per weight (default: 8, more for
+    /// kernels under 6×6, so that a tile is at least 48 pixels). nil unless `w1` is such a tensor.
+    public static func firstLayerFilters(_ w1: Tensor<Float>, scale: Int? = nil) throws -> PNGImage? {
+        guard w1.rank == 4, [1, 3].contains(w1.shape[1]) else { return nil }
+        let filters = w1.shape[0]
+        let scale = scale ?? Swift.max(8, 48 / Swift.max(w1.shape[2], w1.shape[3]))
+        var grid = ImageGrid(columns: Swift.min(filters, 8), scale: scale, scaling: .perImage)
+        // The bitmap font has no ×, so the title spells the shape with x.
+        grid.title = "first-layer filters: \(filters) of " + w1.shape.dropFirst().map(String.init).joined(separator: "x")
+        return try grid.render(w1)
+    }
+
     /// counts[true][predicted] as a grid of cells shaded by the row's fraction, with the count
     /// written in each cell; rows are true classes, columns predictions.
-    static func confusionMatrix(_ counts: [[Int]], classNames: [String], title: String) -> PNGImage {
+    public static func confusionMatrix(_ counts: [[Int]], classNames: [String], title: String) -> PNGImage {
         let classes = counts.count, cell = 36, textHeight = BitmapFont.height()
         let left = (classNames.map { BitmapFont.width($0) }.max() ?? 0) + 12
         let top = 2 * textHeight + 24, bottom = textHeight + 12
