@@ -68,6 +68,9 @@ let package = Package(
         .executableTarget(name: "cs231n", dependencies: [
             "CS231n", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: numericSettings),
+        // Examples: programs on the library alone, built with the package so that CI keeps them compiling.
+        .executableTarget(name: "OwnTrainingLoop", dependencies: ["CS231n"], path: "Examples/OwnTrainingLoop",
+                          swiftSettings: numericSettings),
         .testTarget(name: "CS231nTensorTests", dependencies: ["CS231nTensor"]),
         .testTarget(name: "CS231nDataTests", dependencies: ["CS231nData"]),
         .testTarget(name: "CS231nClassifiersTests", dependencies: ["CS231nClassifiers"]),
