@@ -1,7 +1,7 @@
 /// `Affine` as a layer: out (N, M) = x·W + b for x (N, d₁, …, d_k) with d₁·…·d_k = D, and the
 /// ReLU fused into the bias pass when `activation` is `.relu` (the course's affine-ReLU
 /// sandwich: one GEMM and one sweep over the output).
-public struct AffineLayer<S: TensorScalar>: Layer {
+public struct AffineLayer<S: TensorScalar>: WeightAndBiasLayer {
     public typealias Scalar = S
     /// The affine's cache and, with the fused ReLU, its output, whose sign gates the gradient.
     public struct Cache: Sendable {
@@ -42,16 +42,6 @@ public struct AffineLayer<S: TensorScalar>: Layer {
         return plan.outputShape
     }
 
-    public var parameters: ParameterStore<S> {
-        get { ParameterStore([("weight", weight), ("bias", bias)]) }
-        set {
-            if let value = newValue["weight"] { weight = value }
-            if let value = newValue["bias"] { bias = value }
-        }
-    }
-
-    public var regularizedParameters: [String] { ["weight"] }
-
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public mutating func forward(_ x: Tensor<S>, context: inout LayerContext) throws -> (out: Tensor<S>, cache: Cache) {
@@ -69,10 +59,7 @@ public struct AffineLayer<S: TensorScalar>: Layer {
         -> (dx: Tensor<S>?, gradients: ParameterStore<S>) {
         let upstream = try cache.out.map { try ReLU.backward(dout, gate: $0, rule: context.rule) } ?? dout
         let (dx, dw, db) = try Affine.backward(upstream, cache.affine, needs: needs, regularization: S(context.regularization))
-        var gradients = ParameterStore<S>()
-        gradients["weight"] = dw
-        gradients["bias"] = db
-        return (dx, gradients)
+        return (dx, Self.gradients(weight: dw, bias: db))
     }
 }
 
@@ -86,13 +73,6 @@ public struct ReLULayer<S: TensorScalar>: Layer {
     public var summary: String { "ReLU" }
 
     public func plan(inputShape: [Int]) throws -> LayerPlan { LayerPlan(outputShape: inputShape) }
-
-    public mutating func build(inputShape: [Int], using _: inout RandomGenerator) throws -> [Int] { inputShape }
-
-    public var parameters: ParameterStore<S> {
-        get { ParameterStore() }
-        set {}
-    }
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -123,15 +103,6 @@ public struct FlattenLayer<S: TensorScalar>: Layer {
         LayerPlan(outputShape: [try Tensor<S>.checkedCount(shape: inputShape)])
     }
 
-    public mutating func build(inputShape: [Int], using _: inout RandomGenerator) throws -> [Int] {
-        try plan(inputShape: inputShape).outputShape
-    }
-
-    public var parameters: ParameterStore<S> {
-        get { ParameterStore() }
-        set {}
-    }
-
     public mutating func forward(_ x: Tensor<S>, context: inout LayerContext) throws -> (out: Tensor<S>, cache: Cache) {
         (x.flattenedRows(), x.shape)
     }
@@ -157,15 +128,6 @@ public struct DropoutLayer<S: TensorScalar>: Layer {
     public func plan(inputShape: [Int]) throws -> LayerPlan {
         _ = try checked(keepProbability, in: 0...1, excludingLower: true, field: "keepProbability", layer: "DropoutLayer")
         return LayerPlan(outputShape: inputShape)
-    }
-
-    public mutating func build(inputShape: [Int], using _: inout RandomGenerator) throws -> [Int] {
-        try plan(inputShape: inputShape).outputShape
-    }
-
-    public var parameters: ParameterStore<S> {
-        get { ParameterStore() }
-        set {}
     }
 
     @_specialize(where S == Float)

@@ -1,7 +1,7 @@
 /// `Conv2D` as a layer: `filters` filters of `kernel`×`kernel` over (N, C, H, W) images, with
 /// the ReLU fused as the convolution's epilogue when `activation` is `.relu`. The algorithm
 /// (im2col, Winograd, direct) is `Conv2D`'s rule, chosen per call underneath.
-public struct Conv2DLayer<S: TensorScalar>: Layer {
+public struct Conv2DLayer<S: TensorScalar>: WeightAndBiasLayer {
     public typealias Scalar = S
     public typealias Cache = Conv2D.Cache<S>
 
@@ -57,16 +57,6 @@ public struct Conv2DLayer<S: TensorScalar>: Layer {
         return plan.outputShape
     }
 
-    public var parameters: ParameterStore<S> {
-        get { ParameterStore([("weight", weight), ("bias", bias)]) }
-        set {
-            if let value = newValue["weight"] { weight = value }
-            if let value = newValue["bias"] { bias = value }
-        }
-    }
-
-    public var regularizedParameters: [String] { ["weight"] }
-
     /// out (N, F, H′, W′) from x (N, C, H, W).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -82,10 +72,7 @@ public struct Conv2DLayer<S: TensorScalar>: Layer {
     public func backward(_ dout: Tensor<S>, cache: Cache, needs: GradientNeeds, context: LayerContext) throws
         -> (dx: Tensor<S>?, gradients: ParameterStore<S>) {
         let (dx, dw, db) = try Conv2D.backward(dout, cache, needs: needs, regularization: S(context.regularization), rule: context.rule)
-        var gradients = ParameterStore<S>()
-        gradients["weight"] = dw
-        gradients["bias"] = db
-        return (dx, gradients)
+        return (dx, Self.gradients(weight: dw, bias: db))
     }
 }
 
@@ -113,15 +100,6 @@ public struct MaxPool2DLayer<S: TensorScalar>: Layer {
     public func plan(inputShape: [Int]) throws -> LayerPlan {
         let g = try geometry(for: inputShape)
         return LayerPlan(outputShape: [g.channels, g.outputHeight, g.outputWidth])
-    }
-
-    public mutating func build(inputShape: [Int], using _: inout RandomGenerator) throws -> [Int] {
-        try plan(inputShape: inputShape).outputShape
-    }
-
-    public var parameters: ParameterStore<S> {
-        get { ParameterStore() }
-        set {}
     }
 
     /// out (N, C, H′, W′) from x (N, C, H, W).

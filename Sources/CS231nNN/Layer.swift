@@ -86,7 +86,17 @@ public protocol Layer<Scalar>: Sendable {
         -> (dx: Tensor<Scalar>?, gradients: ParameterStore<Scalar>)
 }
 
+/// The defaults of a layer without parameters or buffers: nothing to create, store or regularize.
 extension Layer {
+    public mutating func build(inputShape: [Int], using _: inout RandomGenerator) throws -> [Int] {
+        try plan(inputShape: inputShape).outputShape
+    }
+
+    public var parameters: ParameterStore<Scalar> {
+        get { ParameterStore() }
+        set {}
+    }
+
     public var buffers: ParameterStore<Scalar> {
         get { ParameterStore() }
         set {}
@@ -109,6 +119,33 @@ extension Layer {
             throw TensorError.invalidArgument(operation: summary, detail: "backward got the cache of another layer (\(type(of: cache)))")
         }
         return try backward(dout, cache: cache, needs: needs, context: context)
+    }
+}
+
+/// A layer whose parameters are a weight, which L2 regularizes, and a bias: affine and
+/// convolutional layers.
+public protocol WeightAndBiasLayer: Layer {
+    var weight: Tensor<Scalar> { get set }
+    var bias: Tensor<Scalar> { get set }
+}
+
+extension WeightAndBiasLayer {
+    public var parameters: ParameterStore<Scalar> {
+        get { ParameterStore([("weight", weight), ("bias", bias)]) }
+        set {
+            if let value = newValue["weight"] { weight = value }
+            if let value = newValue["bias"] { bias = value }
+        }
+    }
+
+    public var regularizedParameters: [String] { ["weight"] }
+
+    /// The gradients a backward returns, under the parameters' names (nil ones left out).
+    static func gradients(weight: Tensor<Scalar>?, bias: Tensor<Scalar>?) -> ParameterStore<Scalar> {
+        var gradients = ParameterStore<Scalar>()
+        gradients["weight"] = weight
+        gradients["bias"] = bias
+        return gradients
     }
 }
 
