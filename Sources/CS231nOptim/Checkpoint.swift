@@ -229,12 +229,17 @@ extension Solver {
     /// The model must have the same configuration and the options the same batch size and seed;
     /// the epoch count may grow.
     public mutating func resume(from path: String) throws {
-        let file = try Checkpoint.read(path)
+        let file = try model.family == nil ? Checkpoint.read(path) : Checkpoint.readRegistered(path)
         let lookahead = file.names.contains(where: { $0.hasPrefix("lookahead.") })
-        let configuration = try Checkpoint.configuration(of: file, prefixes: ["", "best."] + (lookahead ? ["lookahead."] : []),
-                                                         path: path)
-        guard configuration == model.configuration else {
-            throw CheckpointError.incompatible(path: path, detail: "it holds a model \(configuration.jsonString()) but this run builds \(model.configuration.jsonString())")
+        let prefixes = ["", "best."] + (lookahead ? ["lookahead."] : [])
+        if let family = model.family {
+            try Checkpoint.checkSameModel(file, family: family, parameters: model.parameters, buffers: model.buffers,
+                                          prefixes: prefixes, path: path)
+        } else {
+            let configuration = try Checkpoint.configuration(of: file, prefixes: prefixes, path: path)
+            guard configuration == model.configuration else {
+                throw CheckpointError.incompatible(path: path, detail: "it holds a model \(configuration.jsonString()) but this run builds \(model.configuration.jsonString())")
+            }
         }
         let saved = try Checkpoint.decode(SolverOptions.self, file, "solver.options", path: path)
         guard saved.batchSize == options.batchSize, saved.seed == options.seed else {

@@ -20,11 +20,30 @@ extension Checkpoint {
     public static func loadRegisteredModel<S: TensorScalar>(_ path: String, as _: S.Type = S.self, latest: Bool = false,
                                                             registry: ModelRegistry = .shared) throws
         -> (model: Sequential<S>, file: SafetensorsFile) {
-        let file: SafetensorsFile
-        do { file = try check(SafetensorsFile(contentsOf: path), path: path, version: registeredFormatVersion) } catch let error as SafetensorsError {
+        let file = try readRegistered(path)
+        return (try loadRegisteredModel(from: file, path: path, as: S.self, latest: latest, registry: registry), file)
+    }
+
+    /// Reads a format-2 checkpoint file and checks it is one of ours.
+    public static func readRegistered(_ path: String) throws -> SafetensorsFile {
+        do { return try check(SafetensorsFile(contentsOf: path), path: path, version: registeredFormatVersion) } catch let error as SafetensorsError {
             throw CheckpointError(error, path: path)
         }
-        return (try loadRegisteredModel(from: file, path: path, as: S.self, latest: latest, registry: registry), file)
+    }
+
+    /// Checks that `file` holds a model of `family` with exactly its configuration, and tensors
+    /// under each prefix of `parameters`' and `buffers`' names and shapes: what a resumed run needs.
+    static func checkSameModel<S: TensorScalar>(_ file: SafetensorsFile, family: ModelFamilyRecord, parameters: ParameterStore<S>,
+                                                buffers: ParameterStore<S>, prefixes: [String], path: String) throws {
+        let stored = (kind: file.metadata["model.kind"] ?? "absent", configuration: file.metadata["model.configuration"] ?? "absent")
+        guard stored.kind == family.kind, stored.configuration == family.configuration else {
+            throw CheckpointError.incompatible(path: path, detail: "it holds a \(stored.kind) model \(stored.configuration) "
+                + "but this run builds a \(family.kind) model \(family.configuration)")
+        }
+        for prefix in prefixes {
+            try checkTensors(file, prefix: prefix, parameters: shapes(parameters), buffers: shapes(buffers), kind: family.kind,
+                             source: "model.configuration", path: path)
+        }
     }
 
     /// The model of a format-2 checkpoint already read. The family named by `model.kind` builds

@@ -130,3 +130,32 @@ import Testing
         try expectSame(oldSolver.model.parameters, newSolver.model.parameters, "after one step")
     }
 }
+
+@Suite struct SequentialCheckpointTests {
+    /// A registered net with batch norm and dropout resumes from its format-2 checkpoint as if
+    /// never stopped: the same weights, running statistics and losses bit for bit.
+    @Test func resumeContinuesBitIdentically() throws {
+        let train = try clusters(count: 60, features: 72, classes: 3, seed: 1), val = try clusters(count: 20, features: 72, classes: 3, seed: 2)
+        func solver(_ epochs: Int) throws -> Solver<Sequential<Float>> {
+            try Solver(model: try SequentialTests.smallConvNet.model(as: Float.self), train: train, val: val,
+                       optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3),
+                       options: SolverOptions(epochs: epochs, batchSize: 20, trainAccuracySamples: 20, seed: 4))
+        }
+        var whole = try solver(2)
+        try whole.train()
+        let path = try temporaryDirectory() + "/sequential.safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var first = try solver(2)
+        try first.train(stopAfter: 1)
+        try first.saveCheckpoint(to: path)
+        var resumed = try solver(2)
+        try resumed.resume(from: path)
+        try resumed.train()
+        #expect(resumed.history.loss == whole.history.loss)
+        #expect(resumed.model.parameters.map { $0.1.scalars } == whole.model.parameters.map { $0.1.scalars })
+        #expect(resumed.model.buffers.map { $0.1.scalars } == whole.model.buffers.map { $0.1.scalars })
+        var other = try Solver(model: try Sequential<Float>(inputShape: [2, 6, 6], layers: [("scores", AffineLayer(outputs: 3))]),
+                               train: train, val: val, optimizer: OptimizerSettings(rule: .adam))
+        #expect(throws: CheckpointError.self) { try other.resume(from: path) }
+    }
+}
