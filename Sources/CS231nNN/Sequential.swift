@@ -221,8 +221,8 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
 }
 
 extension Sequential: InspectableModel {
-    /// Every named layer, input to scores; the last is renamed nowhere: name it "scores" to
-    /// have the inspection tools find the class scores.
+    /// Every named layer, input to scores, under the names the net was built with (the
+    /// inspection tools look for the class scores under "scores": name the last layer so).
     public var inspectableLayers: [InspectedLayer] {
         entries.map { InspectedLayer(name: $0.name, shape: $0.outputShape, summary: $0.layer.summary) }
     }

@@ -18,7 +18,9 @@ import Foundation
 /// `solver.iteration`, `solver.best_val_accuracy`, `solver.completed`, `optimizer.settings`
 /// (JSON, with the learning rate as decayed so far), `optimizer.step`, `rng` (how every random
 /// draw derives from the seeds and counters above), `data.*` and `train.*` from the caller
-/// (`CheckpointData`), and `data_crc32`.
+/// (`CheckpointData`), and `data_crc32`. A model of a registered family is saved in format 2
+/// instead, with `model.kind` and `model.configuration` in place of `model.config`
+/// (`loadRegisteredModel`).
 public enum Checkpoint {
     public static let format = "swift-cs231n-checkpoint"
     public static let formatVersion = "1"
