@@ -85,7 +85,8 @@ extension Conv2D {
         var dx = Tensor<S>(uninitializedShape: input ? cache.x.shape : [0])
         let weightCount = weights ? patch * filters : 0
         let offsets = UnsafeSendable(direct && weights ? DirectConv.patchOffsets(g) : [])
-        let gateInPool = e.activation == .relu && (rule == .standard || (e.pool?.windowsTile ?? false))
+        // The pool's unpooling gates the ReLU when there is a pool; without one the gate runs below.
+        let gateInPool = e.pool != nil && e.activation == .relu && (rule == .standard || (e.pool?.windowsTile ?? false))
         let none = Tensor<S>(uninitializedShape: [0])
         let winners = cache.pool?.winners ?? []
         withBaseAddresses([cache.x, dout, cache.activations ?? none, cache.preactivation ?? none, cache.pool?.out ?? none,

@@ -25,6 +25,10 @@ public protocol Model<Scalar> {
     /// Whether `loss` averages its data term over the batch (the course's nets, the default) or
     /// sums it (airbench's): data-parallel training weighs each replica's part by it.
     var lossReduction: LossReduction { get }
+    /// The registered family that built the model and its configuration, which a checkpoint
+    /// then stores (format 2) to load it back through `ModelRegistry`; nil for the built-in
+    /// models, whose checkpoints store `configuration` (format 1).
+    var family: ModelFamilyRecord? { get }
 }
 
 /// How a training loss gathers the examples of a batch.
@@ -34,6 +38,7 @@ extension Model {
     public var learningRateScales: [String: Double] { [:] }
     public func frozenParameters(epoch: Int) -> Set<String> { [] }
     public var lossReduction: LossReduction { .mean }
+    public var family: ModelFamilyRecord? { nil }
 
     /// The predicted class of each row, scoring `batchSize` rows at a time.
     @inlinable

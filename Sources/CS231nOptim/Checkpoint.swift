@@ -18,7 +18,9 @@ import Foundation
 /// `solver.iteration`, `solver.best_val_accuracy`, `solver.completed`, `optimizer.settings`
 /// (JSON, with the learning rate as decayed so far), `optimizer.step`, `rng` (how every random
 /// draw derives from the seeds and counters above), `data.*` and `train.*` from the caller
-/// (`CheckpointData`), and `data_crc32`.
+/// (`CheckpointData`), and `data_crc32`. A model of a registered family is saved in format 2
+/// instead, with `model.kind` and `model.configuration` in place of `model.config`
+/// (`loadRegisteredModel`).
 public enum Checkpoint {
     public static let format = "swift-cs231n-checkpoint"
     public static let formatVersion = "1"
@@ -70,12 +72,12 @@ public enum Checkpoint {
         }
     }
 
-    static func check(_ file: SafetensorsFile, path: String) throws -> SafetensorsFile {
+    static func check(_ file: SafetensorsFile, path: String, version: String = formatVersion) throws -> SafetensorsFile {
         guard file.metadata["format"] == format else {
             throw CheckpointError.incompatible(path: path, detail: "it is a safetensors file but not a swift-cs231n checkpoint (metadata format is \(file.metadata["format"] ?? "absent"))")
         }
-        guard file.metadata["format_version"] == formatVersion else {
-            throw CheckpointError.incompatible(path: path, detail: "format version \(file.metadata["format_version"] ?? "absent"), expected \(formatVersion)")
+        guard file.metadata["format_version"] == version else {
+            throw CheckpointError.incompatible(path: path, detail: "format version \(file.metadata["format_version"] ?? "absent"), expected \(version)")
         }
         return file
     }
@@ -91,22 +93,30 @@ public enum Checkpoint {
             throw CheckpointError.corrupt(path: path, detail: "metadata model.config does not describe a model: \(error)")
         }
         for prefix in prefixes {
-            for (group, expected) in [("params.", shapes.parameters), ("buffers.", shapes.buffers)] {
-                let stored = Set(file.names.filter { $0.hasPrefix(prefix + group) }.map { String($0.dropFirst(prefix.count + group.count)) })
-                guard stored == Set(expected.keys) else {
-                    throw CheckpointError.incompatible(path: path, detail: "its \(prefix)\(group) tensors are \(stored.sorted().joined(separator: ", ")) "
-                        + "but the \(configuration.kind) model of its model.config has \(expected.keys.sorted().joined(separator: ", "))")
-                }
-                for (name, shape) in expected.sorted(by: { $0.key < $1.key }) {
-                    let entry = file.entries[prefix + group + name]!
-                    guard entry.shape == shape, entry.dtype == .f32 || entry.dtype == .f64 else {
-                        throw CheckpointError.incompatible(path: path, detail: "tensor \"\(prefix)\(group)\(name)\" is \(describeShape(entry.shape)) "
-                            + "\(entry.dtype.rawValue) but its model.config implies \(describeShape(shape)) F32 or F64")
-                    }
+            try checkTensors(file, prefix: prefix, parameters: shapes.parameters, buffers: shapes.buffers, kind: configuration.kind,
+                             source: "model.config", path: path)
+        }
+        return configuration
+    }
+
+    /// Checks that the tensors under `prefix` are exactly `parameters` (`params.`) and `buffers`
+    /// (`buffers.`), F32 or F64, in the shapes given: before any is decoded or used.
+    static func checkTensors(_ file: SafetensorsFile, prefix: String, parameters: [String: [Int]], buffers: [String: [Int]],
+                             kind: String, source: String, path: String) throws {
+        for (group, expected) in [("params.", parameters), ("buffers.", buffers)] {
+            let stored = Set(file.names.filter { $0.hasPrefix(prefix + group) }.map { String($0.dropFirst(prefix.count + group.count)) })
+            guard stored == Set(expected.keys) else {
+                throw CheckpointError.incompatible(path: path, detail: "its \(prefix)\(group) tensors are \(stored.sorted().joined(separator: ", ")) "
+                    + "but the \(kind) model of its \(source) has \(expected.keys.sorted().joined(separator: ", "))")
+            }
+            for (name, shape) in expected.sorted(by: { $0.key < $1.key }) {
+                guard let entry = file.entries[prefix + group + name], entry.shape == shape, entry.dtype == .f32 || entry.dtype == .f64 else {
+                    let entry = file.entries[prefix + group + name]
+                    throw CheckpointError.incompatible(path: path, detail: "tensor \"\(prefix)\(group)\(name)\" is \(describeShape(entry?.shape ?? [])) "
+                        + "\(entry?.dtype.rawValue ?? "absent") but its \(source) implies \(describeShape(shape)) F32 or F64")
                 }
             }
         }
-        return configuration
     }
 
     /// The tensors under `prefix` with the prefix removed, in file order.
@@ -203,6 +213,7 @@ extension Solver {
             "optimizer.step": String(optimizer.step),
             "rng": Checkpoint.randomScheme,
         ]) { _, ours in ours }
+        if let family = model.family { Checkpoint.describe(family, in: &file) }
         return file
     }
 
@@ -215,12 +226,17 @@ extension Solver {
     /// The model must have the same configuration and the options the same batch size and seed;
     /// the epoch count may grow.
     public mutating func resume(from path: String) throws {
-        let file = try Checkpoint.read(path)
+        let file = try model.family == nil ? Checkpoint.read(path) : Checkpoint.readRegistered(path)
         let lookahead = file.names.contains(where: { $0.hasPrefix("lookahead.") })
-        let configuration = try Checkpoint.configuration(of: file, prefixes: ["", "best."] + (lookahead ? ["lookahead."] : []),
-                                                         path: path)
-        guard configuration == model.configuration else {
-            throw CheckpointError.incompatible(path: path, detail: "it holds a model \(configuration.jsonString()) but this run builds \(model.configuration.jsonString())")
+        let prefixes = ["", "best."] + (lookahead ? ["lookahead."] : [])
+        if let family = model.family {
+            try Checkpoint.checkSameModel(file, family: family, parameters: model.parameters, buffers: model.buffers,
+                                          prefixes: prefixes, path: path)
+        } else {
+            let configuration = try Checkpoint.configuration(of: file, prefixes: prefixes, path: path)
+            guard configuration == model.configuration else {
+                throw CheckpointError.incompatible(path: path, detail: "it holds a model \(configuration.jsonString()) but this run builds \(model.configuration.jsonString())")
+            }
         }
         let saved = try Checkpoint.decode(SolverOptions.self, file, "solver.options", path: path)
         guard saved.batchSize == options.batchSize, saved.seed == options.seed else {

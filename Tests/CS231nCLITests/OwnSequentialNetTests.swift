@@ -1,0 +1,96 @@
+import CS231n
+import Foundation
+import Testing
+
+/// A net family of one's own, written as a user writes it in their package: only the public
+/// API of `import CS231n`, a kind of its own, and a few lines of `Sequential`.
+struct TinyConvNet: ModelFamilyConfiguration, Equatable {
+    static let kind = "tiny-conv-net"
+
+    var filters: Int
+    var hidden: Int
+    var classes: Int
+    var seed: UInt64
+
+    func validate() throws {
+        for (field, value) in [("filters", filters), ("hidden", hidden), ("classes", classes)] where !(1...256).contains(value) {
+            throw TensorError.invalidArgument(operation: Self.kind, detail: "\(field) \(value) is not in 1...256")
+        }
+    }
+
+    func makeSequential<S: TensorScalar>(as _: S.Type) throws -> Sequential<S> {
+        try Sequential(inputShape: [3, 8, 8], layers: [
+            ("conv1", Conv2DLayer<S>(filters: filters, kernel: 3, padding: 1, activation: .relu)),
+            ("pool1", MaxPool2DLayer<S>()),
+            ("fc2", AffineLayer<S>(outputs: hidden, activation: .relu)),
+            ("scores", AffineLayer<S>(outputs: classes)),
+        ], regularization: 1e-3, seed: seed)
+    }
+}
+
+@Suite struct OwnSequentialNetTests {
+    /// 8×8 colour images scattered around one template per class.
+    static func images(count: Int, seed: UInt64) throws -> LabeledTensors<Float> {
+        var templates = RandomGenerator(seed: 40)
+        let centres = Tensor<Float>.randn([3, 3 * 8 * 8], using: &templates)
+        var sample = RandomGenerator(seed: seed)
+        let labels = (0..<count).map { _ in sample.nextInt(below: 3) }
+        var x = try centres.gather(labels)
+        try x += Tensor<Float>.randn([count, 3 * 8 * 8], scale: 0.8, using: &sample)
+        return try LabeledTensors(x: x.reshaped([count, 3, 8, 8]), y: labels)
+    }
+
+    @Test func definesTrainsCheckpointsReloadsAndInspectsItsOwnNet() throws {
+        try ModelRegistry.shared.register(TinyConvNet.self)
+        let family = TinyConvNet(filters: 4, hidden: 12, classes: 3, seed: 5)
+        let train = try Self.images(count: 60, seed: 1), val = try Self.images(count: 30, seed: 2)
+        var solver = try Solver(model: try family.model(as: Float.self), train: train, val: val,
+                                optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-2),
+                                options: SolverOptions(epochs: 4, batchSize: 20, trainAccuracySamples: 30, seed: 6))
+        try solver.train()
+        #expect(solver.history.loss.count == 12)
+        #expect(try solver.model.accuracy(val.x, val.y) > 0.6)
+
+        let folder = NSTemporaryDirectory() + "own-net-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/tiny.safetensors"
+        try solver.saveCheckpoint(to: path)
+
+        let (loaded, file) = try Checkpoint.loadRegisteredModel(path, as: Float.self)
+        #expect(file.metadata["format_version"] == "2" && file.metadata["model.kind"] == TinyConvNet.kind)
+        let stored = try JSONDecoder().decode(TinyConvNet.self, from: Data(try #require(file.metadata["model.configuration"]).utf8))
+        #expect(stored == family)
+        #expect(try loaded.scores(val.x).scalars == (try solver.model.scores(val.x)).scalars)
+        #expect(loaded.parameters.names == ["conv1.weight", "conv1.bias", "fc2.weight", "fc2.bias", "scores.weight", "scores.bias"])
+
+        let trace = try loaded.trace(try val.x.slice(0..<2))
+        #expect(try trace.activations("conv1").shape == [2, 4, 8, 8])
+        #expect(try trace.activations("pool1").shape == [2, 4, 4, 4])
+        let upstream = try trace.activations("scores")
+        #expect(try trace.inputGradient(upstream, at: "scores", rule: .guided).shape == [2, 3, 8, 8])
+    }
+
+    @Test func checkpointsThatDoNotFitTheirConfigurationAreRefused() throws {
+        try ModelRegistry.shared.register(TinyConvNet.self)
+        let family = TinyConvNet(filters: 4, hidden: 12, classes: 3, seed: 5)
+        let train = try Self.images(count: 20, seed: 1)
+        let solver = try Solver(model: try family.model(as: Float.self), train: train, val: train,
+                                optimizer: OptimizerSettings(rule: .sgd), options: SolverOptions(epochs: 0, batchSize: 10))
+        let good = solver.checkpointFile()
+        func refusal(_ edit: (inout SafetensorsFile) throws -> Void, registry: ModelRegistry = .shared) throws -> String {
+            var file = good
+            try edit(&file)
+            do { _ = try Checkpoint.loadRegisteredModel(from: file, path: "edited", as: Float.self, registry: registry) } catch {
+                return "\(error)"
+            }
+            return "loaded"
+        }
+        #expect(try refusal { _ in } == "loaded")
+        let wider = try TinyConvNet(filters: 8, hidden: 12, classes: 3, seed: 5).jsonString()
+        #expect(try refusal { $0.metadata["model.configuration"] = wider }.contains("tensor \"best.params.conv1.bias\" is (4) F32 but its model.configuration implies (8)"))
+        let huge = try TinyConvNet(filters: 1 << 62, hidden: 12, classes: 3, seed: 5).jsonString()
+        #expect(try refusal { $0.metadata["model.configuration"] = huge }.contains("filters 4611686018427387904 is not in 1...256"))
+        #expect(try refusal({ _ in }, registry: ModelRegistry()).contains("no model family \"tiny-conv-net\""))
+    }
+}
