@@ -124,14 +124,19 @@ struct MPICommandTests {
     @Test func anErrorOnOneRankStopsEveryRankWithItsMessage() throws {
         let out = Self.folder("error")
         defer { try? FileManager.default.removeItem(at: out) }
-        // Only rank 0 writes checkpoints: a folder where the checkpoint should go makes its first
-        // write fail after the first epoch, while rank 1 goes on.
-        let blocked = out.appendingPathComponent("model.safetensors")
-        try FileManager.default.createDirectory(at: blocked, withIntermediateDirectories: true)
-        let (status, output) = try Self.run(["train", "--dataset", "builtin", "--num-train", "200", "--num-val", "40", "--hidden", "8",
-                                             "--epochs", "3", "-o", out.path, "--checkpoint", blocked.path],
-                                            ranks: 2, timeout: 120)
-        #expect(status != 0 && output.contains("rank 0 of 2") && output.contains(blocked.path), "\(output)")
+        // Only rank 0 writes checkpoints. Once its first one is written (the ranks are training),
+        // a file takes the place of the checkpoint's folder: rank 0's next write fails while
+        // rank 1 goes on.
+        let folder = out.appendingPathComponent("checkpoints"), checkpoint = folder.appendingPathComponent("model.safetensors")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (status, output) = try Self.run(["train", "--dataset", "builtin", "--num-train", "2000", "--num-val", "40", "--hidden", "8",
+                                             "--batch-size", "10", "--epochs", "50", "-o", out.path, "--checkpoint", checkpoint.path],
+                                            ranks: 2, timeout: 120) { process in
+            while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
+            try FileManager.default.removeItem(at: folder)
+            FileManager.default.createFile(atPath: folder.path, contents: Data())
+        }
+        #expect(status != 0 && output.contains("rank 0 of 2") && output.contains(checkpoint.path), "\(output)")
     }
 
     /// The process of `rank` among mpirun's children, from their environment (Linux's /proc).
