@@ -1,3 +1,4 @@
+import CS231nData
 import CS231nDistributed
 import CS231nNN
 import CS231nOptim

@@ -1,4 +1,5 @@
 import CS231nClassifiers
+import CS231nData
 import CS231nDistributed
 import CS231nOptim
 import CS231nTensor
@@ -8,10 +9,10 @@ import Testing
 /// The grid search and the nearest-neighbour search shared over thread replicas give one
 /// process's table, best model and predictions.
 struct DistributedClassifiersTests {
-    static func rows(count: Int, seed: UInt64) throws -> LabeledRows<Float> {
+    static func rows(count: Int, seed: UInt64) throws -> LabeledTensors<Float> {
         let data = try templateImages(count: count, shape: [24], seed: seed)
         let ones = Tensor<Float>(shape: [count, 1], repeating: 1)
-        return try LabeledRows(rows: Tensor.concatenate([data.x, ones], axis: 1), labels: data.y)
+        return try LabeledTensors(x: Tensor.concatenate([data.x, ones], axis: 1), y: data.y)
     }
 
     @Test func gridSearchDealtToReplicasGivesTheOneProcessTableAndModel() throws {
