@@ -21,6 +21,7 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
 
     /// A freshly initialized net of `configuration` (its kind may be any fully-connected one).
     public init(configuration: ModelConfiguration) throws {
+        _ = try ModelShapes(configuration)  // sizes in range before anything is allocated
         let c = configuration
         guard c.inputSize > 0, c.classes > 0, c.hiddenSizes.allSatisfy({ $0 > 0 }) else {
             throw TensorError.invalidArgument(operation: "FullyConnectedNet",

@@ -55,6 +55,7 @@ public struct ModernConvNet<S: TensorScalar>: Model {
     /// default 2), "scale" (1/9), "bn-momentum" (0.6: running = 0.6·running + 0.4·batch),
     /// "bn-epsilon" (1e-12), "whiten-bias-epochs" (3). The widths are the hidden sizes.
     public init(configuration: ModelConfiguration) throws {
+        _ = try ModelShapes(configuration)  // sizes in range before anything is allocated
         let c = configuration
         func invalid(_ detail: String) -> TensorError { .invalidArgument(operation: "ModernConvNet", detail: detail) }
         func number(_ key: String, _ fallback: Double) throws -> Double {

@@ -67,3 +67,14 @@ public struct ParameterStore<S: TensorScalar>: Sendable, Sequence {
         for (i, name) in names.enumerated() where i >= index { indexByName[name] = i }
     }
 }
+
+extension ParameterStore {
+    /// The name and element index of the first NaN or ±Inf, in store order; nil when every
+    /// value is finite.
+    public var firstNonFinite: (name: String, element: Int)? {
+        for (name, tensor) in self {
+            if let element = tensor.firstNonFiniteIndex { return (name, element) }
+        }
+        return nil
+    }
+}

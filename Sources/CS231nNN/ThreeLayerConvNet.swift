@@ -33,6 +33,7 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
     /// A freshly initialized net of `configuration`: options "filters" (default 32) and
     /// "filter-size" (odd, default 7); one hidden size.
     public init(configuration: ModelConfiguration) throws {
+        _ = try ModelShapes(configuration)  // sizes in range before anything is allocated
         let c = configuration
         func invalid(_ detail: String) -> TensorError { .invalidArgument(operation: "ThreeLayerConvNet", detail: detail) }
         guard let filters = Int(c.options["filters"] ?? "32"), let filterSize = Int(c.options["filter-size"] ?? "7") else {

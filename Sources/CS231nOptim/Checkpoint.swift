@@ -86,7 +86,7 @@ public enum Checkpoint {
     /// file's tensors under `prefix` ("", "best.", "lookahead.") before any model is built: the
     /// same names, F32 or F64, the same shapes. A configuration edited to huge sizes is refused
     /// here rather than allocated.
-    static func configuration(of file: SafetensorsFile, prefixes: [String], path: String) throws -> ModelConfiguration {
+    public static func configuration(of file: SafetensorsFile, prefixes: [String] = [""], path: String) throws -> ModelConfiguration {
         let configuration = try decode(ModelConfiguration.self, file, "model.config", path: path)
         let shapes: ModelShapes
         do { shapes = try ModelShapes(configuration) } catch {
@@ -119,6 +119,31 @@ public enum Checkpoint {
         }
     }
 
+    /// Throws `CheckpointError.nonFinite` naming the first NaN or ±Inf among the tensors under
+    /// `prefixes` (weights, buffers, optimizer moments, preprocessing).
+    public static func checkFinite(_ file: SafetensorsFile, under prefixes: [String], path: String) throws {
+        if let value = file.firstNonFiniteValue(under: prefixes) { throw CheckpointError.nonFinite(path: path, value: value) }
+    }
+
+    /// The Solver's options and the optimizer's settings saved in a checkpoint, each field
+    /// range-checked: an error names the metadata key, the field and its valid range.
+    public static func trainingSettings(of file: SafetensorsFile, path: String) throws -> (options: SolverOptions, optimizer: OptimizerSettings) {
+        let options = try decode(SolverOptions.self, file, "solver.options", path: path)
+        if let violation = options.rangeViolation { throw CheckpointError.corrupt(path: path, detail: "metadata solver.options: \(violation)") }
+        let settings = try decode(OptimizerSettings.self, file, "optimizer.settings", path: path)
+        if let violation = settings.rangeViolation { throw CheckpointError.corrupt(path: path, detail: "metadata optimizer.settings: \(violation)") }
+        return (options, settings)
+    }
+
+    /// A metadata integer that must lie in `range`.
+    static func count(_ file: SafetensorsFile, _ key: String, in range: ClosedRange<Int>, path: String) throws -> Int {
+        let value: Int = try number(file, key, path: path)
+        guard range.contains(value) else {
+            throw CheckpointError.corrupt(path: path, detail: "metadata \(key) is \(value), outside the valid range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
     /// The tensors under `prefix` with the prefix removed, in file order.
     static func store<S: TensorScalar>(_ file: SafetensorsFile, prefix: String, as _: S.Type) -> ParameterStore<S> {
         var store = ParameterStore<S>()
@@ -140,16 +165,19 @@ public enum Checkpoint {
     }
 
     /// A model rebuilt from a checkpoint: its best-val weights (or the latest, when asked).
-    public static func loadModel<S: TensorScalar>(_ path: String, as _: S.Type = S.self, latest: Bool = false) throws
-        -> (model: AnyModel<S>, file: SafetensorsFile) {
-        try loadModel(from: read(path), path: path, as: S.self, latest: latest)
+    /// Weights and preprocessing must be finite unless `allowNonfinite`.
+    public static func loadModel<S: TensorScalar>(_ path: String, as _: S.Type = S.self, latest: Bool = false,
+                                                  allowNonfinite: Bool = false) throws -> (model: AnyModel<S>, file: SafetensorsFile) {
+        try loadModel(from: read(path), path: path, as: S.self, latest: latest, allowNonfinite: allowNonfinite)
     }
 
     /// A model rebuilt from a checkpoint already read (`read(_:)` or `read(parsing:path:)`).
     public static func loadModel<S: TensorScalar>(from file: SafetensorsFile, path: String, as _: S.Type = S.self,
-                                                  latest: Bool = false) throws -> (model: AnyModel<S>, file: SafetensorsFile) {
+                                                  latest: Bool = false, allowNonfinite: Bool = false) throws
+        -> (model: AnyModel<S>, file: SafetensorsFile) {
         let prefix = latest || !file.names.contains(where: { $0.hasPrefix("best.params.") }) ? "" : "best."
         let configuration = try configuration(of: file, prefixes: [prefix], path: path)
+        if !allowNonfinite { try checkFinite(file, under: [prefix + "params.", prefix + "buffers.", "data."], path: path) }
         var model = try AnyModel<S>(configuration)
         var parameters = model.parameters, buffers = model.buffers
         try assign(store(file, prefix: prefix + "params.", as: S.self), to: &parameters, what: "parameters", path: path)
@@ -224,8 +252,9 @@ extension Solver {
 
     /// Restores the state saved at `path`, so that `train()` continues as if never stopped.
     /// The model must have the same configuration and the options the same batch size and seed;
-    /// the epoch count may grow.
-    public mutating func resume(from path: String) throws {
+    /// the epoch count may grow. Every number of the saved state is range-checked, and every
+    /// tensor but the histories must be finite unless `allowNonfinite`.
+    public mutating func resume(from path: String, allowNonfinite: Bool = false) throws {
         let file = try model.family == nil ? Checkpoint.read(path) : Checkpoint.readRegistered(path)
         let lookahead = file.names.contains(where: { $0.hasPrefix("lookahead.") })
         let prefixes = ["", "best."] + (lookahead ? ["lookahead."] : [])
@@ -238,11 +267,11 @@ extension Solver {
                 throw CheckpointError.incompatible(path: path, detail: "it holds a model \(configuration.jsonString()) but this run builds \(model.configuration.jsonString())")
             }
         }
-        let saved = try Checkpoint.decode(SolverOptions.self, file, "solver.options", path: path)
+        if !allowNonfinite { try Checkpoint.checkFinite(file, under: ["params.", "buffers.", "best.", "lookahead.", "optimizer.", "data."], path: path) }
+        let (saved, settings) = try Checkpoint.trainingSettings(of: file, path: path)
         guard saved.batchSize == options.batchSize, saved.seed == options.seed else {
             throw CheckpointError.incompatible(path: path, detail: "it was trained with batch size \(saved.batchSize) and seed \(saved.seed), this run asks for \(options.batchSize) and \(options.seed)")
         }
-        let settings = try Checkpoint.decode(OptimizerSettings.self, file, "optimizer.settings", path: path)
         var parameters = model.parameters, buffers = model.buffers
         try Checkpoint.assign(Checkpoint.store(file, prefix: "params.", as: S.self), to: &parameters, what: "parameters", path: path)
         try Checkpoint.assign(Checkpoint.store(file, prefix: "buffers.", as: S.self), to: &buffers, what: "buffers", path: path)
@@ -259,21 +288,27 @@ extension Solver {
             average = (averaged, averagedBuffers)
         }
         let restoredHistory = Checkpoint.history(file)
-        let savedEpoch: Int = try Checkpoint.number(file, "solver.epoch", path: path)
-        let savedIteration: Int = try Checkpoint.number(file, "solver.iteration", path: path)
+        let savedEpoch = try Checkpoint.count(file, "solver.epoch", in: 0...saved.epochs, path: path)
+        // Checkpoints are written at the end of an epoch, so the iteration count is exact.
+        let iterations = savedEpoch.multipliedReportingOverflow(by: stepsPerEpoch).partialValue
+        let savedIteration = try Checkpoint.count(file, "solver.iteration", in: iterations...iterations, path: path)
+        let savedBest: Double = try Checkpoint.number(file, "solver.best_val_accuracy", path: path)
+        guard savedBest == -.infinity || (0...1).contains(savedBest) else {
+            throw CheckpointError.corrupt(path: path, detail: "metadata solver.best_val_accuracy is \(savedBest), outside the valid range [0, 1]")
+        }
         guard restoredHistory.loss.count == savedIteration, restoredHistory.valAccuracy.count == savedEpoch,
               restoredHistory.trainAccuracy.count == savedEpoch else {
             throw CheckpointError.corrupt(path: path, detail: "its histories (\(restoredHistory.loss.count) losses, \(restoredHistory.valAccuracy.count) accuracies) disagree with iteration \(savedIteration), epoch \(savedEpoch)")
         }
         model.parameters = parameters
         model.buffers = buffers
-        model.trainingSteps = try Checkpoint.number(file, "model.training_steps", path: path)
+        model.trainingSteps = try Checkpoint.count(file, "model.training_steps", in: 0...Int.max, path: path)
         optimizer = Optimizer(settings)
         optimizer.state = try Checkpoint.optimizerState(file, settings: settings, parameters: parameters, as: S.self, path: path)
-        optimizer.step = try Checkpoint.number(file, "optimizer.step", path: path)
+        optimizer.step = try Checkpoint.count(file, "optimizer.step", in: 0...Int.max, path: path)
         bestParameters = best
         bestBuffers = bestBuffered
-        bestValAccuracy = try Checkpoint.number(file, "solver.best_val_accuracy", path: path)
+        bestValAccuracy = savedBest
         lookaheadAverage = average
         epoch = savedEpoch
         iteration = savedIteration

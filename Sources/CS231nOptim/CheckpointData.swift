@@ -104,13 +104,22 @@ public struct CheckpointData: Sendable, Equatable {
 
     /// The splits the model was trained on, prepared as in training; or, with `dataset` other
     /// than the recorded one, that dataset's standard split with the recorded validation size
-    /// and seed, prepared alike. `dataDirectory` replaces the recorded CIFAR-10 folder.
-    public func prepare(inputShape: [Int], dataset: DatasetName? = nil, dataDirectory: String? = nil) throws -> PreparedData<Float> {
+    /// and seed, prepared alike. `dataDirectory` replaces the recorded CIFAR-10 folder. With
+    /// `classes` (the model's class count) the data must have exactly that many classes, so
+    /// that no label or class index from the data can fall outside the model's scores.
+    public func prepare(inputShape: [Int], classes: Int? = nil, dataset: DatasetName? = nil,
+                        dataDirectory: String? = nil) throws -> PreparedData<Float> {
         let chosen = dataset ?? spec.dataset
         let same = chosen == spec.dataset
         let target = DataSpec(dataset: chosen, directory: dataDirectory ?? (same ? spec.directory : nil), seed: spec.seed,
                               numTrain: same ? spec.numTrain : nil, numVal: spec.numVal)
-        return try PreparedData(target.load(), preprocessor: preprocessor, inputShape: inputShape)
+        let data = try PreparedData<Float>(target.load(), preprocessor: preprocessor, inputShape: inputShape)
+        if let classes, data.classNames.count != classes {
+            throw TensorError.invalidArgument(operation: "prepare data",
+                detail: "the model scores \(classes) classes but the \(chosen.rawValue) data has \(data.classNames.count) "
+                    + "(\(data.classNames.joined(separator: ", "))): they must agree")
+        }
+        return data
     }
 }
 

@@ -87,6 +87,8 @@ public enum SolverEvent: Sendable {
 public enum SolverError: Error, CustomStringConvertible, Equatable {
     case nonFiniteLoss(iteration: Int, epoch: Int, loss: Double, learningRate: Double, rule: UpdateRule)
     case invalidOptions(String)
+    /// A step left a parameter or buffer NaN or ±Inf; nothing of it was kept or saved.
+    case nonFiniteWeights(tensor: String, element: Int, epoch: Int, learningRate: Double, rule: UpdateRule)
 
     public var description: String {
         switch self {
@@ -95,6 +97,10 @@ public enum SolverError: Error, CustomStringConvertible, Equatable {
                 + "The likely cause is a learning rate too high for \(rule.rawValue) (\(learningRate)): the weights "
                 + "diverged. Try a learning rate 3–10× smaller, or a smaller weight scale."
         case .invalidOptions(let detail): return "solver: \(detail)"
+        case let .nonFiniteWeights(tensor, element, epoch, learningRate, rule):
+            return "the weights became non-finite in epoch \(epoch) (\(tensor), element \(element)); training stopped and "
+                + "nothing of that epoch was kept as best or saved. The likely cause is a learning rate too high for "
+                + "\(rule.rawValue) (\(learningRate)): try one 3–10× smaller."
         }
     }
 }
@@ -139,12 +145,16 @@ public struct Solver<M: Model> {
 
     public init(model: M, train: LabeledTensors<S>, val: LabeledTensors<S>, optimizer: OptimizerSettings,
                 options: SolverOptions = SolverOptions()) throws {
-        guard options.epochs >= 0, options.batchSize > 0, options.learningRateDecay > 0 else {
-            throw SolverError.invalidOptions("epochs \(options.epochs), batch size \(options.batchSize) and lr decay "
-                + "\(options.learningRateDecay) must be ≥ 0, > 0 and > 0")
-        }
+        try options.validate()
+        try optimizer.validate()
         guard train.count > 0, val.count > 0 else {
             throw SolverError.invalidOptions("needs training and validation examples (have \(train.count) and \(val.count))")
+        }
+        let classes = model.configuration.classes
+        for (split, data) in [("training", train), ("validation", val)] {
+            if let label = data.y.first(where: { !(0..<classes).contains($0) }) {
+                throw SolverError.invalidOptions("a \(split) label is \(label), outside the model's classes 0...\(classes - 1)")
+            }
         }
         // Training allocates the same large activations every step: keep their pages in the
         // process instead of returning them to the kernel and faulting them in again.
@@ -252,6 +262,11 @@ public struct Solver<M: Model> {
     @inlinable
     mutating func finishEpoch(seconds: Double) throws {
         try dataParallel?.synchronize(&model.buffers)
+        // A finite loss can come with weights that overflowed in the update after it.
+        if let (name, element) = model.parameters.firstNonFinite ?? model.buffers.firstNonFinite {
+            throw SolverError.nonFiniteWeights(tensor: name, element: element, epoch: epoch,
+                                               learningRate: optimizer.settings.learningRate, rule: optimizer.settings.rule)
+        }
         var sampler = RandomGenerator(seed: BatchOrder.epochSeed(options.seed, epoch), stream: .main)
         let trainAccuracy = try accuracy(on: trainSet, samples: options.trainAccuracySamples, using: &sampler)
         let valAccuracy = try accuracy(on: valSet, samples: options.valAccuracySamples, using: &sampler)

@@ -47,10 +47,11 @@ struct BenchCommand: ParsableCommand {
     var w2Queries = 1000
 
     func validate() throws {
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
-        guard w6Steps >= 1 else { throw ValidationError("--w6-steps must be at least 1") }
-        guard w2Queries >= 1 else { throw ValidationError("--w2-queries must be at least 1") }
-        guard sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--sizes must be positive") }
+        try OptionRange.check(repeats, in: 1...1_000, "--repeats")
+        try OptionRange.check(w6Steps, in: 1...10_000, "--w6-steps")
+        try OptionRange.check(w2Queries, in: 1...Dataset.maximumBuiltinCount, "--w2-queries")
+        // An n×n GEMM holds three n² matrices: 16384 is 3 GiB of Float.
+        for size in sizes { try OptionRange.check(size, in: 1...16_384, "--sizes") }
     }
 
     func run() throws {

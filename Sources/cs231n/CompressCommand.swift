@@ -60,7 +60,8 @@ struct CompressCommand: ParsableCommand {
 
     func validate() throws {
         guard (0..<1).contains(prune) else { throw ValidationError("--prune must be in [0, 1), got \(prune)") }
-        guard retrainEpochs >= 0, fineTuneEpochs >= 0 else { throw ValidationError("--retrain-epochs and --fine-tune-epochs must not be negative") }
+        try OptionRange.check(retrainEpochs, in: 0...SolverOptions.maximumEpochs, "--retrain-epochs")
+        try OptionRange.check(fineTuneEpochs, in: 0...SolverOptions.maximumEpochs, "--fine-tune-epochs")
         guard (1...8).contains(shareBits) else { throw ValidationError("--share-bits must be in 1...8, got \(shareBits)") }
         let sweep = try bitsList()
         guard sweep.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--bits-sweep widths must be in 1...8, got \(bitsSweep)") }
@@ -69,8 +70,10 @@ struct CompressCommand: ParsableCommand {
                 throw ValidationError("--steps must rise within [0, 1) and end at --prune \(prune), got \(steps!)")
             }
         }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
-        if let fineTuneLr, !(fineTuneLr > 0) { throw ValidationError("--fine-tune-lr must be positive") }
+        if let lr { try OptionRange.positive(lr, "--lr") }
+        if let fineTuneLr { try OptionRange.positive(fineTuneLr, "--fine-tune-lr") }
+        if let expand { try AtomicFile.checkWritable(expand) }
+        if !check { try AtomicFile.checkWritable(output) }
         if expand != nil && !check { throw ValidationError("--expand goes with --check") }
         if checkpoint.latest && check { throw ValidationError("--latest picks a checkpoint's weights; a compressed file has one set") }
     }

@@ -29,9 +29,13 @@ struct DataShowCommand: ParsableCommand {
     var output = "samples.png"
 
     func validate() throws {
-        guard perClass > 0 else { throw ValidationError("--per-class must be positive") }
-        guard (1...16).contains(scale) else { throw ValidationError("--scale must be 1…16") }
+        try OptionRange.check(perClass, in: 1...Self.maximumPerClass, "--per-class")
+        try OptionRange.check(scale, in: 1...16, "--scale")
+        try AtomicFile.checkWritable(output)
     }
+
+    /// The most images per class one picture shows (a picture of 10 × 1000 tiles).
+    static let maximumPerClass = 1_000
 
     func run() throws {
         let printer = ResultPrinter(json: common.json)
@@ -141,7 +145,9 @@ struct DataExportCommand: ParsableCommand {
     var output: String
 
     func validate() throws {
-        guard train >= 5, test >= 0 else { throw ValidationError("--train must be at least 5 and --test not negative") }
+        try OptionRange.check(train, in: 5...Dataset.maximumBuiltinCount, "--train")
+        try OptionRange.check(test, in: 0...Dataset.maximumBuiltinCount, "--test")
+        try FileSystem.checkCreatable(directory: output)
         let (total, overflow) = train.addingReportingOverflow(test)
         guard !overflow, total <= Dataset.maximumBuiltinCount else {
             throw ValidationError("--train and --test draw at most \(Dataset.maximumBuiltinCount) images together")

@@ -77,6 +77,9 @@ struct CheckpointOptions: ParsableArguments {
     @Flag(help: "Use the last epoch's weights instead of the best-val ones.")
     var latest = false
 
+    @Flag(help: "Load weights and preprocessing even when they hold NaN or infinite values (to inspect a broken checkpoint).")
+    var allowNonfinite = false
+
     @Option(help: "Dataset the images come from: cifar10 or builtin (default: the checkpoint's).")
     var dataset: DatasetName?
 
@@ -93,13 +96,14 @@ struct CheckpointOptions: ParsableArguments {
 
     /// The checkpoint's model (best-val weights unless --latest) and its file.
     func model() throws -> (model: AnyModel<Float>, file: SafetensorsFile) {
-        try Checkpoint.loadModel(path, as: Float.self, latest: latest)
+        try Checkpoint.loadModel(path, as: Float.self, latest: latest, allowNonfinite: allowNonfinite)
     }
 
     /// What `file` (read from this checkpoint) records about its data, and that data prepared
-    /// for `model` as in training.
+    /// for `model` as in training, with as many classes as the model scores.
     func data(_ file: SafetensorsFile, for model: AnyModel<Float>) throws -> (record: CheckpointData, data: PreparedData<Float>) {
         let record = try CheckpointData(checkpoint: file, path: path)
-        return (record, try record.prepare(inputShape: model.configuration.inputShape, dataset: dataset, dataDirectory: dataDir))
+        return (record, try record.prepare(inputShape: model.configuration.inputShape, classes: model.configuration.classes,
+                                           dataset: dataset, dataDirectory: dataDir))
     }
 }

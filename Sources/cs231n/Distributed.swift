@@ -28,6 +28,8 @@ enum DistributedRun {
             var parsed = try command.parseAsRoot()
             try parsed.run()
         } catch {
+            // A Foundation file error that escaped a library check is shown as a sentence.
+            let error: Error = FileSystem.sentence(for: error).map { FileErrorMessage(text: $0) } ?? error
             if let world = Communicator.started, world.size > 1 { world.abort(command.fullMessage(for: error)) }
             Communicator.started?.finalize()
             command.exit(withError: error)
@@ -75,4 +77,10 @@ struct DistributedTrainOptions: ParsableArguments {
                     + "\(solver.options.batchSize / world.size) images of each batch per rank"
                     + (batchNorm ? (syncBn ? ", synchronized batch norm" : ", batch norm per rank") : ""))
     }
+}
+
+/// A Foundation file error in words (`FileSystem.sentence(for:)`).
+struct FileErrorMessage: Error, CustomStringConvertible {
+    let text: String
+    var description: String { text }
 }

@@ -25,6 +25,10 @@ struct EvaluateCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+        try FileSystem.checkCreatable(directory: output)
+    }
+
     func run() throws {
         let printer = ResultPrinter(json: common.json)
         let (model, file) = try checkpoint.model()

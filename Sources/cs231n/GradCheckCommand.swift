@@ -45,6 +45,7 @@ struct GradCheckCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        try OptionRange.positive(tolerance, "--tolerance")
         let known = Set(Self.targets.map(\.name))
         if let unknown = names.first(where: { $0 != "all" && !known.contains($0) }) {
             throw ValidationError("unknown gradcheck target '\(unknown)'; choose from \(Self.targets.map(\.name).joined(separator: ", ")) or all")

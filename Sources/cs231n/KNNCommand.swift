@@ -49,10 +49,12 @@ struct KNNCommand: ParsableCommand {
     static let defaultKs = [1, 3, 5, 8, 10, 12, 15, 20, 50, 100]
 
     func validate() throws {
-        guard train >= 2 else { throw ValidationError("--train must be at least 2") }
-        guard test >= 1 else { throw ValidationError("--test must be at least 1") }
-        guard folds >= 2 else { throw ValidationError("--folds must be at least 2") }
-        guard chunkSize >= 1 else { throw ValidationError("--chunk-size must be at least 1") }
+        // The split's real size is checked once it is loaded; these bounds hold for any dataset.
+        try OptionRange.check(train, in: 2...Dataset.maximumBuiltinCount, "--train")
+        try OptionRange.check(test, in: 1...Dataset.maximumBuiltinCount, "--test")
+        try OptionRange.check(folds, in: 2...train, "--folds")
+        try OptionRange.check(chunkSize, in: 1...65_536, "--chunk-size")
+        try FileSystem.checkCreatable(directory: output)
         _ = try ks()
     }
 

@@ -46,8 +46,9 @@ struct LinearCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        guard iters >= 1 else { throw ValidationError("--iters must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        try OptionRange.check(iters, in: 1...OptionRange.maximumSteps, "--iters")
+        try OptionRange.check(batchSize, in: 1...SolverOptions.maximumBatchSize, "--batch-size")
+        if !noSave { try FileSystem.checkCreatable(directory: output) }
         _ = try ImageFeature.parseFeatureOption(features)
         _ = try Self.parseList(learningRates, option: "--lr")
         _ = try Self.parseList(regularizations, option: "--reg")
@@ -69,8 +70,10 @@ struct LinearCommand: ParsableCommand {
     static func parseList(_ text: String?, option: String) throws -> [Double]? {
         guard let text else { return nil }
         let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0!.isFinite && $0! >= 0 }) else {
-            throw ValidationError("\(option) takes comma-separated non-negative numbers, e.g. 1e-7,5e-7; got '\(text)'")
+        let positive = option == "--lr"
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0!.isFinite && ($0! > 0 || !positive && $0! == 0) }) else {
+            throw ValidationError("\(option) takes comma-separated \(positive ? "positive" : "non-negative") finite numbers, "
+                                  + "e.g. 1e-7,5e-7; got '\(text)'")
         }
         return values.map { $0! }
     }

@@ -68,3 +68,27 @@ struct ResultPrinter {
         }
     }
 }
+
+/// Range checks of numeric options for `validate()`: each error names the option, the value and
+/// the valid range, so nothing is allocated or run with a size or rate out of range.
+enum OptionRange {
+    /// `value` must lie in `range`.
+    static func check<T: Comparable>(_ value: T, in range: ClosedRange<T>, _ option: String) throws {
+        guard range.contains(value) else {
+            throw ValidationError("\(option) is \(value), outside the valid range \(range.lowerBound)...\(range.upperBound)")
+        }
+    }
+
+    /// `value` must be a finite number above zero (a learning rate, a perplexity).
+    static func positive<T: BinaryFloatingPoint>(_ value: T, _ option: String) throws {
+        guard value > 0, value.isFinite else { throw ValidationError("\(option) is \(value): it must be a positive finite number") }
+    }
+
+    /// `value` must be a finite number, zero or above (a regularization strength).
+    static func nonNegative<T: BinaryFloatingPoint>(_ value: T, _ option: String) throws {
+        guard value >= 0, value.isFinite else { throw ValidationError("\(option) is \(value): it must be a finite number ≥ 0") }
+    }
+
+    /// Most steps, iterations or epochs an option may ask for.
+    static let maximumSteps = 1_000_000
+}

@@ -93,6 +93,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue the run saved at --checkpoint.")
     var resume = false
 
+    @Flag(help: "With --resume: load weights and preprocessing even when they hold NaN or infinite values.")
+    var allowNonfinite = false
+
     @Option(help: "Stop after this epoch, keeping the checkpoint: --resume then goes on exactly as if the run had not stopped (the schedule still spans --epochs).")
     var stopAfter: Int?
 
@@ -105,27 +108,47 @@ struct TrainCommand: ParsableCommand {
     var checkpointPath: String { checkpoint ?? output + "/model.safetensors" }
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1") }
+        if let epochs { try OptionRange.check(epochs, in: 1...SolverOptions.maximumEpochs, "--epochs") }
+        if let stopAfter { try OptionRange.check(stopAfter, in: 1...SolverOptions.maximumEpochs, "--stop-after") }
         try validateRecipe()
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let lr { try OptionRange.positive(lr, "--lr") }
         guard dropout > 0, dropout <= 1 else { throw ValidationError("--dropout is the keep probability, in (0, 1]") }
-        _ = try hiddenSizes()
+        try OptionRange.check(filters, in: 1...ModelShapes.maximumSize, "--filters")
         _ = try initialScale()
         if model != .fc && (norm != .none || dropout < 1) {
             throw ValidationError("--norm and --dropout need --model fc (\(model.rawValue) has neither)")
         }
-        guard filters >= 1 else { throw ValidationError("--filters must be at least 1") }
+        try checkModelSize()
         if resume && !FileManager.default.fileExists(atPath: checkpointPath) {
             throw ValidationError("--resume: no checkpoint at \(checkpointPath) (set --checkpoint or --output)")
+        }
+        try FileSystem.checkCreatable(directory: output)
+        // A checkpoint inside --output is written once the folder exists; any other must have its folder now.
+        if let checkpoint, ((checkpoint as NSString).deletingLastPathComponent as NSString).standardizingPath
+            != (output as NSString).standardizingPath {
+            try AtomicFile.checkWritable(checkpoint)
+        }
+    }
+
+    /// The model the options describe must be one the machine can hold: each size in range and
+    /// the parameter count under the cap (`ModelShapes`), checked on CIFAR-10's shapes before
+    /// any data is loaded.
+    func checkModelSize() throws {
+        let sizes = try hiddenSizes()
+        let convolutional = model == .threeLayerConvnet || model == .cnn
+        let inputShape = convolutional ? [LabeledImages.channels, LabeledImages.height, LabeledImages.width] : [LabeledImages.imageSize]
+        do {
+            _ = try ModelShapes(modelConfiguration(classes: 10, inputShape: inputShape))
+        } catch {
+            throw ValidationError("--hidden \(sizes.map(String.init).joined(separator: ","))\(model == .threeLayerConvnet ? " and --filters \(filters)" : ""): \(error)")
         }
     }
 
     func hiddenSizes() throws -> [Int] {
         let hidden = hidden ?? [.threeLayerConvnet: "100", .cnn: "64,256,256"][model] ?? "500"
         let sizes = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
-            throw ValidationError("--hidden must be positive sizes separated by commas, got '\(hidden)'")
+        guard !sizes.isEmpty, sizes.allSatisfy({ (1...ModelShapes.maximumSize).contains($0 ?? 0) }) else {
+            throw ValidationError("--hidden must be sizes in 1...\(ModelShapes.maximumSize) separated by commas, got '\(hidden)'")
         }
         if model != .fc && model != .cnn && sizes.count != 1 { throw ValidationError("--model \(model.rawValue) takes one --hidden size") }
         return sizes.map { $0! }
@@ -133,7 +156,7 @@ struct TrainCommand: ParsableCommand {
 
     func initialScale() throws -> Double? {
         if weightScale.lowercased() == "he" { return nil }
-        guard let scale = Double(weightScale), scale > 0 else {
+        guard let scale = Double(weightScale), scale > 0, scale.isFinite else {
             throw ValidationError("--weight-scale must be he or a positive number, got '\(weightScale)'")
         }
         return scale
@@ -176,18 +199,15 @@ struct TrainCommand: ParsableCommand {
 
     func resumedSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, PreparedData<Float>) {
         let file = try Checkpoint.read(checkpointPath)
-        let configuration = try ModelConfiguration.fromJSON(file.metadata["model.config"] ?? "")
-        guard let optionsText = file.metadata["solver.options"], let settingsText = file.metadata["optimizer.settings"] else {
-            throw CheckpointError.corrupt(path: checkpointPath, detail: "metadata lacks solver.options or optimizer.settings")
-        }
-        var options = try JSONDecoder().decode(SolverOptions.self, from: Data(optionsText.utf8))
-        let settings = try JSONDecoder().decode(OptimizerSettings.self, from: Data(settingsText.utf8))
+        let configuration = try Checkpoint.configuration(of: file, path: checkpointPath)
+        let (saved, settings) = try Checkpoint.trainingSettings(of: file, path: checkpointPath)
+        var options = saved
         if let epochs { options.epochs = epochs }
         printer.say("resuming \(checkpointPath) at epoch \(file.metadata["solver.epoch"] ?? "?") of \(options.epochs); loading its data…")
         let record = try CheckpointData(checkpoint: file, path: checkpointPath)
-        let data = try record.prepare(inputShape: configuration.inputShape, dataDirectory: source.dataDir)
+        let data = try record.prepare(inputShape: configuration.inputShape, classes: configuration.classes, dataDirectory: source.dataDir)
         var solver = try Solver(model: AnyModel<Float>(configuration), train: data.train, val: data.val, optimizer: settings, options: options)
-        try solver.resume(from: checkpointPath)
+        try solver.resume(from: checkpointPath, allowNonfinite: allowNonfinite)
         solver.record(record)
         return (solver, data)
     }

@@ -44,11 +44,11 @@ extension TrainCommand {
 
     func validateRecipe() throws {
         let r = recipe()
-        guard r.batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard r.learningRateDecay > 0, r.regularization >= 0, r.weightDecay >= 0 else {
-            throw ValidationError("--lr-decay must be positive, --reg and --weight-decay not negative")
-        }
-        if let momentum, !(0..<1).contains(momentum) { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
+        try OptionRange.check(r.batchSize, in: 1...SolverOptions.maximumBatchSize, "--batch-size")
+        try OptionRange.positive(r.learningRateDecay, "--lr-decay")
+        try OptionRange.nonNegative(r.regularization, "--reg")
+        try OptionRange.nonNegative(r.weightDecay, "--weight-decay")
+        if let momentum, !(0..<1).contains(momentum) { throw ValidationError("--momentum is \(momentum), outside the valid range [0, 1)") }
         if model == .cnn {
             guard (0..<1).contains(labelSmoothing) else { throw ValidationError("--label-smoothing must be in [0, 1)") }
             guard (0...2).contains(tta) else { throw ValidationError("--tta must be 0, 1 or 2") }

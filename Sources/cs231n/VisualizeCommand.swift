@@ -41,7 +41,8 @@ struct VisualizeFiltersCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        if let scale, !(1...64).contains(scale) { throw ValidationError("--scale must be in 1...64, got \(scale)") }
+        if let scale { try OptionRange.check(scale, in: 1...64, "--scale") }
+        try FileSystem.checkCreatable(directory: output.hasSuffix(".png") ? (output as NSString).deletingLastPathComponent : output)
     }
 
     func run() throws {

@@ -35,7 +35,9 @@ struct VisualizeOcclusionCommand: ParsableCommand {
     var layer: String?
 
     func validate() throws {
-        guard patch >= 1, stride >= 1 else { throw ValidationError("--patch and --stride must be at least 1 (got \(patch), \(stride))") }
+        // Both are checked against the image size once the checkpoint is read.
+        try OptionRange.check(patch, in: 1...ModelShapes.maximumSize, "--patch")
+        try OptionRange.check(stride, in: 1...ModelShapes.maximumSize, "--stride")
     }
 
     func run() throws {
@@ -95,8 +97,8 @@ struct VisualizeNeighboursCommand: ParsableCommand {
     var trainImages: Int?
 
     func validate() throws {
-        guard k >= 1 else { throw ValidationError("--k must be at least 1 (got \(k))") }
-        if let trainImages, trainImages < 1 { throw ValidationError("--train-images must be at least 1 (got \(trainImages))") }
+        try OptionRange.check(k, in: 1...Dataset.maximumBuiltinCount, "--k")
+        if let trainImages { try OptionRange.check(trainImages, in: 1...Dataset.maximumBuiltinCount, "--train-images") }
     }
 
     func run() throws {

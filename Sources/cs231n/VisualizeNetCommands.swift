@@ -193,9 +193,12 @@ struct VisualizeClassCommand: ParsableCommand {
     var frameEvery = 25
 
     func validate() throws {
-        guard steps >= 1, frameEvery >= 1, blurEvery >= 0, jitter >= 0, lr > 0, l2 >= 0 else {
-            throw ValidationError("--steps and --frame-every must be positive, --lr positive, --jitter, --blur-every and --l2 not negative")
-        }
+        try OptionRange.check(steps, in: 1...OptionRange.maximumSteps, "--steps")
+        try OptionRange.check(frameEvery, in: 1...OptionRange.maximumSteps, "--frame-every")
+        try OptionRange.check(blurEvery, in: 0...OptionRange.maximumSteps, "--blur-every")
+        try OptionRange.check(jitter, in: 0...ModelShapes.maximumSize, "--jitter")
+        try OptionRange.positive(lr, "--lr")
+        try OptionRange.nonNegative(l2, "--l2")
     }
 
     func run() throws {
@@ -249,6 +252,12 @@ struct VisualizeFoolCommand: ParsableCommand {
 
     @Option(help: "Magnification of the difference picture.")
     var magnify: Float = 10
+
+    func validate() throws {
+        try OptionRange.positive(lr, "--lr")
+        try OptionRange.check(maxSteps, in: 1...OptionRange.maximumSteps, "--max-steps")
+        try OptionRange.positive(magnify, "--magnify")
+    }
 
     func run() throws {
         let context = try VisualizeContext(source)

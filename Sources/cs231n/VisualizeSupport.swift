@@ -16,20 +16,48 @@ struct VisualizeSourceOptions: ParsableArguments {
 
     @OptionGroup var common: CommonOptions
 
-    /// The indices in --images, or `fallback` without it.
-    func imageIndices(default fallback: [Int]) throws -> [Int] {
-        guard let images else { return fallback }
-        var indices: [Int] = []
+    /// The most indices --images may name: more than any validation split holds.
+    static let maximumImages = Dataset.maximumBuiltinCount
+
+    func validate() throws {
+        _ = try imageRanges()
+        try FileSystem.checkCreatable(directory: output)
+    }
+
+    /// The ranges in --images ("3", "0-99"), parsed without building them; none without it.
+    func imageRanges() throws -> [ClosedRange<Int>] {
+        guard let images else { return [] }
+        var ranges: [ClosedRange<Int>] = []
         for item in images.split(separator: ",") {
             let bounds = item.split(separator: "-", omittingEmptySubsequences: false)
                 .map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard (1...2).contains(bounds.count), let low = bounds.first!, let high = bounds.last!, low >= 0, low <= high else {
                 throw ValidationError("--images: '\(item)' is not an index or a range a-b of indices (in '\(images)')")
             }
-            indices += Array(low...high)
+            guard high < Self.maximumImages else {
+                throw ValidationError("--images: '\(item)' goes past \(Self.maximumImages - 1): indices are in 0...\(Self.maximumImages - 1)")
+            }
+            ranges.append(low...high)
         }
-        guard !indices.isEmpty else { throw ValidationError("--images: no indices in '\(images)'") }
-        return indices
+        guard !ranges.isEmpty else { throw ValidationError("--images: no indices in '\(images)'") }
+        return ranges
+    }
+
+    /// The indices in --images, each below `available` (checked before any is listed), or
+    /// `fallback` without it.
+    func imageIndices(default fallback: [Int], available: Int, split: String = "validation") throws -> [Int] {
+        guard images != nil else { return fallback }
+        let ranges = try imageRanges()
+        if let bad = ranges.first(where: { $0.upperBound >= available }) {
+            throw ValidationError("--images: image \(bad.upperBound) is out of range: the \(split) split has \(available) images "
+                                  + "(0...\(available - 1))")
+        }
+        var total = 0
+        for range in ranges {
+            total += range.count
+            guard total <= Self.maximumImages else { throw ValidationError("--images names more than \(Self.maximumImages) images") }
+        }
+        return ranges.flatMap { Array($0) }
     }
 }
 
@@ -58,10 +86,7 @@ struct VisualizeContext {
 
     /// The chosen validation images, their labels and tile labels ("#12").
     func images(default fallback: [Int]) throws -> (indices: [Int], x: Tensor<Float>, labels: [Int]) {
-        let indices = try options.imageIndices(default: fallback.filter { $0 < val.count })
-        if let bad = indices.first(where: { $0 >= val.count }) {
-            throw ValidationError("--images: image \(bad) is out of range: the validation split has \(val.count) images (0...\(val.count - 1))")
-        }
+        let indices = try options.imageIndices(default: fallback.filter { $0 < val.count }, available: val.count)
         return (indices, try val.x.gather(indices), indices.map { val.y[$0] })
     }
 

@@ -47,9 +47,9 @@ struct VisualizeTSNECommand: ParsableCommand {
     var raw: String?
 
     func validate() throws {
-        guard perplexity > 0, iterations >= 1 else {
-            throw ValidationError("--perplexity must be positive and --iterations at least 1 (got \(perplexity), \(iterations))")
-        }
+        try OptionRange.positive(perplexity, "--perplexity")
+        try OptionRange.check(iterations, in: 1...OptionRange.maximumSteps, "--iterations")
+        if let tile { try OptionRange.check(tile, in: 1...ModelShapes.maximumSize, "--tile") }
     }
 
     func run() throws {
@@ -112,11 +112,7 @@ struct VisualizeTSNECommand: ParsableCommand {
             guard (1...available).contains(count) else { throw ValidationError("--images \(count) is out of range: \(valid) (1...\(available))") }
             return Array(0..<count)
         }
-        let indices = try source.imageIndices(default: Array(0..<Swift.min(1_000, available)))
-        if let bad = indices.first(where: { $0 >= available }) {
-            throw ValidationError("--images: image \(bad) is out of range: \(valid) (0...\(available - 1))")
-        }
-        return indices
+        return try source.imageIndices(default: Array(0..<Swift.min(1_000, available)), available: available, split: split.rawValue)
     }
 
     func writeRaw(_ context: VisualizeContext, codes: Tensor<Float>, labels: [Int], indices: [Int], result: TSNE.Result) throws {

@@ -121,8 +121,20 @@ struct MPICommandTests {
         #expect(Self.figures(alone, metric: "accuracy") == Self.figures(ranks, metric: "accuracy") && !Self.figures(alone, metric: "accuracy").isEmpty)
     }
 
-    @Test func anErrorOnOneRankStopsEveryRankWithItsMessage() throws {
+    @Test func aMissingCheckpointFolderStopsEveryRankBeforeTraining() throws {
         let out = Self.folder("error")
+        defer { try? FileManager.default.removeItem(at: out) }
+        // The checkpoint's folder is checked before training, on every rank: the job ends at once
+        // with the folder named, and no rank is left waiting.
+        let (status, output) = try Self.run(["train", "--dataset", "builtin", "--num-train", "200", "--num-val", "40", "--hidden", "8",
+                                             "--epochs", "3", "-o", out.path, "--checkpoint", "/nonexistent/folder/model.safetensors"],
+                                            ranks: 2, timeout: 120)
+        #expect(status != 0 && output.contains("the folder /nonexistent/folder does not exist"), "\(output)")
+        #expect(!output.contains("epoch 1/3"), "refused before training: \(output)")
+    }
+
+    @Test func anErrorOnOneRankStopsEveryRankWithItsMessage() throws {
+        let out = Self.folder("error-mid-run")
         defer { try? FileManager.default.removeItem(at: out) }
         // Only rank 0 writes checkpoints. Once its first one is written (the ranks are training),
         // a file takes the place of the checkpoint's folder: rank 0's next write fails while

@@ -31,8 +31,8 @@ struct TrainCommandTests {
         let mistakes: [([String], String)] = [
             (["--model", "cnn", "--reg", "0.1"], "--model cnn has no L2 term"),
             (["--model", "cnn", "--tta", "3"], "--tta must be 0, 1 or 2"),
-            (["--model", "cnn", "--momentum", "1"], "--momentum must be in [0, 1)"),
-            (["--model", "cnn", "--hidden", "4,0,4"], "--hidden must be positive sizes"),
+            (["--model", "cnn", "--momentum", "1"], "--momentum is 1.0, outside the valid range [0, 1)"),
+            (["--model", "cnn", "--hidden", "4,0,4"], "--hidden must be sizes in 1...16777216"),
         ]
         for (arguments, message) in mistakes {
             let (status, output) = try VisualizeCommandTests.run(["train"] + arguments + Self.tinyData + ["-o", out.path])

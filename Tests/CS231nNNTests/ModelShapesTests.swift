@@ -1,3 +1,4 @@
+import Foundation
 import CS231nNN
 import CS231nOptim
 import Testing
@@ -42,5 +43,42 @@ import Testing
         for configuration in huge {
             #expect(throws: TensorError.self, "\(configuration)") { try ModelShapes(configuration) }
         }
+    }
+
+    /// Every net's initializer refuses sizes out of range, naming the field and the range,
+    /// before it allocates (a 10⁶-unit hidden layer on CIFAR-10 would need 12 GB).
+    @Test func netsRefuseSizesOutOfRangeBeforeAllocating() {
+        let cases: [(ModelConfiguration, String)] = [
+            (ModelConfiguration(kind: "two-layer", inputShape: [3072], hiddenSizes: [1 << 62], classes: 10),
+             "hiddenSizes[0] is 4611686018427387904, outside the valid range 1...16777216"),
+            (ModelConfiguration(kind: "fully-connected", inputShape: [3072], hiddenSizes: [1_000_000], classes: 10),
+             "more than 1073741824 elements together"),
+            (ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, (1 << 62) + 32, 32], hiddenSizes: [4], classes: 10),
+             "inputShape[1] is 4611686018427387936, outside the valid range 1...16777216"),
+            (ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 32, 32], hiddenSizes: [4], classes: 10,
+                                options: ["filters": "4611686018427387904"]),
+             "option filters is 4611686018427387904, outside the valid range 1...16777216"),
+            (ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [8], classes: 0),
+             "classes is 0, outside the valid range 1...16777216"),
+        ]
+        for (configuration, message) in cases {
+            do {
+                _ = try AnyModel<Float>(configuration)
+                Issue.record("\(configuration) was built")
+            } catch {
+                #expect("\(error)".contains(message), "\(error)")
+            }
+        }
+    }
+
+    @Test func aConfigurationFromJSONWithHugeSizesIsRefused() throws {
+        let json = #"{"classes":10,"hiddenSizes":[1e9],"inputShape":[3072],"keepProbability":1,"kind":"fully-connected","#
+            + #""normalization":"none","options":{},"regularization":0,"seed":0}"#
+        // JSON's 1e9 is an integer to the decoder or refused by it; either way no model is built.
+        do {
+            let configuration = try ModelConfiguration.fromJSON(json)
+            #expect(configuration.hiddenSizes == [1_000_000_000])
+            #expect(throws: TensorError.self) { try FullyConnectedNet<Float>(configuration: configuration) }
+        } catch is DecodingError {}
     }
 }

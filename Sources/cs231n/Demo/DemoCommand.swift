@@ -22,6 +22,10 @@ struct DemoCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+        try FileSystem.checkCreatable(directory: output)
+    }
+
     func run() throws {
         let printer = ResultPrinter(json: common.json)
         let outputURL = URL(fileURLWithPath: output, isDirectory: true)

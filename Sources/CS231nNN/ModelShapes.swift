@@ -1,4 +1,4 @@
-import CS231nNN
+import CS231nTensor
 
 /// The name and shape of every parameter and buffer of the model a configuration builds,
 /// computed without building it. Readers of checkpoints and compressed models compare a file's
@@ -7,21 +7,35 @@ import CS231nNN
 ///
 /// Each kind mirrors its net's initializer (`AnyModel.kinds`); a test checks that the shapes
 /// equal those of the built model. The arithmetic is overflow-checked and capped by
-/// `Tensor.checkedCount`, explicit checks that hold in release builds too.
+/// `Tensor.checkedCount`, explicit checks that hold in release builds too. Every net's
+/// `init(configuration:)` checks its configuration here first, so sizes from a file or the
+/// command line are refused, naming the field and its valid range, before any allocation.
 public struct ModelShapes: Sendable, Equatable {
     public let parameters: [String: [Int]]
     public let buffers: [String: [Int]]
-    /// The number of parameter and buffer elements, at most `Tensor.maximumByteCount`.
+    /// The number of parameter and buffer elements, at most `maximumElementCount`.
     public let elementCount: Int
+
+    /// The largest input dimension, hidden size, class count or filter count a configuration
+    /// may give (2^24): far beyond any net this toolkit trains, small enough that no product
+    /// of two of them overflows.
+    public static let maximumSize = 1 << 24
+    /// The most parameter and buffer elements a model may hold together (2^30: 4 GiB of
+    /// Float), so that a configuration the machine cannot hold is refused rather than
+    /// allocated until it aborts.
+    public static let maximumElementCount = 1 << 30
 
     public init(_ configuration: ModelConfiguration) throws {
         let c = configuration
         func invalid(_ detail: String) -> TensorError {
             .invalidArgument(operation: "model configuration", detail: "\(c.kind): \(detail)")
         }
-        guard c.classes > 0, c.hiddenSizes.allSatisfy({ $0 > 0 }), c.inputShape.allSatisfy({ $0 > 0 }) else {
-            throw invalid("sizes must be positive: input \(c.inputShape), hidden \(c.hiddenSizes), classes \(c.classes)")
+        let sizes = c.inputShape.enumerated().map { ("inputShape[\($0.offset)]", $0.element) }
+            + c.hiddenSizes.enumerated().map { ("hiddenSizes[\($0.offset)]", $0.element) } + [("classes", c.classes)]
+        if let (field, size) = sizes.first(where: { !(1...Self.maximumSize).contains($0.1) }) {
+            throw invalid("\(field) is \(size), outside the valid range 1...\(Self.maximumSize)")
         }
+        guard !c.inputShape.isEmpty else { throw invalid("inputShape is empty: give the shape of one example") }
         let inputSize = try Tensor<Float>.checkedCount(shape: c.inputShape)
         var parameters: [String: [Int]] = [:], buffers: [String: [Int]] = [:]
         switch c.kind {
@@ -41,8 +55,11 @@ public struct ModelShapes: Sendable, Equatable {
             }
         case "three-layer-convnet":
             guard let filters = Int(c.options["filters"] ?? "32"), let filterSize = Int(c.options["filter-size"] ?? "7"),
-                  filters > 0, filterSize > 0, c.inputShape.count == 3, c.hiddenSizes.count == 1 else {
-                throw invalid("needs an image input (C, H, W), one hidden size and positive integer options filters and filter-size")
+                  c.inputShape.count == 3, c.hiddenSizes.count == 1 else {
+                throw invalid("needs an image input (C, H, W), one hidden size and integer options filters and filter-size")
+            }
+            for (option, value) in [("filters", filters), ("filter-size", filterSize)] where !(1...Self.maximumSize).contains(value) {
+                throw invalid("option \(option) is \(value), outside the valid range 1...\(Self.maximumSize)")
             }
             let (channels, height, width, hidden) = (c.inputShape[0], c.inputShape[1], c.inputShape[2], c.hiddenSizes[0])
             // A "same" convolution, then a 2×2 pool of stride 2.
@@ -78,8 +95,9 @@ public struct ModelShapes: Sendable, Equatable {
         // In name order, so that the error names the same tensor on every run.
         for (_, shape) in parameters.sorted(by: { $0.key < $1.key }) + buffers.sorted(by: { $0.key < $1.key }) {
             total += try Tensor<Float>.checkedCount(shape: shape)
-            guard total <= Tensor<Float>.maximumByteCount else {
-                throw invalid("its tensors hold more than \(Tensor<Float>.maximumByteCount) elements together")
+            guard total <= Self.maximumElementCount else {
+                throw invalid("its parameters and buffers would hold more than \(Self.maximumElementCount) elements together, "
+                    + "the most a model may have; make inputShape \(c.inputShape), hiddenSizes \(c.hiddenSizes) or classes \(c.classes) smaller")
             }
         }
         self.parameters = parameters
