@@ -140,7 +140,7 @@ func featureMoments<S: TensorScalar>(_ x: Tensor<S>, squares: Bool) -> (sums: [D
 /// first, accumulated in row order: each worker owns a range of columns, so the result does not
 /// depend on the thread count.
 @inlinable
-func columnMoments<Element, Sum: Numeric>(_ values: UnsafeBufferPointer<Element>, rows: Int, columns: Int, squares: Bool,
+func columnMoments<Element, Sum: Numeric & Sendable>(_ values: UnsafeBufferPointer<Element>, rows: Int, columns: Int, squares: Bool,
                                           _ convert: @escaping @Sendable (Element) -> Sum) -> (sums: [Sum], squares: [Sum]) {
     var sums = [Sum](repeating: 0, count: columns), squaredSums = [Sum](repeating: 0, count: squares ? columns : 0)
     guard rows > 0, columns > 0, let base = values.baseAddress else { return (sums, squaredSums) }

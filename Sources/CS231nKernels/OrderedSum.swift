@@ -37,7 +37,7 @@ package enum OrderedSum {
     /// space once) and adds every item's contribution to its block's partial; `combine` then
     /// receives the partials in block order, to add each to the caller's result.
     @inlinable
-    package static func sum<Scalar: FloatingPoint>(items: Int, blocks: Int = defaultBlocks, size: Int,
+    package static func sum<Scalar: FloatingPoint & Sendable>(items: Int, blocks: Int = defaultBlocks, size: Int,
                                                    fill: @Sendable (_ partials: Partials<Scalar>, _ blocks: Range<Int>) -> Void,
                                                    combine: (_ partial: UnsafePointer<Scalar>) -> Void) {
         let count = Swift.max(1, Swift.min(items, blocks))

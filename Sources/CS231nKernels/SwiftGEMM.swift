@@ -15,7 +15,7 @@ public enum SwiftGEMM {
     /// of vectors `V` (SIMD8<Float> for AVX2, SIMD16<Float> for AVX-512). Inlinable so that
     /// each caller specialises it for the instruction set its own module is compiled for.
     @inlinable
-    public static func gemm<V: SIMD>(_ call: GemmCall<V.Scalar>, vector: V.Type) where V.Scalar: BinaryFloatingPoint & Sendable {
+    public static func gemm<V: SIMD & Sendable>(_ call: GemmCall<V.Scalar>, vector: V.Type) where V.Scalar: BinaryFloatingPoint & Sendable {
         typealias S = V.Scalar
         scale(call)
         guard call.m > 0, call.n > 0, call.k > 0, call.alpha != 0 else { return }
