@@ -73,7 +73,7 @@ extension GradCheckCommand {
 
     static func batchNormChecks(seed: UInt64) throws -> [GradientCheckLine] {
         var g = RandomGenerator(seed: seed)
-        let x = try randn([4, 5], &g, scale: 5) + 12, gamma = randn([5], &g), beta = randn([5], &g), dout = randn([4, 5], &g)
+        let x = randn([4, 5], &g, scale: 5) + 12, gamma = randn([5], &g), beta = randn([5], &g), dout = randn([4, 5], &g)
         var initial = BatchNormState<Double>(features: 5)
         initial.runningMean = randn([5], &g)
         initial.runningVariance = Tensor.uniform([5], low: 0.5, high: 2, using: &g)
@@ -98,7 +98,7 @@ extension GradCheckCommand {
 
     static func layerNormChecks(seed: UInt64) throws -> [GradientCheckLine] {
         var g = RandomGenerator(seed: seed)
-        let x = try randn([4, 5], &g, scale: 5) + 12, gamma = randn([5], &g), beta = randn([5], &g), dout = randn([4, 5], &g)
+        let x = randn([4, 5], &g, scale: 5) + 12, gamma = randn([5], &g), beta = randn([5], &g), dout = randn([4, 5], &g)
         let (dx, dgamma, dbeta) = try LayerNorm.backward(dout, LayerNorm.forward(x, gamma: gamma, beta: beta).cache)
         return [
             try layerLine("layernorm dx", at: x, dout: dout, analytic: dx) { try LayerNorm.forward($0, gamma: gamma, beta: beta).out },

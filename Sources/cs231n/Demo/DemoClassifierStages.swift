@@ -34,7 +34,7 @@ extension DemoPipeline {
                 context.printer.figure([("command", "demo"), ("stage", "knn"), ("split", .string(name)), ("k", .int(best))],
                                        metric: "accuracy", value: accuracy)
             }
-            let queries = try context.splits.val.slice(0..<Swift.min(200, context.splits.val.count)).rows(Float.self)
+            let queries = context.splits.val.slice(0..<Swift.min(200, context.splits.val.count)).rows(Float.self)
             var cvModel = KNearestNeighbor()
             try cvModel.train(cvRows.rows(Float.self), labels: cvRows.labels)
             let distances = try cvModel.distances(queries, metric: .l2)
