@@ -2,7 +2,10 @@
 ///
 /// A struct holding the one concrete net rather than an existential `any Model`: each call
 /// forwards to a concrete, inlinable net and so runs specialized, where an existential would
-/// run every layer as unspecialized generic code, many times slower.
+/// run every layer as unspecialized generic code, many times slower. For the same reason every
+/// model's `loss`, `scores` and `trace` are specialized for Float and Double: generic library code
+/// (the visualisations, occlusion, feature neighbours) reaches them through the protocol's witness,
+/// which would otherwise be the generic body.
 public struct AnyModel<S: TensorScalar>: Model {
     public typealias Scalar = S
 
@@ -69,6 +72,8 @@ public struct AnyModel<S: TensorScalar>: Model {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         if twoLayer != nil { return try twoLayer!.loss(x, y) }
         if threeLayerConv != nil { return try threeLayerConv!.loss(x, y) }
@@ -77,6 +82,8 @@ public struct AnyModel<S: TensorScalar>: Model {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
         if let twoLayer { return try twoLayer.scores(x) }
         if let threeLayerConv { return try threeLayerConv.scores(x) }
@@ -102,6 +109,8 @@ extension AnyModel: InspectableModel {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
         if let twoLayer { return try twoLayer.trace(x) }
         if let threeLayerConv { return try threeLayerConv.trace(x) }

@@ -79,6 +79,8 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         var generator = RandomGenerator(seed: configuration.seed &+ UInt64(trainingSteps) &* 0x9E37_79B9_7F4A_7C15,
                                         stream: .dropout)
@@ -99,6 +101,8 @@ public struct FullyConnectedNet<S: TensorScalar>: Model {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
         var states = batchNormStates
         var unused = RandomGenerator(seed: 0, stream: .dropout)
@@ -188,6 +192,8 @@ extension FullyConnectedNet: InspectableModel {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
         var states = batchNormStates
         var unused = RandomGenerator(seed: 0, stream: .dropout)

@@ -165,6 +165,8 @@ public struct ModernConvNet<S: TensorScalar>: Model {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         trainingSteps += 1
         let caches = try forward(x, mode: .train)
@@ -177,6 +179,8 @@ public struct ModernConvNet<S: TensorScalar>: Model {
 
     /// Test-mode scores, averaged over the test-time views.
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
         let plain = try mirrorAveraged(x)
         guard testTimeAugmentation == 2 else { return plain }

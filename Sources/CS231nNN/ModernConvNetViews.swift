@@ -112,6 +112,8 @@ extension ModernConvNet: InspectableModel {
     /// Guided backpropagation and the deconvnet change the backward pass at ReLUs; this net has
     /// GELUs, where those rules are not defined, so only the true gradient is offered.
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
         let caches = try forward(x, mode: .test)
         let last = groups.count + 1

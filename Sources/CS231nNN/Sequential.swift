@@ -230,6 +230,8 @@ extension Sequential: InspectableModel {
     /// A test-mode forward pass keeping every layer's output and cache: activations by layer
     /// name, and input gradients of upstream gradients placed at a layer's output, with the
     /// ReLU rule at every ReLU on the way back (the layer's own included).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
         var copy = self, context = LayerContext(mode: .test)
         let (outputs, caches) = try copy.forward(x, context: &context)

@@ -72,6 +72,8 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         trainingSteps += 1
         let caches = try forward(x)
@@ -85,6 +87,8 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try forward(x).scores }
 
     /// What a forward pass keeps for the way back.
@@ -149,6 +153,8 @@ extension ThreeLayerConvNet: InspectableModel {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
         let caches = try forward(x)
         return ForwardTrace(model: "ThreeLayerConvNet", layers: inspectableLayers, input: x, activations: { layer in

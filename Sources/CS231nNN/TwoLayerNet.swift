@@ -44,11 +44,15 @@ public struct TwoLayerNet<S: TensorScalar>: Model {
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         try net.loss(x, y)
     }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try net.scores(x) }
 }
 
@@ -57,5 +61,7 @@ extension TwoLayerNet: InspectableModel {
     public var inspectableLayers: [InspectedLayer] { net.inspectableLayers }
 
     @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> { try net.trace(x) }
 }

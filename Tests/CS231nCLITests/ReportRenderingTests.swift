@@ -9,14 +9,20 @@ struct ReportRenderingTests {
 
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = try start(executable, arguments)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Starts `executable` with its output discarded; the caller waits for it.
+    static func start(_ executable: String, _ arguments: [String]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return process
     }
 
     @Test(.enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"),
