@@ -42,6 +42,7 @@ public enum AtomicFile {
         guard !name.isEmpty, name != ".", name != ".." else {
             throw FileWriteError(path: path, reason: "the path names a folder, not a file")
         }
+        try checkNameLength(name, path: path)
         let temporary = StaleTemporaries.begin(folder: folder, name: name)
         defer { StaleTemporaries.end(temporary) }
         func failure(_ step: String, _ code: Int32 = errno) -> FileWriteError {
@@ -86,12 +87,24 @@ extension AtomicFile {
         guard !name.isEmpty, name != ".", name != "..", stat(path, &info) != 0 || info.st_mode & S_IFMT != S_IFDIR else {
             throw FileWriteError(path: path, reason: "a folder of that name is in the way")
         }
+        try checkNameLength(name, path: path)
         func failure(_ code: Int32) -> FileWriteError {
             FileWriteError(path: path, reason: "cannot create a temporary file in \(folder): \(FileSystem.explain(code, folder: folder))")
         }
         guard stat(folder, &info) == 0 else { throw failure(errno) }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw failure(ENOTDIR) }
         guard access(folder, W_OK | X_OK) == 0 else { throw failure(errno) }
+    }
+
+    /// The longest file name `write` takes, in bytes: file systems allow 255, and the temporary
+    /// file's name adds up to 37 (`.` before it, `.tmp-<pid>-<n>` after it).
+    public static let longestName = 218
+
+    static func checkNameLength(_ name: String, path: String) throws {
+        guard name.utf8.count <= longestName else {
+            throw FileWriteError(path: path, reason: "the file name is \(name.utf8.count) bytes long; at most \(longestName) are "
+                                 + "allowed (the temporary file written beside it needs the rest of the 255 a file system allows)")
+        }
     }
 }
 

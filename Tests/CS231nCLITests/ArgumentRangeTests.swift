@@ -11,7 +11,7 @@ struct ArgumentRangeTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-ranges-\(UUID().uuidString)").path
         try FileSystem.createDirectory(atPath: folder)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        FileManager.default.createFile(atPath: folder + "/file", contents: Data())
+        #expect(FileManager.default.createFile(atPath: folder + "/file", contents: Data()))
         let checkpoint = ["--checkpoint", folder + "/none.safetensors"]
         let huge = "9223372036854775807"
         let mistakes: [([String], String)] = [

@@ -16,7 +16,7 @@ struct JSONSchemaTests {
         process.arguments = arguments
         let errors = folder.appendingPathComponent("stderr-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: errors.path, contents: nil))
         defer { try? FileManager.default.removeItem(at: errors) }
         let output = Pipe()
         process.standardOutput = output

@@ -28,7 +28,7 @@ struct MPICommandTests {
             process.arguments = arguments
         }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-mpi-output-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: output.path, contents: nil))
         defer { try? FileManager.default.removeItem(at: output) }
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
@@ -146,7 +146,7 @@ struct MPICommandTests {
                                             ranks: 2, timeout: 120) { process in
             while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
             try FileManager.default.removeItem(at: folder)
-            FileManager.default.createFile(atPath: folder.path, contents: Data())
+            #expect(FileManager.default.createFile(atPath: folder.path, contents: Data()))
         }
         #expect(status != 0 && output.contains("rank 0 of 2") && output.contains(checkpoint.path), "\(output)")
     }

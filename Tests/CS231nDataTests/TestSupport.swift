@@ -1,5 +1,6 @@
 import CS231nData
 import Foundation
+import Testing
 
 /// A fresh folder under the system temporary directory, removed by `remove()`.
 struct TemporaryFolder {
@@ -14,7 +15,7 @@ struct TemporaryFolder {
     func file(_ name: String) -> String { path + "/" + name }
 
     func write(_ bytes: [UInt8], to name: String) {
-        FileManager.default.createFile(atPath: file(name), contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: file(name), contents: Data(bytes)))
     }
 
     func read(_ name: String) -> [UInt8]? {

@@ -60,7 +60,7 @@ import Testing
         let otherTarget = ".n.bin.tmp-\(deadPid())"            // another file's: not ours to remove
         let unrelated = ".m.bin.tmp-12x"                       // not a name the writer makes
         for name in [dead, ownEarlier, reused, running, otherTarget, unrelated] {
-            FileManager.default.createFile(atPath: folder + "/" + name, contents: Data([0]))
+            #expect(FileManager.default.createFile(atPath: folder + "/" + name, contents: Data([0])))
         }
         var old = [timeval(tv_sec: 1, tv_usec: 0), timeval(tv_sec: 1, tv_usec: 0)]
         #expect(utimes(folder + "/" + reused, &old) == 0)
@@ -84,6 +84,11 @@ import Testing
             try AtomicFile.checkWritable(folder)
         }
         #expect(entries(folder).isEmpty, "nothing is written")
+        let long = folder + "/" + String(repeating: "n", count: AtomicFile.longestName + 1)
+        #expect(throws: FileWriteError.self) { try AtomicFile.checkWritable(long) }
+        #expect(throws: FileWriteError.self) { try AtomicFile.write([1], to: long) }
+        try AtomicFile.write([1], to: folder + "/" + String(repeating: "n", count: AtomicFile.longestName))
+        #expect(entries(folder) == [String(repeating: "n", count: AtomicFile.longestName)])
     }
 
     @Test func createDirectoryNamesWhatIsInTheWay() throws {
@@ -91,7 +96,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileSystem.createDirectory(atPath: folder + "/a/b/c")
         try FileSystem.createDirectory(atPath: folder + "/a/b")
-        FileManager.default.createFile(atPath: folder + "/file", contents: Data([1]))
+        #expect(FileManager.default.createFile(atPath: folder + "/file", contents: Data([1])))
         #expect(throws: FileWriteError(path: folder + "/file/sub",
                                        reason: "cannot create the folder: \(folder)/file exists and is not a folder")) {
             try FileSystem.createDirectory(atPath: folder + "/file/sub")
