@@ -31,14 +31,20 @@ struct ReportRenderingTests {
         let chromium = try #require(TestEnvironment.chromium)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cs231n-report-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        #expect(try Self.run(Self.tool.path, ["demo", "--stages", "data", "-o", folder.path]) == 0)
+        // The data stage (the sample grid) and the conv net's stage, whose "Understanding the net"
+        // section holds the occlusion maps, the feature-space neighbours and the t-SNE map.
+        #expect(try Self.run(Self.tool.path, ["demo", "--stages", "data,convnet", "--num-train", "500", "--num-val", "60",
+                                              "-o", folder.path]) == 0)
         let report = folder.appendingPathComponent("report.html")
         let html = try String(contentsOf: report, encoding: .utf8)
         #expect(html.contains("data:image/png;base64,"))
-        #expect(!html.contains("http://") && !html.contains("https://"), "the report makes no external requests")
+        // An inline SVG's namespace is a name, not a request.
+        let requests = html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
+        #expect(!requests.contains("http://") && !requests.contains("https://"), "the report makes no external requests")
+        #expect(html.contains("Understanding the net") && html.contains("Occlusion sensitivity") && html.contains("t-SNE"))
 
         let screenshot = folder.appendingPathComponent("shot.png")
-        let windowHeight = 4000
+        let windowHeight = 12_000
         try Self.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                                 "--window-size=1200,\(windowHeight)", "--screenshot=\(screenshot.path)", report.absoluteString])
         let image = try PNGImage.decode(Array(try Data(contentsOf: screenshot)), source: screenshot.path)
