@@ -19,6 +19,10 @@ public enum CIFAR10 {
     public static let classCount = 10
     /// The bytes of each official batch file: 10,000 records.
     public static let officialBatchSize = 10_000 * recordSize
+    /// The most records a batch file may hold: 100 times an official batch (about 3 GB), far
+    /// above what `data export` writes. A larger file, such as a sparse one whose size is merely
+    /// a multiple of 3073, is refused before anything is allocated.
+    public static let maximumRecordsPerFile = 1_000_000
 
     /// `$CS231N_DATA_DIR` when set, else `~/.cache/cs231n/cifar-10-batches-bin`.
     public static var defaultDirectory: String {
@@ -106,6 +110,11 @@ public enum CIFAR10 {
         let starts = offsets
         let total = starts.last!
         let size = LabeledImages.imageSize
+        let bytes = total * (size + MemoryLayout<Int>.size), memory = ProcessInfo.processInfo.physicalMemory
+        guard UInt64(bytes) <= memory else {
+            throw CIFARError.tooLarge(path: files.map(\.path).joined(separator: ", "), detail: "together they hold \(total) "
+                                      + "images, \(bytes) bytes in memory, more than this machine's \(memory)")
+        }
         var labels = [Int](repeating: 0, count: total)
         let pixels = try [UInt8](unsafeUninitializedCapacity: total * size) { buffer, initialized in
             let pixelBase = SendablePointer(buffer.baseAddress!)
@@ -155,6 +164,10 @@ struct BatchFile: Sendable {
     private init(path: String, size: Int, memory: UnsafeSendable<UnsafeRawBufferPointer>?) throws {
         guard size > 0, size % CIFAR10.recordSize == 0 else {
             throw CIFARError.badFileSize(path: path, size: size)
+        }
+        guard size / CIFAR10.recordSize <= CIFAR10.maximumRecordsPerFile else {
+            throw CIFARError.tooLarge(path: path, detail: "it holds \(size / CIFAR10.recordSize) records, more than the "
+                                      + "\(CIFAR10.maximumRecordsPerFile) a batch file may hold")
         }
         self.path = path
         self.recordCount = size / CIFAR10.recordSize

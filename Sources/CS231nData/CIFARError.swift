@@ -6,6 +6,7 @@ public enum CIFARError: Error, Equatable, CustomStringConvertible {
     case badFileSize(path: String, size: Int)
     case badLabel(path: String, record: Int, label: Int)
     case malformedMeta(path: String, detail: String)
+    case tooLarge(path: String, detail: String)
 
     static let layout = "a cifar-10-batches-bin folder holding data_batch_1.bin … data_batch_5.bin, "
         + "test_batch.bin and batches.meta.txt"
@@ -32,6 +33,8 @@ public enum CIFARError: Error, Equatable, CustomStringConvertible {
         case .badLabel(let path, let record, let label):
             return "\(path): record \(record) (byte offset \(record * CIFAR10.recordSize)) has label \(label); "
                 + "CIFAR-10 labels are 0...9"
+        case .tooLarge(let path, let detail):
+            return "\(path) cannot be loaded: \(detail)"
         case .malformedMeta(let path, let detail):
             return "malformed CIFAR-10 meta file \(path): \(detail); expected the 10 class names, one per line"
         }

@@ -135,6 +135,10 @@ public enum Checkpoint {
         return (options, settings)
     }
 
+    /// The most update steps a checkpoint may record (2^48, beyond any run): counters read back
+    /// are then incremented without overflow.
+    public static let maximumSteps = 1 << 48
+
     /// A metadata integer that must lie in `range`.
     static func count(_ file: SafetensorsFile, _ key: String, in range: ClosedRange<Int>, path: String) throws -> Int {
         let value: Int = try number(file, key, path: path)
@@ -302,10 +306,10 @@ extension Solver {
         }
         model.parameters = parameters
         model.buffers = buffers
-        model.trainingSteps = try Checkpoint.count(file, "model.training_steps", in: 0...Int.max, path: path)
+        model.trainingSteps = try Checkpoint.count(file, "model.training_steps", in: 0...Checkpoint.maximumSteps, path: path)
         optimizer = Optimizer(settings)
         optimizer.state = try Checkpoint.optimizerState(file, settings: settings, parameters: parameters, as: S.self, path: path)
-        optimizer.step = try Checkpoint.count(file, "optimizer.step", in: 0...Int.max, path: path)
+        optimizer.step = try Checkpoint.count(file, "optimizer.step", in: 0...Checkpoint.maximumSteps, path: path)
         bestParameters = best
         bestBuffers = bestBuffered
         bestValAccuracy = savedBest

@@ -165,20 +165,24 @@ struct CompressCommand: ParsableCommand {
         let compressed = try CompressedModel(contentsOf: input)
         let model = try compressed.expandedModel(path: input)
         let file = try compressed.checkpointFile(path: input)
+        // The expanded weights, biases and preprocessing: a codebook or dense section may hold
+        // NaN or ±Inf that its CRC-32 does not object to.
+        if !checkpoint.allowNonfinite { try Checkpoint.checkFinite(file, under: ["params.", "buffers.", "data."], path: input) }
         let data = try checkpoint.data(file, for: model).data
         let accuracy = try model.accuracy(data.val.x, data.val.y)
         printer.say(String(format: "%@: %@ net, %d weight tensors shared, val accuracy %.2f%% (%d images)", input as NSString,
                            model.configuration.kind as NSString, compressed.layers.count, 100 * accuracy, data.val.count))
         printer.figure([("command", "compress"), ("check", .string(input)), ("split", "val")], metric: "accuracy", value: accuracy)
-        if let expand {
-            try file.write(to: expand)
-            printer.say("wrote \(expand), a float32 checkpoint (`cs231n evaluate \(expand)`)")
-        }
         if checkpoint.dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {
             guard recorded == accuracy else {
                 throw ValidationError(String(format: "%@ records val accuracy %.4f%% but scores %.4f%%", input, 100 * recorded, 100 * accuracy))
             }
             printer.say("reproduces the recorded val accuracy")
+        }
+        // Only a file that passed every check is expanded.
+        if let expand {
+            try file.write(to: expand)
+            printer.say("wrote \(expand), a float32 checkpoint (`cs231n evaluate \(expand)`)")
         }
     }
 

@@ -62,6 +62,19 @@ import Testing
         #expect("\(expected)".contains("data_batch_2.bin is \(size) bytes"))
     }
 
+    /// A sparse batch whose size is a multiple of the record but far beyond a batch (found by
+    /// hand: it used to abort on a 123 GB allocation) is refused before anything is allocated.
+    @Test func batchTooLargeToBeOneIsRefusedBeforeAllocating() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        Fixtures.writeFolder(folder)
+        let records = CIFAR10.maximumRecordsPerFile + 1
+        #expect(truncate(folder.file("data_batch_5.bin"), off_t(records * CIFAR10.recordSize)) == 0)
+        let expected = CIFARError.tooLarge(path: folder.file("data_batch_5.bin"), detail: "it holds \(records) records, "
+                                           + "more than the \(CIFAR10.maximumRecordsPerFile) a batch file may hold")
+        #expect(throws: expected) { try CIFAR10.load(directory: folder.path, train: true) }
+    }
+
     @Test func labelAboveNineNamesFileAndRecord() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }

@@ -64,6 +64,9 @@ import Testing
             ("solver.iteration", { _ in "-3" }, "metadata solver.iteration is -3, outside the valid range 10...10"),
             ("solver.best_val_accuracy", { _ in "nan" }, "solver.best_val_accuracy is nan"),
             ("optimizer.step", { _ in "-1" }, "metadata optimizer.step is -1"),
+            // Int.max used to load and wrap on the next step, writing a checkpoint the tool refused.
+            ("optimizer.step", { _ in String(Int.max) }, "outside the valid range 0...\(Checkpoint.maximumSteps)"),
+            ("model.training_steps", { _ in String(Int.max) }, "outside the valid range 0...\(Checkpoint.maximumSteps)"),
         ]
         for (key, change, message) in edits {
             let folder = try temporaryDirectory()
