@@ -84,8 +84,8 @@ public enum CIFAR10 {
             throw CIFARError.malformedMeta(path: path, detail: "it is not UTF-8 text")
         }
         // "\r\n" is a single Character in Swift, so splitting on "\n" alone would leave a CRLF
-        // file as one line.
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        // file as one line; a lone "\r" ends a line in old Mac files.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
             .map { $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r"))) }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         if let blank = lines.firstIndex(of: "") {
@@ -165,12 +165,13 @@ struct BatchFile: Sendable {
         guard size > 0, size % CIFAR10.recordSize == 0 else {
             throw CIFARError.badFileSize(path: path, size: size)
         }
-        guard size / CIFAR10.recordSize <= CIFAR10.maximumRecordsPerFile else {
-            throw CIFARError.tooLarge(path: path, detail: "it holds \(size / CIFAR10.recordSize) records, more than the "
+        let recordCount = size / CIFAR10.recordSize
+        guard recordCount <= CIFAR10.maximumRecordsPerFile else {
+            throw CIFARError.tooLarge(path: path, detail: "it holds \(recordCount) records, more than the "
                                       + "\(CIFAR10.maximumRecordsPerFile) a batch file may hold")
         }
         self.path = path
-        self.recordCount = size / CIFAR10.recordSize
+        self.recordCount = recordCount
         self.memory = memory
     }
 

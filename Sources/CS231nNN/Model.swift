@@ -104,8 +104,12 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
+    /// The configuration `text` holds; a `TensorError` that names the bad field otherwise.
     public static func fromJSON(_ text: String) throws -> ModelConfiguration {
-        try JSONDecoder().decode(ModelConfiguration.self, from: Data(text.utf8))
+        do { return try JSONDecoder().decode(ModelConfiguration.self, from: Data(text.utf8)) } catch {
+            throw TensorError.invalidArgument(operation: "ModelConfiguration",
+                                              detail: "not a model configuration: \(describeJSONError(error, json: Data(text.utf8)))")
+        }
     }
 }
 

@@ -37,7 +37,7 @@ extension ModelFamilyConfiguration {
     static func model<S: TensorScalar>(json: String, as _: S.Type) throws -> Sequential<S> {
         let configuration: Self
         do { configuration = try JSONDecoder().decode(Self.self, from: Data(json.utf8)) } catch {
-            throw TensorError.invalidArgument(operation: "ModelRegistry", detail: "the \(kind) configuration is not valid JSON for it: \(error)")
+            throw TensorError.invalidArgument(operation: "ModelRegistry", detail: "the \(kind) configuration is not valid: \(describeJSONError(error, json: Data(json.utf8)))")
         }
         return try configuration.model(as: S.self)
     }

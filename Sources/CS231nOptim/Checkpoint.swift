@@ -47,7 +47,7 @@ public enum Checkpoint {
         do {
             return try JSONDecoder().decode(T.self, from: Data(text.utf8))
         } catch {
-            throw CheckpointError.corrupt(path: path, detail: "metadata \(key) is not valid: \(error)")
+            throw CheckpointError.corrupt(path: path, detail: "metadata \(key) is not valid: \(describeJSONError(error, json: Data(text.utf8)))")
         }
     }
 

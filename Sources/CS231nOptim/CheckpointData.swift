@@ -78,17 +78,31 @@ public struct CheckpointData: Sendable, Equatable {
             throw CheckpointError.incompatible(path: path, detail: "data.preprocessing \(kindName) is none of "
                 + Preprocessor.Kind.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        guard scale.shape == mean.shape, let preprocessor = try? Preprocessor(
-            kind: kind, mean: mean.scalars.map { Double($0) }, scale: scale.scalars.map { Double($0) }) else {
-            throw CheckpointError.corrupt(path: path,
-                detail: "data.scale_image \(describeShape(scale.shape)) is not positive and finite throughout, "
-                    + "or does not match data.mean_image \(describeShape(mean.shape))")
-        }
+        let preprocessor = try Self.preprocessor(kind, mean: mean, scale: scale, path: path)
+        let classNames: [String] = try metadata["data.class_names"].map { text in
+            guard let names = Checkpoint.strings(fromJSON: text) else {
+                throw CheckpointError.corrupt(path: path, detail: "metadata data.class_names is not a JSON array of strings: \(text.prefix(80))")
+            }
+            return names
+        } ?? []
         let augmentation = try Self.augmentation(metadata, path: path)
         self.init(spec: DataSpec(dataset: dataset, directory: dataset == .cifar10 ? metadata["data.source"] : nil, seed: seed,
                                  numTrain: sizes[0], numVal: sizes[1]),
-                  preprocessor: preprocessor, classNames: Checkpoint.strings(fromJSON: metadata["data.class_names"]) ?? [],
-                  augmentation: augmentation)
+                  preprocessor: preprocessor, classNames: classNames, augmentation: augmentation)
+    }
+
+    /// The stored preprocessing, each tensor checked on its own so the error names the bad one.
+    static func preprocessor(_ kind: Preprocessor.Kind, mean: Tensor<Float>, scale: Tensor<Float>, path: String) throws -> Preprocessor {
+        guard scale.shape == mean.shape else {
+            throw CheckpointError.corrupt(path: path, detail: "data.scale_image \(describeShape(scale.shape)) does not match data.mean_image \(describeShape(mean.shape))")
+        }
+        if let bad = mean.scalars.firstIndex(where: { !$0.isFinite }) {
+            throw CheckpointError.corrupt(path: path, detail: "tensor data.mean_image holds \(mean.scalars[bad]) at element \(bad): the mean image must be finite")
+        }
+        if let bad = scale.scalars.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
+            throw CheckpointError.corrupt(path: path, detail: "tensor data.scale_image holds \(scale.scalars[bad]) at element \(bad): scales must be positive and finite")
+        }
+        return try Preprocessor(kind: kind, mean: mean.scalars.map { Double($0) }, scale: scale.scalars.map { Double($0) })
     }
 
     static func augmentation(_ metadata: [String: String], path: String) throws -> Augmentation {

@@ -64,7 +64,7 @@ extension CompressedModel {
         }
         let header: CompressedHeader
         do { header = try JSONDecoder().decode(CompressedHeader.self, from: Data(bytes[prefix..<dataStart])) } catch {
-            throw corrupt(prefix, "the header is not a compressed-model header: \(error)")
+            throw corrupt(prefix, "the header is not a compressed-model header: \(describeJSONError(error, json: Data(bytes[prefix..<dataStart])))")
         }
         guard header.formatVersion == Self.formatVersion else {
             throw corrupt(prefix, "format version \(header.formatVersion); this reader knows version \(Self.formatVersion)")

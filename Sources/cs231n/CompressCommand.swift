@@ -96,11 +96,11 @@ struct CompressCommand: ParsableCommand {
         let (model, file) = try checkpoint.model()
         printer.say("loading the data \(checkpoint.path) was trained on…")
         let (record, data) = try checkpoint.data(file, for: model)
-        var optimizer = file.metadata["optimizer.settings"].flatMap { try? JSONDecoder().decode(OptimizerSettings.self, from: Data($0.utf8)) }
-            ?? OptimizerSettings(rule: .pytorchMomentum, learningRate: 0.01)
+        // A file that `compress --check --expand` wrote has no training settings: retrain with defaults.
+        var (options, optimizer) = file.metadata["solver.options"] == nil && file.metadata["optimizer.settings"] == nil
+            ? (SolverOptions(batchSize: 200, learningRateDecay: 0.95), OptimizerSettings(rule: .pytorchMomentum, learningRate: 0.01))
+            : try Checkpoint.trainingSettings(of: file, path: checkpoint.path)
         if let lr { optimizer.learningRate = lr }
-        var options = file.metadata["solver.options"].flatMap { try? JSONDecoder().decode(SolverOptions.self, from: Data($0.utf8)) }
-            ?? SolverOptions(batchSize: 200, learningRateDecay: 0.95)
         options.seed = common.seed
         let settings = DeepCompressionSettings(
             sparsity: prune, pruningSteps: try stepList(), retrainEpochs: retrainEpochs, bits: shareBits, bitsSweep: try bitsList(),
@@ -163,11 +163,10 @@ struct CompressCommand: ParsableCommand {
     func checkCompressedFile(printer: ResultPrinter) throws {
         let input = checkpoint.path
         let compressed = try CompressedModel(contentsOf: input)
-        let model = try compressed.expandedModel(path: input)
+        // Loading the expanded file checks its weights and preprocessing: a codebook or dense
+        // section may hold NaN or ±Inf that its CRC-32 does not object to.
         let file = try compressed.checkpointFile(path: input)
-        // The expanded weights, biases and preprocessing: a codebook or dense section may hold
-        // NaN or ±Inf that its CRC-32 does not object to.
-        if !checkpoint.allowNonfinite { try Checkpoint.checkFinite(file, under: ["params.", "buffers.", "data."], path: input) }
+        let model = try Checkpoint.loadModel(from: file, path: input, as: Float.self, allowNonfinite: checkpoint.allowNonfinite).model
         let data = try checkpoint.data(file, for: model).data
         let accuracy = try model.accuracy(data.val.x, data.val.y)
         printer.say(String(format: "%@: %@ net, %d weight tensors shared, val accuracy %.2f%% (%d images)", input as NSString,

@@ -44,6 +44,9 @@ struct EvaluateCommand: ParsableCommand {
             }
             chosen = test
         }
+        guard chosen.count > 0 else {
+            throw ValidationError("the \(split.rawValue) split of the data \(checkpoint.path) records is empty: there is nothing to score")
+        }
         let predictions = try model.predict(chosen.x)
         let classes = data.classNames.count
         var counts = Array(repeating: Array(repeating: 0, count: classes), count: classes)

@@ -96,6 +96,14 @@ struct ArgumentRangeTests {
             let (status, output) = try VisualizeCommandTests.run(command + ["-o", folder.path])
             #expect(status != 0 && output.contains("the model scores 7 classes but the builtin data has 10"), "\(command): \(output)")
         }
+        // An empty validation split: nothing to score, so no accuracy.
+        var empty = file
+        empty.metadata["data.num_val"] = "0"
+        let emptyPath = folder.appendingPathComponent("empty.safetensors").path
+        try empty.write(to: emptyPath)
+        let (scored, message) = try VisualizeCommandTests.run(["evaluate", emptyPath, "-o", folder.path])
+        #expect(scored != 0 && message.contains("is empty: there is nothing to score"), "\(message)")
+
         let (status2, output2) = try VisualizeCommandTests.run(["visualize", "class", "--target", "12", "--checkpoint", checkpoint,
                                                                "-o", folder.path])
         #expect(status2 != 0 && output2.contains("--target 12: not a class; the classes are 0 "), "\(output2)")
@@ -112,6 +120,10 @@ struct ArgumentRangeTests {
             ("optimizer.settings", { $0.replacingOccurrences(of: "\"learningRate\":", with: "\"learningRate\":-") },
              "metadata optimizer.settings: learningRate is -"),
             ("solver.epoch", { _ in "99" }, "metadata solver.epoch is 99, outside the valid range 0...1"),
+            ("solver.options", { $0.replacingOccurrences(of: "\"seed\":0", with: "\"seed\":-1") },
+             "metadata solver.options is not valid: it is JSON, but a number in it does not fit its field"),
+            ("optimizer.settings", { $0.replacingOccurrences(of: "\"rule\":\"", with: "\"rule\":\"x") },
+             "metadata optimizer.settings is not valid: field \"rule\" is not valid: cannot initialize UpdateRule"),
         ]
         let edited = folder.appendingPathComponent("edited.safetensors").path
         for (key, change, message) in edits {

@@ -1,3 +1,4 @@
+import CS231n
 import Foundation
 import Testing
 
@@ -21,5 +22,15 @@ struct CompressCommandTests {
                 "the file reproduces its recorded accuracy")
         #expect(try ReportRenderingTests.run(tool.path, ["evaluate", expanded, "-o", folder.path]) == 0)
         #expect(try ReportRenderingTests.run(tool.path, ["compress", "--check", checkpoint]) != 0, "a checkpoint is not a compressed file")
+
+        // A NaN in a codebook passes every CRC-32: the check refuses it and expands nothing.
+        var poisoned = try CompressedModel(contentsOf: compressed)
+        let used = try #require(poisoned.layers[0].assignments.first { $0 != SharedLayer<Float>.pruned })
+        poisoned.layers[0].codebook[Int(used)] = .nan
+        let poisonedPath = folder.appendingPathComponent("nan.cs231nz").path, notWritten = folder.appendingPathComponent("nan.safetensors").path
+        try poisoned.write(to: poisonedPath)
+        let (status, output) = try VisualizeCommandTests.run(["compress", "--check", poisonedPath, "--expand", notWritten])
+        #expect(status != 0 && output.contains("holds nan") && output.contains(poisoned.layers[0].name), "\(output)")
+        #expect(!FileManager.default.fileExists(atPath: notWritten))
     }
 }

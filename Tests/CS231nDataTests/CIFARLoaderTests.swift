@@ -128,11 +128,12 @@ import Testing
 }
 
 @Suite struct CIFARUntrustedFileTests {
-    @Test func metaFileWithWindowsLineEndingsLoads() throws {
+    @Test(arguments: ["\r\n", "\r"])
+    func metaFileWithWindowsOrOldMacLineEndingsLoads(lineEnd: String) throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         Fixtures.writeFolder(folder)
-        folder.write(Array((Fixtures.classNames.joined(separator: "\r\n") + "\r\n").utf8), to: "batches.meta.txt")
+        folder.write(Array((Fixtures.classNames.joined(separator: lineEnd) + lineEnd).utf8), to: "batches.meta.txt")
         #expect(try CIFAR10.load(directory: folder.path, train: false).classNames == Fixtures.classNames)
     }
 

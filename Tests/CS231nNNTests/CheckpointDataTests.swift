@@ -70,8 +70,21 @@ import Testing
         #expect(throws: CheckpointError.self) { try CheckpointData(checkpoint: file, path: "p") }
         file = Self.file(record)
         file.add("data.scale_image", Tensor<Float>([255, 0]))
-        #expect(throws: CheckpointError.corrupt(path: "p", detail: "data.scale_image (2) is not positive and finite throughout, "
-            + "or does not match data.mean_image (2)")) { try CheckpointData(checkpoint: file, path: "p") }
+        #expect(throws: CheckpointError.corrupt(path: "p", detail: "tensor data.scale_image holds 0.0 at element 1: "
+            + "scales must be positive and finite")) { try CheckpointData(checkpoint: file, path: "p") }
+        file.add("data.scale_image", Tensor<Float>([255, 255, 255]))
+        #expect(throws: CheckpointError.corrupt(path: "p", detail: "data.scale_image (3) does not match data.mean_image (2)")) {
+            try CheckpointData(checkpoint: file, path: "p")
+        }
+        file = Self.file(record)
+        file.add("data.mean_image", Tensor<Float>([1, .infinity]))
+        #expect(throws: CheckpointError.corrupt(path: "p", detail: "tensor data.mean_image holds inf at element 1: "
+            + "the mean image must be finite")) { try CheckpointData(checkpoint: file, path: "p") }
+        file = Self.file(record)
+        file.metadata["data.class_names"] = "[\"cat\", 3"
+        #expect(throws: CheckpointError.corrupt(path: "p", detail: "metadata data.class_names is not a JSON array of strings: [\"cat\", 3")) {
+            try CheckpointData(checkpoint: file, path: "p")
+        }
         file.metadata["data.dataset"] = nil
         #expect(throws: CheckpointError.self) { try CheckpointData(checkpoint: file, path: "p") }
     }

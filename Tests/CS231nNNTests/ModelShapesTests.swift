@@ -79,6 +79,6 @@ import Testing
             let configuration = try ModelConfiguration.fromJSON(json)
             #expect(configuration.hiddenSizes == [1_000_000_000])
             #expect(throws: TensorError.self) { try FullyConnectedNet<Float>(configuration: configuration) }
-        } catch is DecodingError {}
+        } catch is TensorError {}
     }
 }
