@@ -53,6 +53,9 @@ let package = Package(
         // Update rules, the training Solver, safetensors checkpoints.
         .target(name: "CS231nOptim", dependencies: ["CS231nTensor", "CS231nNN", "CS231nData"],
                 swiftSettings: numericSettings),
+        // Deep Compression: pruning with retraining, weight sharing, and the compressed file format.
+        .target(name: "CS231nCompression", dependencies: ["CS231nTensor", "CS231nNN", "CS231nData", "CS231nOptim"],
+                swiftSettings: numericSettings),
         // Plots and pictures of what a model learned and how it trained: training curves, saliency, deconvnet and guided backprop
         // projections, feature maps, class models, fooling images, occlusion, neighbours in
         // feature space, t-SNE maps.
@@ -62,7 +65,7 @@ let package = Package(
         .target(name: "CS231nDistributed", dependencies: ["CS231nTensor"], swiftSettings: numericSettings),
         // The library product: one import for all stages.
         .target(name: "CS231n", dependencies: [
-            "CS231nTensor", "CS231nData", "CS231nClassifiers", "CS231nNN", "CS231nOptim",
+            "CS231nTensor", "CS231nData", "CS231nClassifiers", "CS231nNN", "CS231nOptim", "CS231nCompression",
             "CS231nVisualize", "CS231nDistributed",
         ]),
         .executableTarget(name: "cs231n", dependencies: [
@@ -74,7 +77,7 @@ let package = Package(
         .testTarget(name: "CS231nTensorTests", dependencies: ["CS231nTensor"]),
         .testTarget(name: "CS231nDataTests", dependencies: ["CS231nData"]),
         .testTarget(name: "CS231nClassifiersTests", dependencies: ["CS231nClassifiers"]),
-        .testTarget(name: "CS231nNNTests", dependencies: ["CS231nData", "CS231nNN", "CS231nOptim"]),
+        .testTarget(name: "CS231nNNTests", dependencies: ["CS231nData", "CS231nNN", "CS231nOptim", "CS231nCompression"]),
         .testTarget(name: "CS231nVisualizeTests", dependencies: ["CS231nVisualize", "CS231nNN"]),
         .testTarget(name: "CS231nCLITests", dependencies: ["CS231n"]),
         .testTarget(name: "CS231nDistributedTests", dependencies: ["CS231nDistributed", "CS231nData", "CS231nOptim", "CS231nClassifiers"]),

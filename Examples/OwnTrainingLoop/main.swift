@@ -18,10 +18,14 @@ let cifar = FileManager.default.fileExists(atPath: CIFAR10.defaultDirectory + "/
 let dataset = cifar ? try Dataset.cifar10() : try Dataset.builtin(count: Dataset.standardBuiltinTrainCount + 1_000, seed: seed)
 let data = try PreparedData<Float>(dataset.split(), fitting: .meanImage)
 
-// The net, and an optimizer with W4's settings (PyTorch's SGD momentum, lr 0.02, decay 0.95).
+// The net, named layers in order: affine 200 + ReLU, then the class scores. Its configuration is
+// data, which the checkpoint stores, so `cs231n evaluate` and `visualize` rebuild the same net.
+// The optimizer takes W4's settings (PyTorch's SGD momentum, lr 0.02, decay 0.95, L2 1e-3).
 let recipe = Recipe.twoLayer
-var net = try AnyModel<Float>(ModelConfiguration(kind: "two-layer", inputShape: [LabeledImages.imageSize], hiddenSizes: [200],
-                                                 classes: data.classNames.count, regularization: recipe.regularization, seed: seed))
+var net = try SequentialConfiguration(inputShape: [LabeledImages.imageSize], layers: [
+    .init("fc1", .affine(outputs: 200, activation: .relu)),
+    .init("scores", .affine(outputs: data.classNames.count)),
+], regularization: recipe.regularization, seed: seed).model(as: Float.self)
 var optimizer = Optimizer<Float>(recipe.optimizerSettings)
 
 // Each epoch visits the images in a permutation drawn from the seed and the epoch.

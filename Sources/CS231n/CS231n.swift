@@ -4,5 +4,6 @@
 @_exported import CS231nClassifiers
 @_exported import CS231nNN
 @_exported import CS231nOptim
+@_exported import CS231nCompression
 @_exported import CS231nVisualize
 @_exported import CS231nDistributed

@@ -109,7 +109,7 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
         set { assign(newValue, buffers: true) }
     }
 
-    /// The names of the parameters L2 regularizes (the weights): what Deep Compression prunes.
+    /// The names of the parameters L2 regularizes (the weights).
     public var regularizedParameters: [String] {
         entries.flatMap { entry in entry.layer.regularizedParameters.map { entry.name + "." + $0 } }
     }

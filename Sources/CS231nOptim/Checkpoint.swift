@@ -36,7 +36,7 @@ public enum Checkpoint {
         text.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
     }
 
-    static func encode<T: Encodable>(_ value: T) -> String {
+    package static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
@@ -58,26 +58,25 @@ public enum Checkpoint {
         return value
     }
 
-    /// Reads a checkpoint file and checks it is one of ours.
+    /// Reads a checkpoint file of either format and checks it is one of ours.
     public static func read(_ path: String) throws -> SafetensorsFile {
-        do { return try check(SafetensorsFile(contentsOf: path), path: path) } catch let error as SafetensorsError {
-            throw CheckpointError(error, path: path)
-        }
+        do { return try check(SafetensorsFile(contentsOf: path), path: path, versions: [formatVersion, registeredFormatVersion]) }
+        catch let error as SafetensorsError { throw CheckpointError(error, path: path) }
     }
 
-    /// Parses a checkpoint held in memory; `path` names it in errors.
+    /// Parses a checkpoint of either format held in memory; `path` names it in errors.
     public static func read(parsing bytes: [UInt8], path: String) throws -> SafetensorsFile {
-        do { return try check(SafetensorsFile(parsing: bytes, path: path), path: path) } catch let error as SafetensorsError {
-            throw CheckpointError(error, path: path)
-        }
+        do { return try check(SafetensorsFile(parsing: bytes, path: path), path: path, versions: [formatVersion, registeredFormatVersion]) }
+        catch let error as SafetensorsError { throw CheckpointError(error, path: path) }
     }
 
-    static func check(_ file: SafetensorsFile, path: String, version: String = formatVersion) throws -> SafetensorsFile {
+    static func check(_ file: SafetensorsFile, path: String, versions: [String] = [formatVersion]) throws -> SafetensorsFile {
         guard file.metadata["format"] == format else {
             throw CheckpointError.incompatible(path: path, detail: "it is a safetensors file but not a swift-cs231n checkpoint (metadata format is \(file.metadata["format"] ?? "absent"))")
         }
-        guard file.metadata["format_version"] == version else {
-            throw CheckpointError.incompatible(path: path, detail: "format version \(file.metadata["format_version"] ?? "absent"), expected \(version)")
+        guard let version = file.metadata["format_version"], versions.contains(version) else {
+            throw CheckpointError.incompatible(path: path, detail: "format version \(file.metadata["format_version"] ?? "absent"), "
+                + "expected \(versions.joined(separator: " or "))")
         }
         return file
     }
@@ -168,8 +167,10 @@ public enum Checkpoint {
         }
     }
 
-    /// A model rebuilt from a checkpoint: its best-val weights (or the latest, when asked).
-    /// Weights and preprocessing must be finite unless `allowNonfinite`.
+    /// A model rebuilt from a checkpoint: its best-val weights (or the latest, when asked). A
+    /// format 2 checkpoint loads through `ModelRegistry.shared` (its built-in "sequential" kind,
+    /// or a family the program registered), format 1 as one of the built-in models. Weights and
+    /// preprocessing must be finite unless `allowNonfinite`.
     public static func loadModel<S: TensorScalar>(_ path: String, as _: S.Type = S.self, latest: Bool = false,
                                                   allowNonfinite: Bool = false) throws -> (model: AnyModel<S>, file: SafetensorsFile) {
         try loadModel(from: read(path), path: path, as: S.self, latest: latest, allowNonfinite: allowNonfinite)
@@ -179,6 +180,10 @@ public enum Checkpoint {
     public static func loadModel<S: TensorScalar>(from file: SafetensorsFile, path: String, as _: S.Type = S.self,
                                                   latest: Bool = false, allowNonfinite: Bool = false) throws
         -> (model: AnyModel<S>, file: SafetensorsFile) {
+        if file.metadata["format_version"] == registeredFormatVersion {
+            let net = try loadRegisteredModel(from: file, path: path, as: S.self, latest: latest, allowNonfinite: allowNonfinite)
+            return (AnyModel(net), file)
+        }
         let prefix = latest || !file.names.contains(where: { $0.hasPrefix("best.params.") }) ? "" : "best."
         let configuration = try configuration(of: file, prefixes: [prefix], path: path)
         if !allowNonfinite { try checkFinite(file, under: [prefix + "params.", prefix + "buffers.", "data."], path: path) }
@@ -245,12 +250,12 @@ extension Solver {
             "optimizer.step": String(optimizer.step),
             "rng": Checkpoint.randomScheme,
         ]) { _, ours in ours }
-        if let family = model.family { Checkpoint.describe(family, in: &file) }
         return file
     }
 
     /// Writes the checkpoint atomically.
     public func saveCheckpoint(to path: String) throws {
+        try Checkpoint.checkRebuildable(model)
         try checkpointFile().write(to: path)
     }
 
@@ -266,6 +271,10 @@ extension Solver {
             try Checkpoint.checkSameModel(file, family: family, parameters: model.parameters, buffers: model.buffers,
                                           prefixes: prefixes, path: path)
         } else {
+            if file.metadata["format_version"] == Checkpoint.registeredFormatVersion {
+                throw CheckpointError.incompatible(path: path, detail: "it holds a \(file.metadata["model.kind"] ?? "registered") net "
+                    + "(format \(Checkpoint.registeredFormatVersion)) but this run builds a \(model.configuration.kind) net")
+            }
             let configuration = try Checkpoint.configuration(of: file, prefixes: prefixes, path: path)
             guard configuration == model.configuration else {
                 throw CheckpointError.incompatible(path: path, detail: "it holds a model \(configuration.jsonString()) but this run builds \(model.configuration.jsonString())")

@@ -93,6 +93,9 @@ public struct CheckpointData: Sendable, Equatable {
 
     /// The stored preprocessing, each tensor checked on its own so the error names the bad one.
     static func preprocessor(_ kind: Preprocessor.Kind, mean: Tensor<Float>, scale: Tensor<Float>, path: String) throws -> Preprocessor {
+        guard mean.count > 0 else {
+            throw CheckpointError.corrupt(path: path, detail: "data.mean_image \(describeShape(mean.shape)) is empty: it needs one value per input value")
+        }
         guard scale.shape == mean.shape else {
             throw CheckpointError.corrupt(path: path, detail: "data.scale_image \(describeShape(scale.shape)) does not match data.mean_image \(describeShape(mean.shape))")
         }

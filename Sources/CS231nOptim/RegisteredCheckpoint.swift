@@ -18,15 +18,16 @@ extension Checkpoint {
     /// A model of a registered family rebuilt from its checkpoint: its best-val weights (or
     /// the latest, when asked).
     public static func loadRegisteredModel<S: TensorScalar>(_ path: String, as _: S.Type = S.self, latest: Bool = false,
-                                                            registry: ModelRegistry = .shared) throws
+                                                            allowNonfinite: Bool = false, registry: ModelRegistry = .shared) throws
         -> (model: Sequential<S>, file: SafetensorsFile) {
         let file = try readRegistered(path)
-        return (try loadRegisteredModel(from: file, path: path, as: S.self, latest: latest, registry: registry), file)
+        return (try loadRegisteredModel(from: file, path: path, as: S.self, latest: latest, allowNonfinite: allowNonfinite,
+                                        registry: registry), file)
     }
 
     /// Reads a format-2 checkpoint file and checks it is one of ours.
     public static func readRegistered(_ path: String) throws -> SafetensorsFile {
-        do { return try check(SafetensorsFile(contentsOf: path), path: path, version: registeredFormatVersion) } catch let error as SafetensorsError {
+        do { return try check(SafetensorsFile(contentsOf: path), path: path, versions: [registeredFormatVersion]) } catch let error as SafetensorsError {
             throw CheckpointError(error, path: path)
         }
     }
@@ -49,9 +50,11 @@ extension Checkpoint {
     /// The model of a format-2 checkpoint already read. The family named by `model.kind` builds
     /// the net from `model.configuration` (validating every size, and the parameter count
     /// against `maximumParameterCount`, before allocating); every stored tensor's name, dtype
-    /// and shape is then checked against that net before any is decoded.
+    /// and shape is then checked against that net before any is decoded, and the weights and
+    /// preprocessing must be finite unless `allowNonfinite`.
     public static func loadRegisteredModel<S: TensorScalar>(from file: SafetensorsFile, path: String, as _: S.Type = S.self,
-                                                            latest: Bool = false, registry: ModelRegistry = .shared) throws -> Sequential<S> {
+                                                            latest: Bool = false, allowNonfinite: Bool = false,
+                                                            registry: ModelRegistry = .shared) throws -> Sequential<S> {
         guard let kind = file.metadata["model.kind"], let configuration = file.metadata["model.configuration"] else {
             throw CheckpointError.corrupt(path: path, detail: "a format \(registeredFormatVersion) checkpoint needs metadata model.kind and model.configuration")
         }
@@ -63,11 +66,12 @@ extension Checkpoint {
         var parameters = model.parameters, buffers = model.buffers
         try checkTensors(file, prefix: prefix, parameters: shapes(parameters), buffers: shapes(buffers), kind: kind,
                          source: "model.configuration", path: path)
+        if !allowNonfinite { try checkFinite(file, under: [prefix + "params.", prefix + "buffers.", "data."], path: path) }
         try assign(store(file, prefix: prefix + "params.", as: S.self), to: &parameters, what: "parameters", path: path)
         try assign(store(file, prefix: prefix + "buffers.", as: S.self), to: &buffers, what: "buffers", path: path)
         model.parameters = parameters
         model.buffers = buffers
-        model.trainingSteps = try number(file, "model.training_steps", path: path)
+        model.trainingSteps = try count(file, "model.training_steps", in: 0...maximumSteps, path: path)
         return model
     }
 

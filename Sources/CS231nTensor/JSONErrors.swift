@@ -23,12 +23,13 @@ package func describeJSONError(_ error: any Error, json: Data) -> String {
         return "\(field(context.codingPath)) is not valid: \(lowercasedFirst(context.debugDescription))"
     case .dataCorrupted:
         // The decoder says "not valid JSON" both for bad syntax and for a number its field cannot
-        // hold (-1 or 2^64 for an unsigned seed); the syntax check tells the two apart.
+        // hold (-1 or 2^64 for an unsigned seed; some Foundations name the field, then the case
+        // above answers); the syntax check tells the two apart.
         if (try? JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed])) != nil {
             return "it is JSON, but a number in it does not fit its field (a negative count or seed, or one beyond 64 bits)"
         }
-        let text = String(decoding: json, as: UTF8.self).lowercased()
-        let nonNumbers = text.contains("nan") || text.contains("inf") ? " (NaN and Infinity are not JSON numbers)" : ""
+        let words = String(decoding: json, as: UTF8.self).lowercased().split { !$0.isLetter }
+        let nonNumbers = words.contains { ["nan", "inf", "infinity"].contains($0) } ? " (NaN and Infinity are not JSON numbers)" : ""
         return "it is not valid JSON\(nonNumbers)"
     @unknown default:
         return "\(error)"

@@ -94,6 +94,7 @@ struct CompressCommand: ParsableCommand {
         let printer = ResultPrinter(json: common.json)
         if check { return try checkCompressedFile(printer: printer) }
         let (model, file) = try checkpoint.model()
+        try DeepCompression.checkSupported(model)
         printer.say("loading the data \(checkpoint.path) was trained on…")
         let (record, data) = try checkpoint.data(file, for: model)
         // A file that `compress --check --expand` wrote has no training settings: retrain with defaults.

@@ -26,10 +26,14 @@ enum DistributedRun {
         if !isLeader { setenv("CS231N_NO_PROGRESS", "1", 1) }
         do {
             var parsed = try command.parseAsRoot()
-            try parsed.run()
+            do { try parsed.run() } catch let error as ValidationError {
+                // A problem found while running (in the data or a checkpoint) is not a mistake in
+                // the arguments: its message alone, without the usage lines.
+                throw ErrorMessage(text: error.message)
+            }
         } catch {
             // A Foundation file error that escaped a library check is shown as a sentence.
-            let error: Error = FileSystem.sentence(for: error).map { FileErrorMessage(text: $0) } ?? error
+            let error: Error = FileSystem.sentence(for: error).map { ErrorMessage(text: $0) } ?? error
             if let world = Communicator.started, world.size > 1 { world.abort(command.fullMessage(for: error)) }
             Communicator.started?.finalize()
             command.exit(withError: error)
@@ -79,8 +83,8 @@ struct DistributedTrainOptions: ParsableArguments {
     }
 }
 
-/// A Foundation file error in words (`FileSystem.sentence(for:)`).
-struct FileErrorMessage: Error, CustomStringConvertible {
+/// An error shown as its message alone: a Foundation file error in words (`FileSystem.sentence(for:)`), or a problem found while running.
+struct ErrorMessage: Error, CustomStringConvertible {
     let text: String
     var description: String { text }
 }

@@ -68,16 +68,16 @@ enum FilterPictureError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case let .notConvolutional(path, kind, shape):
-            shape.isEmpty ? "\(path): the \(kind) model has no first-layer weights (W1 or whiten.weight) to draw"
+            shape.isEmpty ? "\(path): the \(kind) model has no first-layer weights (W1, whiten.weight or its first layer's weight) to draw"
                 : "\(path): the \(kind) model's first layer \(describeShape(shape)) is not a convolution of 1 or 3 channels (F, C, K, K)"
         }
     }
 }
 
-/// The weights of a model's first layer: W1, or the cnn's whitening filters (a buffer, since
-/// they are computed from the data rather than trained).
+/// The weights of a model's first layer: W1, the cnn's whitening filters (a buffer, since
+/// they are computed from the data rather than trained), or a `Sequential` net's first weight.
 enum FilterPicture {
     static func firstConvolution(of model: AnyModel<Float>) -> Tensor<Float>? {
-        model.parameters["W1"] ?? model.buffers["whiten.weight"]
+        model.parameters["W1"] ?? model.buffers["whiten.weight"] ?? model.sequentialNet?.entries.first?.layer.parameters["weight"]
     }
 }

@@ -54,8 +54,7 @@ struct VisualizeTSNECommand: ParsableCommand {
 
     func run() throws {
         let context = try VisualizeContext(source)
-        let layers = context.model.inspectableLayers
-        let layer = try context.checkedLayer(layer ?? layers[layers.count - 2].name)
+        let layer = try context.checkedLayer(layer ?? context.codeLayer)
         let images = split == .val ? context.val : context.train
         let indices = try chosenIndices(available: images.count)
         guard indices.count >= 2, perplexity < Double(indices.count) else {

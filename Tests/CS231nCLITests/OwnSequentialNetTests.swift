@@ -93,4 +93,47 @@ struct TinyConvNet: ModelFamilyConfiguration, Equatable {
         #expect(try refusal { $0.metadata["model.configuration"] = huge }.contains("filters 4611686018427387904 is not in 1...256"))
         #expect(try refusal({ _ in }, registry: ModelRegistry()).contains("no model family \"tiny-conv-net\""))
     }
+
+    /// A net written as a `SequentialConfiguration` in a program: its checkpoint is read by the
+    /// tool as the built-in nets' are (evaluate, visualize), and refused where it cannot be used.
+    @Test(.enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"))
+    func theToolReadsTheCheckpointOfASequentialNetWrittenByAProgram() throws {
+        let folder = NSTemporaryDirectory() + "sequential-net-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let data = try PreparedData<Float>(Dataset.builtin(count: 700, seed: 4).split(numTrain: 600, numVal: 100), fitting: .meanImage)
+        var net = try SequentialConfiguration(inputShape: [LabeledImages.imageSize], layers: [
+            .init("fc1", .affine(outputs: 24, activation: .relu)),
+            .init("scores", .affine(outputs: data.classNames.count)),
+        ], regularization: 1e-3, seed: 3).model(as: Float.self)
+        var optimizer = Optimizer<Float>(OptimizerSettings(rule: .adam, learningRate: 1e-3))
+        var batch = Tensor<Float>(uninitializedShape: [0])
+        let order = BatchOrder(seed: 0, epoch: 1, count: data.train.count, batchSize: 100)
+        for step in 0..<order.count {
+            data.train.gather(order[step], into: &batch)
+            let gradients = try net.loss(batch, order[step].map { data.train.y[$0] }).gradients
+            try optimizer.update(&net.parameters, gradients: gradients)
+        }
+        let path = folder + "/model.safetensors"
+        try Checkpoint.save(net, data: CheckpointData(data), to: path)
+        #expect(try Checkpoint.readRegistered(path).metadata["model.kind"] == "sequential")
+
+        let (status, output) = try VisualizeCommandTests.run(["evaluate", path, "--json", "-o", folder])
+        #expect(status == 0, "\(output)")
+        let line = try #require(output.split(separator: "\n").first { $0.contains("\"metric\":\"accuracy\"") }, "\(output)")
+        let figure = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        #expect(figure?["value"] as? Double == (try net.accuracy(data.val.x, data.val.y)), "\(line)")
+        let (drawn, report) = try VisualizeCommandTests.run(["visualize", "saliency", "--checkpoint", path, "--images", "0-3", "-o", folder])
+        #expect(drawn == 0, "\(report)")
+        let (compressed, refusal) = try VisualizeCommandTests.run(["compress", path, "-o", folder + "/model.cs231nz"])
+        #expect(compressed != 0 && refusal.contains("not yet a sequential net"), "\(refusal)")
+
+        var poisoned = try Checkpoint.readRegistered(path)
+        var weight = try #require(poisoned.tensor("params.fc1.weight", as: Float.self))
+        weight.withUnsafeMutableBufferPointer { $0[7] = .nan }
+        poisoned.add("params.fc1.weight", weight)
+        try poisoned.write(to: folder + "/nan.safetensors")
+        let (refused, message) = try VisualizeCommandTests.run(["evaluate", folder + "/nan.safetensors", "-o", folder])
+        #expect(refused != 0 && message.contains("tensor \"params.fc1.weight\" holds nan at element 7"), "\(message)")
+    }
 }

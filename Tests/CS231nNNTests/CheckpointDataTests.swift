@@ -1,5 +1,6 @@
 import CS231nData
 import CS231nNN
+import CS231nCompression
 import CS231nOptim
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import CS231nData
 import CS231nNN
+@testable import CS231nCompression
 @testable import CS231nOptim
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import CS231nNN
+import CS231nCompression
 import CS231nOptim
 import Foundation
 import Testing

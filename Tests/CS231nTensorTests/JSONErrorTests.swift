@@ -2,6 +2,12 @@ import CS231nTensor
 import Foundation
 import Testing
 
+#if os(Linux)
+private let runsOnLinux = true
+#else
+private let runsOnLinux = false
+#endif
+
 /// JSON from files is refused with a sentence naming the field, never a `DecodingError` dump.
 @Suite struct JSONErrorTests {
     struct Settings: Codable { var seed: UInt64; var rate: Double; var rule: Rule; var sizes: [Int] }
@@ -16,7 +22,8 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"seed":-1,"rate":1,"rule":"sgd","sizes":[1]}"#, "it is JSON, but a number in it does not fit its field"),
+        // Linux's Foundation reports the field-less "not valid JSON" here, Darwin's names the field.
+        (#"{"seed":-1,"rate":1,"rule":"sgd","sizes":[1]}"#, runsOnLinux ? "it is JSON, but a number in it does not fit its field" : "field \"seed\""),
         (#"{"seed":1,"rate":NaN,"rule":"sgd","sizes":[1]}"#, "it is not valid JSON (NaN and Infinity are not JSON numbers)"),
         (#"{"seed":1,"rate":1,"rule":"foo","sizes":[1]}"#, "field \"rule\" is not valid: cannot initialize Rule from invalid String value foo"),
         (#"{"seed":1,"rate":1,"rule":"sgd"}"#, "it lacks the field \"sizes\""),

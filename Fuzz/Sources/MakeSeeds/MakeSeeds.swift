@@ -94,8 +94,45 @@ import FuzzSupport
         return file.serialized()
     }
 
+    /// A format 2 checkpoint: a tiny `SequentialConfiguration` conv net, rebuilt through the
+    /// registry from its stored configuration.
+    static func sequentialCheckpoint() throws -> SafetensorsFile {
+        let configuration = SequentialConfiguration(inputShape: [3, 4, 4], layers: [
+            .init("conv1", .conv2D(filters: 2, kernel: 3, padding: 1, activation: .relu)),
+            .init("norm1", .batchNorm()),
+            .init("pool1", .maxPool2D()),
+            .init("scores", .affine(outputs: 3)),
+        ], regularization: 1e-3, seed: 1)
+        let net = try configuration.model(as: Float.self)
+        var file = SafetensorsFile()
+        for (prefix, store) in [("params.", net.parameters), ("buffers.", net.buffers)] {
+            for (name, tensor) in store { file.add(prefix + name, tensor); file.add("best." + prefix + name, tensor) }
+        }
+        file.add("data.mean_image", Tensor<Float>.ones([3, 4, 4]))
+        file.metadata = ["format": Checkpoint.format, "format_version": Checkpoint.registeredFormatVersion,
+                         "model.kind": SequentialConfiguration.kind, "model.configuration": try configuration.jsonString(),
+                         "model.training_steps": "0", "data.dataset": "builtin"]
+        return file
+    }
+
+    static func sequentialSeeds() throws -> [(String, [UInt8])] {
+        let file = try sequentialCheckpoint()
+        func changed(_ key: String, _ change: (String) -> String) -> [UInt8] {
+            var edited = file
+            edited.metadata[key] = change(edited.metadata[key] ?? "")
+            return edited.serialized()
+        }
+        return [
+            ("sequential", file.serialized()),
+            ("sequential-filters-2^62", changed("model.configuration") { $0.replacingOccurrences(of: "\"filters\":2", with: "\"filters\":\(wrap)") }),
+            ("sequential-unknown-kind", changed("model.kind") { _ in "mystery" }),
+            ("sequential-steps-negative", changed("model.training_steps") { _ in "-5" }),
+        ]
+    }
+
     static func checkpointSeeds() throws -> [(String, [UInt8])] {
         var seeds = try configurations.map { ("\($0.kind)-\($0.normalization)", try checkpoint($0)) }
+        seeds += try sequentialSeeds()
         let fc = seeds[1].1, cnn = seeds[4].1, conv = seeds[3].1
         seeds += [
             ("wrapped-mean-image", edit(fc, "data.mean_image", "shape", [wrap + 12])),

@@ -1,4 +1,5 @@
 import CS231nNN
+import CS231nOptim
 
 /// Magnitude pruning, the first stage of Deep Compression (Han, Mao and Dally, 2016; Han et al.,
 /// "Learning both Weights and Connections", 2015): in each weight tensor the smallest weights by

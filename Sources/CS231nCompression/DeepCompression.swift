@@ -1,5 +1,6 @@
 import CS231nData
 import CS231nNN
+import CS231nOptim
 import Foundation
 
 /// How to compress a model.
@@ -84,12 +85,23 @@ public enum DeepCompressionEvent: Sendable {
 /// retraining, then weight sharing by k-means with centroid fine-tuning, then relative-index
 /// sparse storage of packed codebook indices.
 public enum DeepCompression {
+    /// Refuses a model the compressed file cannot describe: Deep Compression takes the built-in
+    /// nets (two-layer, fully-connected, three-layer-convnet, cnn), whose configuration the
+    /// file's header stores; a `Sequential` net is not one of them yet.
+    public static func checkSupported(_ model: AnyModel<Float>) throws {
+        guard model.sequentialNet != nil else { return }
+        throw TensorError.invalidArgument(operation: "Deep Compression",
+            detail: "the compressed file format holds the built-in nets (two-layer, fully-connected, three-layer-convnet, cnn), "
+                + "not yet a \(model.configuration.kind) net")
+    }
+
     /// Compresses `model`, retraining on `train` and measuring on `val`. `data` (the mean image)
     /// and `metadata` (the `data.*` facts) go into the files so that they are usable alone.
     public static func compress(_ model: AnyModel<Float>, train: LabeledTensors<Float>, val: LabeledTensors<Float>,
                                 settings: DeepCompressionSettings, data: ParameterStore<Float> = ParameterStore(),
                                 metadata: [String: String] = [:],
                                 onEvent: ((DeepCompressionEvent) -> Void)? = nil) throws -> DeepCompressionResult {
+        try checkSupported(model)
         guard settings.pruningSteps.allSatisfy({ (0..<1).contains($0) }), settings.pruningSteps == settings.pruningSteps.sorted(),
               !settings.pruningSteps.isEmpty else {
             throw SolverError.invalidOptions("pruning steps must rise within [0, 1), got \(settings.pruningSteps)")

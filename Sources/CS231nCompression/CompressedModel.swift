@@ -1,4 +1,5 @@
 import CS231nNN
+import CS231nOptim
 import Foundation
 
 /// What can go wrong reading a compressed model; each message names the file and the byte offset.

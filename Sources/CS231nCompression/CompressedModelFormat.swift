@@ -1,4 +1,5 @@
 import CS231nNN
+import CS231nOptim
 import Foundation
 
 /// Writing and reading `CompressedModel`'s bytes. Section offsets in the header count from the

@@ -1,4 +1,5 @@
 import CS231nNN
+import CS231nOptim
 
 /// One-dimensional k-means, Deep Compression's weight sharing: a layer's surviving weights are
 /// grouped into k clusters and each weight is replaced by its cluster's centroid.
