@@ -34,9 +34,13 @@ for name in "${harnesses[@]}"; do
   # swiftc keeps only the last of several -sanitize flags, and `--sanitize fuzzer --sanitize
   # address` passes two in no fixed order: -Xswiftc adds one flag with both, after SwiftPM's.
   # --sanitize=fuzzer stays so that SwiftPM links libFuzzer's `main` as the entry point.
-  swift build --package-path Fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address --product "$name" 2>&1 \
-    | grep -E "error|Build of product" || true
-  [ -x "Fuzz/.build/debug/$name" ] || { echo "fuzz.sh: $name did not build" >&2; exit 1; }
+  # A failed build must stop the run: an older binary left in Fuzz/.build would fuzz old code.
+  if ! log=$(swift build --package-path Fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address --product "$name" 2>&1); then
+    echo "$log" | grep -E "error" >&2
+    echo "fuzz.sh: $name did not build" >&2
+    exit 1
+  fi
+  echo "$log" | grep -E "Build of product" || true
 done
 
 for name in "${harnesses[@]}"; do

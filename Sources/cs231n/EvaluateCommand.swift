@@ -53,10 +53,11 @@ struct EvaluateCommand: ParsableCommand {
         for (truth, guess) in zip(chosen.y, predictions) { counts[truth][guess] += 1 }
         let correct = (0..<classes).reduce(0) { $0 + counts[$1][$1] }
         let accuracy = Double(correct) / Double(Swift.max(1, chosen.count))
-        let weights = checkpoint.latest ? "last epoch" : "best val"
-        printer.say(String(format: "%@ (%@ weights, epoch %@): %@ accuracy %.2f%% (%d of %d)", checkpoint.path as NSString,
-                           weights as NSString, (file.metadata["solver.epoch"] ?? "?") as NSString, split.rawValue as NSString,
-                           100 * accuracy, correct, chosen.count))
+        // A checkpoint written by a program (Checkpoint.save) has one set of weights and no epochs.
+        let weights = file.metadata["solver.epoch"].map { "\(checkpoint.latest ? "last epoch" : "best val") weights, epoch \($0)" }
+            ?? "its weights as saved"
+        printer.say(String(format: "%@ (%@): %@ accuracy %.2f%% (%d of %d)", checkpoint.path as NSString,
+                           weights as NSString, split.rawValue as NSString, 100 * accuracy, correct, chosen.count))
         printer.figure([("command", "evaluate"), ("split", .string(split.rawValue))], metric: "accuracy", value: accuracy)
         for (label, name) in data.classNames.enumerated() {
             let total = counts[label].reduce(0, +)
