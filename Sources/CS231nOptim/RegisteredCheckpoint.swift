@@ -25,6 +25,23 @@ extension Checkpoint {
                                         registry: registry), file)
     }
 
+    /// A freshly initialized model of the kind a checkpoint of either format holds, for a run
+    /// that resumes from it (`Solver.resume(from:)` then loads its state): built from format 1's
+    /// `model.config`, or by the registered family that format 2 names. Sizes are validated
+    /// before anything is allocated.
+    public static func freshModel<S: TensorScalar>(of file: SafetensorsFile, path: String, as _: S.Type = S.self,
+                                                   registry: ModelRegistry = .shared) throws -> AnyModel<S> {
+        guard file.metadata["format_version"] == registeredFormatVersion else {
+            return try AnyModel(configuration(of: file, path: path))
+        }
+        guard let kind = file.metadata["model.kind"], let configuration = file.metadata["model.configuration"] else {
+            throw CheckpointError.corrupt(path: path, detail: "a format \(registeredFormatVersion) checkpoint needs metadata model.kind and model.configuration")
+        }
+        do { return AnyModel(try registry.model(kind: kind, configuration: configuration, as: S.self)) } catch {
+            throw CheckpointError.incompatible(path: path, detail: "metadata model.kind \(kind) with its model.configuration does not build a model: \(error)")
+        }
+    }
+
     /// Reads a format-2 checkpoint file and checks it is one of ours.
     public static func readRegistered(_ path: String) throws -> SafetensorsFile {
         do { return try check(SafetensorsFile(contentsOf: path), path: path, versions: [registeredFormatVersion]) } catch let error as SafetensorsError {

@@ -199,14 +199,15 @@ struct TrainCommand: ParsableCommand {
 
     func resumedSolver(printer: ResultPrinter) throws -> (Solver<AnyModel<Float>>, PreparedData<Float>) {
         let file = try Checkpoint.read(checkpointPath)
-        let configuration = try Checkpoint.configuration(of: file, path: checkpointPath)
+        let model = try Checkpoint.freshModel(of: file, path: checkpointPath, as: Float.self)
+        let configuration = model.configuration
         let (saved, settings) = try Checkpoint.trainingSettings(of: file, path: checkpointPath)
         var options = saved
         if let epochs { options.epochs = epochs }
         printer.say("resuming \(checkpointPath) at epoch \(file.metadata["solver.epoch"] ?? "?") of \(options.epochs); loading its data…")
         let record = try CheckpointData(checkpoint: file, path: checkpointPath)
         let data = try record.prepare(inputShape: configuration.inputShape, classes: configuration.classes, dataDirectory: source.dataDir)
-        var solver = try Solver(model: AnyModel<Float>(configuration), train: data.train, val: data.val, optimizer: settings, options: options)
+        var solver = try Solver(model: model, train: data.train, val: data.val, optimizer: settings, options: options)
         try solver.resume(from: checkpointPath, allowNonfinite: allowNonfinite)
         solver.record(record)
         return (solver, data)

@@ -136,4 +136,39 @@ struct TinyConvNet: ModelFamilyConfiguration, Equatable {
         let (refused, message) = try VisualizeCommandTests.run(["evaluate", folder + "/nan.safetensors", "-o", folder])
         #expect(refused != 0 && message.contains("tensor \"params.fc1.weight\" holds nan at element 7"), "\(message)")
     }
+
+    /// A program's Solver run of a `SequentialConfiguration` net, stopped after one epoch, is
+    /// continued by `cs231n train --resume` to the same weights as the program's whole run.
+    @Test(.enabled(if: TestEnvironment.toolIsBuilt, "\(TestEnvironment.toolMissing)"))
+    func theToolResumesAProgramsSolverRunOfASequentialNet() throws {
+        let folder = NSTemporaryDirectory() + "sequential-resume-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let data = try PreparedData<Float>(Dataset.builtin(count: 500, seed: 2).split(numTrain: 400, numVal: 100), fitting: .meanImage)
+        let configuration = SequentialConfiguration(inputShape: [LabeledImages.imageSize], layers: [
+            .init("fc1", .affine(outputs: 16, activation: .relu)),
+            .init("scores", .affine(outputs: data.classNames.count)),
+        ], regularization: 1e-3, seed: 7)
+        func solver(epochs: Int) throws -> Solver<Sequential<Float>> {
+            var solver = try Solver(model: configuration.model(as: Float.self), train: data.train, val: data.val,
+                                    optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3),
+                                    options: SolverOptions(epochs: epochs, batchSize: 50, trainAccuracySamples: 100, seed: 3))
+            solver.record(try CheckpointData(data))
+            return solver
+        }
+        var whole = try solver(epochs: 2)
+        try whole.train()
+        var first = try solver(epochs: 1)
+        first.checkpointPath = folder + "/model.safetensors"
+        try first.train()
+
+        let (status, output) = try VisualizeCommandTests.run(["train", "--resume", "--checkpoint", folder + "/model.safetensors",
+                                                              "--epochs", "2", "-o", folder])
+        #expect(status == 0, "\(output)")
+        let resumed = try Checkpoint.read(folder + "/model.safetensors")
+        #expect(resumed.metadata["solver.epoch"] == "2" && resumed.metadata["model.kind"] == "sequential")
+        for (name, tensor) in whole.model.parameters {
+            #expect(resumed.tensor("params." + name, as: Float.self)?.scalars == tensor.scalars, "\(name)")
+        }
+    }
 }
