@@ -34,10 +34,17 @@ extension Checkpoint {
         guard file.metadata["format_version"] == registeredFormatVersion else {
             return try AnyModel(configuration(of: file, path: path))
         }
+        return AnyModel(try registeredNet(of: file, path: path, as: S.self, registry: registry))
+    }
+
+    /// The freshly initialized net that a format-2 checkpoint's family builds from its stored
+    /// configuration.
+    static func registeredNet<S: TensorScalar>(of file: SafetensorsFile, path: String, as _: S.Type,
+                                               registry: ModelRegistry) throws -> Sequential<S> {
         guard let kind = file.metadata["model.kind"], let configuration = file.metadata["model.configuration"] else {
             throw CheckpointError.corrupt(path: path, detail: "a format \(registeredFormatVersion) checkpoint needs metadata model.kind and model.configuration")
         }
-        do { return AnyModel(try registry.model(kind: kind, configuration: configuration, as: S.self)) } catch {
+        do { return try registry.model(kind: kind, configuration: configuration, as: S.self) } catch {
             throw CheckpointError.incompatible(path: path, detail: "metadata model.kind \(kind) with its model.configuration does not build a model: \(error)")
         }
     }
@@ -72,13 +79,8 @@ extension Checkpoint {
     public static func loadRegisteredModel<S: TensorScalar>(from file: SafetensorsFile, path: String, as _: S.Type = S.self,
                                                             latest: Bool = false, allowNonfinite: Bool = false,
                                                             registry: ModelRegistry = .shared) throws -> Sequential<S> {
-        guard let kind = file.metadata["model.kind"], let configuration = file.metadata["model.configuration"] else {
-            throw CheckpointError.corrupt(path: path, detail: "a format \(registeredFormatVersion) checkpoint needs metadata model.kind and model.configuration")
-        }
-        var model: Sequential<S>
-        do { model = try registry.model(kind: kind, configuration: configuration, as: S.self) } catch {
-            throw CheckpointError.incompatible(path: path, detail: "metadata model.kind \(kind) with its model.configuration does not build a model: \(error)")
-        }
+        var model = try registeredNet(of: file, path: path, as: S.self, registry: registry)
+        let kind = file.metadata["model.kind"] ?? ""  // present: registeredNet checked it
         let prefix = latest || !file.names.contains(where: { $0.hasPrefix("best.params.") }) ? "" : "best."
         var parameters = model.parameters, buffers = model.buffers
         try checkTensors(file, prefix: prefix, parameters: shapes(parameters), buffers: shapes(buffers), kind: kind,
