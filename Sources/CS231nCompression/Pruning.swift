@@ -75,7 +75,7 @@ public enum Pruning {
 /// A model whose pruned weights stay zero while it trains: the gradients of pruned weights are
 /// zeroed, and since every update rule's moments start at zero in a fresh optimizer, no update
 /// ever moves a pruned weight. The L2 term cannot either: its gradient at a zero weight is zero.
-public struct PrunedModel<Base: Model>: Model {
+public struct PrunedModel<Base: Model>: ModelWrapper {
     public typealias Scalar = Base.Scalar
 
     public var base: Base
@@ -87,23 +87,6 @@ public struct PrunedModel<Base: Model>: Model {
         self.base = base
         self.masks = masks
         try Pruning.apply(masks, to: &self.base.parameters)
-    }
-
-    public var configuration: ModelConfiguration { base.configuration }
-
-    public var parameters: ParameterStore<Scalar> {
-        get { base.parameters }
-        _modify { yield &base.parameters }
-    }
-
-    public var buffers: ParameterStore<Scalar> {
-        get { base.buffers }
-        set { base.buffers = newValue }
-    }
-
-    public var trainingSteps: Int {
-        get { base.trainingSteps }
-        set { base.trainingSteps = newValue }
     }
 
     public mutating func loss(_ x: Tensor<Scalar>, _ y: [Int]) throws -> (loss: Scalar, gradients: ParameterStore<Scalar>) {

@@ -125,6 +125,8 @@ public struct DropoutLayer<S: TensorScalar>: Layer {
 
     public var summary: String { "dropout p=\(keepProbability)" }
 
+    public var isIdentityWhenTesting: Bool { true }
+
     public func plan(inputShape: [Int]) throws -> LayerPlan {
         _ = try checked(keepProbability, in: 0...1, excludingLower: true, field: "keepProbability", layer: "DropoutLayer")
         return LayerPlan(outputShape: inputShape)
@@ -141,5 +143,59 @@ public struct DropoutLayer<S: TensorScalar>: Layer {
     public func backward(_ dout: Tensor<S>, cache: Cache, needs: GradientNeeds, context: LayerContext) throws
         -> (dx: Tensor<S>?, gradients: ParameterStore<S>) {
         (needs.contains(.input) ? try Dropout.backward(dout, cache) : nil, ParameterStore())
+    }
+}
+
+/// `LayerNorm` as a layer: each example's D features normalized by their own mean and
+/// variance, then scaled by γ and shifted by β; training and testing compute the same.
+public struct LayerNormLayer<S: TensorScalar>: Layer {
+    public typealias Scalar = S
+    public typealias Cache = LayerNorm.Cache<S>
+
+    public let epsilon: Double
+    /// (D)
+    public var gamma = Tensor<S>.zeros([0])
+    /// (D)
+    public var beta = Tensor<S>.zeros([0])
+
+    public init(epsilon: Double = 1e-5) { self.epsilon = epsilon }
+
+    public var summary: String { "layernorm" }
+
+    public var parameters: ParameterStore<S> {
+        get { ParameterStore([("gamma", gamma), ("beta", beta)]) }
+        set { replace(from: newValue, ["gamma": \.gamma, "beta": \.beta]) }
+    }
+
+    public func plan(inputShape: [Int]) throws -> LayerPlan {
+        let name = "LayerNormLayer"
+        _ = try checked(epsilon, in: 0...1, excludingLower: true, field: "epsilon", layer: name)
+        guard inputShape.count == 1 else {
+            throw TensorError.invalidArgument(operation: name, detail: "input shape \(describeShape(inputShape)) is not (D)")
+        }
+        let features = try checked(inputShape[0], in: 1...maximumLayerDimension, field: "features", layer: name)
+        return LayerPlan(outputShape: inputShape, parameters: ["gamma": [features], "beta": [features]])
+    }
+
+    public mutating func build(inputShape: [Int], using _: inout RandomGenerator) throws -> [Int] {
+        let plan = try plan(inputShape: inputShape)
+        (gamma, beta) = (.ones(inputShape), .zeros(inputShape))
+        return plan.outputShape
+    }
+
+    /// out (N, D) from x (N, D).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public mutating func forward(_ x: Tensor<S>, context: inout LayerContext) throws -> (out: Tensor<S>, cache: Cache) {
+        try LayerNorm.forward(x, gamma: gamma, beta: beta, epsilon: S(epsilon))
+    }
+
+    /// dx (N, D), dγ and dβ (D).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func backward(_ dout: Tensor<S>, cache: Cache, needs: GradientNeeds, context: LayerContext) throws
+        -> (dx: Tensor<S>?, gradients: ParameterStore<S>) {
+        let (dx, dgamma, dbeta) = try LayerNorm.backward(dout, cache)
+        return (needs.contains(.input) ? dx : nil, Self.named(["gamma": dgamma, "beta": dbeta]))
     }
 }

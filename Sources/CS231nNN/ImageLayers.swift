@@ -136,6 +136,11 @@ public struct BatchNormLayer<S: TensorScalar>: Layer {
 
     public var summary: String { "batchnorm" }
 
+    public var parameters: ParameterStore<S> {
+        get { ParameterStore([("gamma", gamma), ("beta", beta)]) }
+        set { replace(from: newValue, ["gamma": \.gamma, "beta": \.beta]) }
+    }
+
     public func plan(inputShape: [Int]) throws -> LayerPlan {
         let name = "BatchNormLayer"
         _ = try checked(momentum, in: 0...1, field: "momentum", layer: name)
@@ -154,14 +159,6 @@ public struct BatchNormLayer<S: TensorScalar>: Layer {
         (gamma, beta) = (.ones([features]), .zeros([features]))
         state = BatchNormState(features: features, momentum: S(momentum), epsilon: S(epsilon))
         return plan.outputShape
-    }
-
-    public var parameters: ParameterStore<S> {
-        get { ParameterStore([("gamma", gamma), ("beta", beta)]) }
-        set {
-            if let value = newValue["gamma"] { gamma = value }
-            if let value = newValue["beta"] { beta = value }
-        }
     }
 
     public var buffers: ParameterStore<S> {
@@ -185,9 +182,6 @@ public struct BatchNormLayer<S: TensorScalar>: Layer {
     public func backward(_ dout: Tensor<S>, cache: Cache, needs: GradientNeeds, context: LayerContext) throws
         -> (dx: Tensor<S>?, gradients: ParameterStore<S>) {
         let (dx, dgamma, dbeta) = try BatchNorm.backward(dout, cache, needs: needs)
-        var gradients = ParameterStore<S>()
-        gradients["gamma"] = dgamma
-        gradients["beta"] = dbeta
-        return (dx, gradients)
+        return (dx, Self.named(["gamma": dgamma, "beta": dbeta]))
     }
 }

@@ -5,9 +5,12 @@ public struct InspectedLayer: Sendable, Equatable, CustomStringConvertible {
     public let shape: [Int]
     /// What the layer computes, for listings ("conv 7x7 + ReLU").
     public let summary: String
+    /// Whether a test-mode pass leaves its input as it is (dropout), so that its activations
+    /// are its predecessor's.
+    public let isIdentityWhenTesting: Bool
 
-    public init(name: String, shape: [Int], summary: String) {
-        self.name = name; self.shape = shape; self.summary = summary
+    public init(name: String, shape: [Int], summary: String, isIdentityWhenTesting: Bool = false) {
+        self.name = name; self.shape = shape; self.summary = summary; self.isIdentityWhenTesting = isIdentityWhenTesting
     }
 
     /// Channels of a (C, H, W) layer, units of a flat one.
@@ -31,11 +34,15 @@ public struct ForwardTrace<S: TensorScalar> {
     @usableFromInline let backwardFrom: (Int, Tensor<S>, ReLUBackwardRule) throws -> Tensor<S>
     /// Who traced, for error messages ("ThreeLayerConvNet").
     public let model: String
+    /// The ReLU backward rules its way back offers: all of them, or the standard gradient alone
+    /// for a net whose nonlinearities are not ReLUs (guided backprop and the deconvnet are
+    /// defined at ReLUs).
+    public let rules: [ReLUBackwardRule]
 
     @inlinable
-    public init(model: String, layers: [InspectedLayer], input: Tensor<S>, activations: @escaping (Int) throws -> Tensor<S>,
-                backward: @escaping (Int, Tensor<S>, ReLUBackwardRule) throws -> Tensor<S>) {
-        self.model = model; self.layers = layers; self.input = input
+    public init(model: String, layers: [InspectedLayer], input: Tensor<S>, rules: [ReLUBackwardRule] = ReLUBackwardRule.allCases,
+                activations: @escaping (Int) throws -> Tensor<S>, backward: @escaping (Int, Tensor<S>, ReLUBackwardRule) throws -> Tensor<S>) {
+        self.model = model; self.layers = layers; self.input = input; self.rules = rules
         activationsAt = activations; backwardFrom = backward
     }
 
@@ -78,6 +85,14 @@ public protocol InspectableModel: Model {
 }
 
 extension InspectableModel {
+    /// The layer whose activations serve as an image's code by default (feature-space
+    /// neighbours, t-SNE): the last before the scores that a test-mode pass does not leave as
+    /// it is, or the scores of a net that has no other layer.
+    public var defaultCodeLayer: String {
+        let layers = inspectableLayers
+        return layers.dropLast().last { !$0.isIdentityWhenTesting }?.name ?? layers.last?.name ?? "scores"
+    }
+
     /// The activations of `layer` for a batch.
     @inlinable
     public func activations(_ x: Tensor<Scalar>, layer: String) throws -> Tensor<Scalar> {

@@ -61,6 +61,8 @@ public protocol Layer<Scalar>: Sendable {
 
     /// What the layer computes, for listings ("affine 100 + ReLU").
     var summary: String { get }
+    /// Whether a test-mode forward returns its input unchanged (dropout; false by default).
+    var isIdentityWhenTesting: Bool { get }
 
     /// The output shape and the parameters for one example of `inputShape`, with every size
     /// checked against its valid range and every product against overflow; allocates nothing.
@@ -88,6 +90,8 @@ public protocol Layer<Scalar>: Sendable {
 
 /// The defaults of a layer without parameters or buffers: nothing to create, store or regularize.
 extension Layer {
+    public var isIdentityWhenTesting: Bool { false }
+
     public mutating func build(inputShape: [Int], using _: inout RandomGenerator) throws -> [Int] {
         try plan(inputShape: inputShape).outputShape
     }
@@ -132,20 +136,30 @@ public protocol WeightAndBiasLayer: Layer {
 extension WeightAndBiasLayer {
     public var parameters: ParameterStore<Scalar> {
         get { ParameterStore([("weight", weight), ("bias", bias)]) }
-        set {
-            if let value = newValue["weight"] { weight = value }
-            if let value = newValue["bias"] { bias = value }
-        }
+        set { replace(from: newValue, ["weight": \.weight, "bias": \.bias]) }
     }
 
     public var regularizedParameters: [String] { ["weight"] }
 
-    /// The gradients a backward returns, under the parameters' names (nil ones left out).
     static func gradients(weight: Tensor<Scalar>?, bias: Tensor<Scalar>?) -> ParameterStore<Scalar> {
-        var gradients = ParameterStore<Scalar>()
-        gradients["weight"] = weight
-        gradients["bias"] = bias
-        return gradients
+        named(["weight": weight, "bias": bias])
+    }
+}
+
+extension Layer {
+    /// Sets each field whose local name `store` holds; the others keep their tensors.
+    mutating func replace(from store: ParameterStore<Scalar>, _ fields: KeyValuePairs<String, WritableKeyPath<Self, Tensor<Scalar>>>) {
+        for (name, field) in fields {
+            if let value = store[name] { self[keyPath: field] = value }
+        }
+    }
+
+    /// The gradients a backward returns, under the parameters' local names in this order (nil
+    /// ones, not asked for, left out).
+    static func named(_ gradients: KeyValuePairs<String, Tensor<Scalar>?>) -> ParameterStore<Scalar> {
+        var store = ParameterStore<Scalar>()
+        for (name, gradient) in gradients { store[name] = gradient }
+        return store
     }
 }
 

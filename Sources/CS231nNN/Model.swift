@@ -62,6 +62,37 @@ extension Model {
     }
 }
 
+/// A model built around another, `base`, which it changes in part (pruning masks, the course's
+/// names for a `Sequential`): what it does not change, it forwards. A conformance declares
+/// `loss` and `scores` itself, specialized for Float and Double as every model's are.
+public protocol ModelWrapper: Model where Scalar == Base.Scalar {
+    associatedtype Base: Model
+    var base: Base { get set }
+}
+
+extension ModelWrapper {
+    @inlinable
+    public var configuration: ModelConfiguration { base.configuration }
+
+    @inlinable
+    public var parameters: ParameterStore<Scalar> {
+        get { base.parameters }
+        _modify { yield &base.parameters }
+    }
+
+    @inlinable
+    public var buffers: ParameterStore<Scalar> {
+        get { base.buffers }
+        set { base.buffers = newValue }
+    }
+
+    @inlinable
+    public var trainingSteps: Int {
+        get { base.trainingSteps }
+        set { base.trainingSteps = newValue }
+    }
+}
+
 /// What a model is and its hyper-parameters, stored as JSON in checkpoints.
 public struct ModelConfiguration: Codable, Sendable, Equatable {
     /// "two-layer" or "fully-connected" (conv nets add their own kinds).

@@ -11,16 +11,19 @@ import Foundation
 /// `BatchNorm` as the course's nets: inputs arrive as NCHW batches and are transposed once. Scores at test time average the horizontally flipped view (test-time augmentation,
 /// option "tta" 1) and, at level 2, the views translated by one pixel.
 ///
-/// Parameters: "whiten.bias", "g<i>.conv1", "g<i>.norm1.beta", "g<i>.conv2", "g<i>.norm2.beta",
-/// "head" (width × classes). Buffers: "whiten.weight" and each norm's running mean and variance.
+/// Its tensors are typed fields, `parameterTensors` and `bufferTensors`; `parameters` names them
+/// "whiten.bias", "g<i>.conv1", "g<i>.norm1.beta", "g<i>.conv2", "g<i>.norm2.beta", "head"
+/// (width × classes), and `buffers` "whiten.weight" and each norm's running mean and variance.
 public struct ModernConvNet<S: TensorScalar>: Model {
     public typealias Scalar = S
 
     public static var kind: String { "cnn" }
 
     public let configuration: ModelConfiguration
-    public var parameters = ParameterStore<S>()
-    public var buffers = ParameterStore<S>()
+    /// The trained tensors (`parameters` names them).
+    public var parameterTensors: ParameterTensors
+    /// The saved, untrained tensors (`buffers` names them).
+    public var bufferTensors: BufferTensors
     public var trainingSteps = 0
     public let widths: [Int]
     /// Label smoothing ε of the training loss (summed over the batch, as airbench).
@@ -117,40 +120,47 @@ public struct ModernConvNet<S: TensorScalar>: Model {
                                                   stride: h, layout: .nhwc)
         groups = built.map { (conv1: $0.0, pool: $0.1, conv2: $0.2) }
         headPool = h
-        initializeParameters()
+        (parameterTensors, bufferTensors) = Self.initialTensors(seed: c.seed, whiten: whiten, groups: groups, widths: widths,
+                                                                  classes: c.classes)
     }
 
     /// PyTorch's defaults, as airbench keeps them: convolutions and the head uniform in
     /// ±1/√fan-in, then each group conv's first C_in filters set to the identity (dirac), so
     /// that the net starts close to passing its input through.
-    mutating func initializeParameters() {
-        var generator = RandomGenerator(seed: configuration.seed, stream: .initialization)
+    static func initialTensors(seed: UInt64, whiten: ConvGeometry,
+                               groups: [(conv1: ConvGeometry, pool: ConvGeometry, conv2: ConvGeometry)], widths: [Int],
+                               classes: Int)
+        -> (ParameterTensors, BufferTensors) {
+        var generator = RandomGenerator(seed: seed, stream: .initialization)
         func uniform(_ shape: [Int], fanIn: Int) -> Tensor<S> {
             let bound = 1 / Double(fanIn).squareRoot()
             let values = (0..<shape.reduce(1, *)).map { _ in S(bound * (2 * generator.nextUniform() - 1)) }
             return try! Tensor(shape: shape, scalars: values)
         }
-        buffers["whiten.weight"] = uniform([whitenFilters, whiten.channels, whiten.kernelHeight, whiten.kernelWidth],
-                                           fanIn: whiten.patchSize)
-        parameters["whiten.bias"] = .zeros([whitenFilters])
-        for (index, group) in groups.enumerated() {
-            let width = widths[index]
-            for (slot, conv) in [("1", group.conv1), ("2", group.conv2)] {
-                var filters = uniform([width, conv.channels, conv.kernelHeight, conv.kernelWidth], fanIn: conv.patchSize)
-                filters.withUnsafeMutableBufferPointer { w in
-                    let (c, taps) = (conv.channels, conv.kernelHeight * conv.kernelWidth)
-                    for f in 0..<Swift.min(width, c) {
-                        (w.baseAddress! + f * c * taps).update(repeating: 0, count: c * taps)
-                        w[(f * c + f) * taps + taps / 2] = 1
-                    }
+        func dirac(_ conv: ConvGeometry, width: Int) -> Tensor<S> {
+            var filters = uniform([width, conv.channels, conv.kernelHeight, conv.kernelWidth], fanIn: conv.patchSize)
+            filters.withUnsafeMutableBufferPointer { w in
+                let (c, taps) = (conv.channels, conv.kernelHeight * conv.kernelWidth)
+                for f in 0..<Swift.min(width, c) {
+                    (w.baseAddress! + f * c * taps).update(repeating: 0, count: c * taps)
+                    w[(f * c + f) * taps + taps / 2] = 1
                 }
-                parameters["g\(index + 1).conv\(slot)"] = filters
-                parameters["g\(index + 1).norm\(slot).beta"] = .zeros([width])
-                buffers["g\(index + 1).norm\(slot).running_mean"] = .zeros([width])
-                buffers["g\(index + 1).norm\(slot).running_var"] = .ones([width])
             }
+            return filters
         }
-        parameters["head"] = uniform([widths.last!, configuration.classes], fanIn: widths.last!)
+        let whitenFilters = whiten.patchSize * 2
+        let whitenWeight = uniform([whitenFilters, whiten.channels, whiten.kernelHeight, whiten.kernelWidth], fanIn: whiten.patchSize)
+        var groupParameters: [GroupParameters] = [], groupBuffers: [GroupStatistics] = []
+        for (group, width) in zip(groups, widths) {
+            let conv1 = dirac(group.conv1, width: width), conv2 = dirac(group.conv2, width: width)
+            groupParameters.append(GroupParameters(conv1: conv1, norm1Beta: .zeros([width]), conv2: conv2, norm2Beta: .zeros([width])))
+            groupBuffers.append(GroupStatistics(norm1Mean: .zeros([width]), norm1Variance: .ones([width]),
+                                                norm2Mean: .zeros([width]), norm2Variance: .ones([width])))
+        }
+        let last = widths.last ?? 0
+        let head = uniform([last, classes], fanIn: last)
+        return (ParameterTensors(whitenBias: .zeros([whitenFilters]), groups: groupParameters, head: head),
+                BufferTensors(whitenWeight: whitenWeight, groups: groupBuffers))
     }
 
     /// The whitening bias settles in the first epochs and then stays put, as in airbench.
@@ -170,11 +180,12 @@ public struct ModernConvNet<S: TensorScalar>: Model {
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
         trainingSteps += 1
         let caches = try forward(x, mode: .train)
-        for (name, statistic) in caches.runningStatistics { buffers[name] = statistic }
+        bufferTensors.groups = caches.runningStatistics
         let (loss, dscores) = try SoftmaxLoss.forwardBackward(caches.scores, labels: y, smoothing: S(labelSmoothing),
                                                               reduction: lossReduction)
         let gradients = try backward(dscores, from: groups.count + 1, caches, needs: .parameters).gradients
-        return (loss, ParameterStore(parameters.names.map { ($0, gradients[$0]!) }))
+        guard let gradients else { throw TensorError.invalidArgument(operation: "ModernConvNet", detail: "the backward returned no gradients") }
+        return (loss, gradients.store)
     }
 
     /// Test-mode scores, averaged over the test-time views.
@@ -218,12 +229,12 @@ extension ModernConvNet {
         @usableFromInline var groups: [GroupCache]
         @usableFromInline var headPool: MaxPool2D.Cache<S>
         @usableFromInline var features: Tensor<S>
-        /// Training's new running means and variances, by buffer name.
-        @usableFromInline var runningStatistics: [(String, Tensor<S>)]
+        /// Training's new running means and variances (empty when testing).
+        @usableFromInline var runningStatistics: [GroupStatistics]
 
         @inlinable
         init(scores: Tensor<S>, whitened: Conv2D.Cache<S>, groups: [GroupCache], headPool: MaxPool2D.Cache<S>,
-             features: Tensor<S>, runningStatistics: [(String, Tensor<S>)]) {
+             features: Tensor<S>, runningStatistics: [GroupStatistics]) {
             self.scores = scores; self.whitened = whitened; self.groups = groups; self.headPool = headPool
             self.features = features; self.runningStatistics = runningStatistics
         }
@@ -236,28 +247,28 @@ extension ModernConvNet {
                 detail: "input \(describeShape(x.shape)) for a net over images of \(describeShape(configuration.inputShape)) (N, C, H, W)")
         }
         let n = x.shape[0]
-        var (activation, whitenCache) = try Conv2D.forward(ImageLayout.nchw.convert(x, to: .nhwc), buffers["whiten.weight"]!,
-                                                           parameters["whiten.bias"]!, geometry: whiten,
+        var (activation, whitenCache) = try Conv2D.forward(ImageLayout.nchw.convert(x, to: .nhwc), bufferTensors.whitenWeight,
+                                                           parameterTensors.whitenBias, geometry: whiten,
                                                            epilogue: Conv2D.Epilogue(activation: .gelu))
         var groupCaches: [GroupCache] = []
         var states = batchNormStates()
         for (index, group) in groups.enumerated() {
-            let name = "g\(index + 1)"
-            let (pooled, conv1) = try Conv2D.forward(activation, parameters["\(name).conv1"]!, nil, geometry: group.conv1,
+            let weights = parameterTensors.groups[index]
+            let (pooled, conv1) = try Conv2D.forward(activation, weights.conv1, nil, geometry: group.conv1,
                                                      epilogue: Conv2D.Epilogue(pool: group.pool))
-            let (hidden, norm1) = try BatchNorm.forward(pooled, gamma: nil, beta: parameters["\(name).norm1.beta"]!,
+            let (hidden, norm1) = try BatchNorm.forward(pooled, gamma: nil, beta: weights.norm1Beta,
                                                         state: &states[2 * index], mode: mode, layout: .nhwc, activation: .gelu,
                                                         layer: "group \(index + 1) norm1")
-            let (convolved, conv2) = try Conv2D.forward(hidden, parameters["\(name).conv2"]!, nil, geometry: group.conv2)
+            let (convolved, conv2) = try Conv2D.forward(hidden, weights.conv2, nil, geometry: group.conv2)
             let norm2: BatchNorm.Cache<S>
-            (activation, norm2) = try BatchNorm.forward(convolved, gamma: nil, beta: parameters["\(name).norm2.beta"]!,
+            (activation, norm2) = try BatchNorm.forward(convolved, gamma: nil, beta: weights.norm2Beta,
                                                         state: &states[2 * index + 1], mode: mode, layout: .nhwc, activation: .gelu,
                                                         layer: "group \(index + 1) norm2")
             groupCaches.append(GroupCache(conv1: conv1, norm1: norm1, conv2: conv2, norm2: norm2, output: activation))
         }
         let (pooled, headCache) = try MaxPool2D.forward(activation, geometry: headPoolGeometry)
         let features = try pooled.reshaped([n, widths.last!])
-        let scores = try matmul(features, parameters["head"]!) * S(outputScale)
+        let scores = try matmul(features, parameterTensors.head) * S(outputScale)
         let statistics = mode == .train ? runningStatistics(states) : []
         return Caches(scores: scores, whitened: whitenCache, groups: groupCaches,
                       headPool: headCache, features: features, runningStatistics: statistics)
@@ -269,42 +280,39 @@ extension ModernConvNet {
     /// filters are frozen); inspection wants the input's gradient (NCHW) instead.
     @inlinable
     func backward(_ upstream: Tensor<S>, from layer: Int, _ caches: Caches, needs: GradientNeeds) throws
-        -> (dx: Tensor<S>?, gradients: [String: Tensor<S>]) {
+        -> (dx: Tensor<S>?, gradients: ParameterTensors?) {
         let parameters = needs.intersection(.parameters), through = parameters.union(.input)
-        var gradients: [String: Tensor<S>] = [:]
+        var head: Tensor<S>?, groupGradients: [GroupParameters] = []
         var d = upstream
         if layer == groups.count + 1 {
             let scaled = upstream * S(outputScale)
-            if !parameters.isEmpty { gradients["head"] = try matmul(caches.features, scaled, transposeA: true) }
-            let dfeatures = try matmul(scaled, self.parameters["head"]!, transposeB: true)
+            if !parameters.isEmpty { head = try matmul(caches.features, scaled, transposeA: true) }
+            let dfeatures = try matmul(scaled, parameterTensors.head, transposeB: true)
             d = try MaxPool2D.backward(dfeatures.reshaped([upstream.shape[0], 1, 1, widths.last!]), caches.headPool)
         }
         for (index, cache) in caches.groups.enumerated().reversed() where index < layer {
-            let name = "g\(index + 1)"
             let (dconv2, _, dbeta2) = try BatchNorm.backward(d, cache.norm2, needs: [.input, .biases])
             let (dhidden, dw2, _) = try Conv2D.backward(dconv2!, cache.conv2, needs: through)
             let (dpooled, _, dbeta1) = try BatchNorm.backward(dhidden!, cache.norm1, needs: [.input, .biases])
             let (dinput, dw1, _) = try Conv2D.backward(dpooled!, cache.conv1, needs: through)
-            if !parameters.isEmpty {
-                (gradients["\(name).norm2.beta"], gradients["\(name).conv2"]) = (dbeta2, dw2)
-                (gradients["\(name).norm1.beta"], gradients["\(name).conv1"]) = (dbeta1, dw1)
+            if let dw1, let dbeta1, let dw2, let dbeta2, !parameters.isEmpty {
+                groupGradients.insert(GroupParameters(conv1: dw1, norm1Beta: dbeta1, conv2: dw2, norm2Beta: dbeta2), at: 0)
             }
             d = dinput!
         }
         let (dx, _, dbias) = try Conv2D.backward(d, caches.whitened, needs: parameters.isEmpty ? .input : .biases)
-        gradients["whiten.bias"] = dbias
+        var gradients: ParameterTensors?
+        if let dbias, let head { gradients = ParameterTensors(whitenBias: dbias, groups: groupGradients, head: head) }
         return (try dx.map { try ImageLayout.nhwc.convert($0, to: .nchw) }, gradients)
     }
 
     @inlinable
     func batchNormStates() -> [BatchNormState<S>] {
-        groups.indices.flatMap { index in
-            ["1", "2"].map { slot in
-                let name = "g\(index + 1).norm\(slot)"
+        bufferTensors.groups.flatMap { group in
+            [(group.norm1Mean, group.norm1Variance), (group.norm2Mean, group.norm2Variance)].map { mean, variance in
                 var state = BatchNormState<S>(features: 1, momentum: S(batchNormMomentum), epsilon: S(batchNormEpsilon),
                                               unbiasedRunningVariance: true)
-                state.runningMean = buffers["\(name).running_mean"]!
-                state.runningVariance = buffers["\(name).running_var"]!
+                (state.runningMean, state.runningVariance) = (mean, variance)
                 state.replicas = batchNormReplicas
                 return state
             }
@@ -312,10 +320,10 @@ extension ModernConvNet {
     }
 
     @inlinable
-    func runningStatistics(_ states: [BatchNormState<S>]) -> [(String, Tensor<S>)] {
-        states.enumerated().flatMap { index, state in
-            let name = "g\(index / 2 + 1).norm\(index % 2 + 1)"
-            return [("\(name).running_mean", state.runningMean), ("\(name).running_var", state.runningVariance)]
+    func runningStatistics(_ states: [BatchNormState<S>]) -> [GroupStatistics] {
+        stride(from: 0, to: states.count, by: 2).map { index in
+            GroupStatistics(norm1Mean: states[index].runningMean, norm1Variance: states[index].runningVariance,
+                            norm2Mean: states[index + 1].runningMean, norm2Variance: states[index + 1].runningVariance)
         }
     }
 }

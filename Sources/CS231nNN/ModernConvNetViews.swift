@@ -56,7 +56,7 @@ extension ModernConvNet {
                 filters[(features + e) * features + i] = -value
             }
         }
-        buffers["whiten.weight"] = try Tensor(shape: [2 * features, g.channels, k, k], scalars: filters)
+        bufferTensors.whitenWeight = try Tensor(shape: [2 * features, g.channels, k, k], scalars: filters)
     }
 
     /// Each image mirrored left to right.
@@ -117,7 +117,7 @@ extension ModernConvNet: InspectableModel {
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
         let caches = try forward(x, mode: .test)
         let last = groups.count + 1
-        return ForwardTrace(model: "ModernConvNet", layers: inspectableLayers, input: x, activations: { layer in
+        return ForwardTrace(model: "ModernConvNet", layers: inspectableLayers, input: x, rules: [.standard], activations: { layer in
             switch layer {
             case 0: try ImageLayout.nhwc.convert(caches.groups[0].conv1.x, to: .nchw)
             case last: caches.scores

@@ -13,7 +13,8 @@ public enum ClassificationLoss: String, Codable, Sendable, CaseIterable {
 /// A net as an ordered list of named layers, each feeding the next, with a classification loss
 /// on the last one's output: the course's nets in a few lines, and a user's own.
 ///
-/// Its parameters are the layers' own, named `<layer>.<param>` (`conv1.weight`, `fc2.bias`);
+/// Its parameters are the layers' own, named `<layer>.<param>` (`conv1.weight`, `fc2.bias`)
+/// unless `storedNames` gives another name (the course nets keep CS231n's `W1`, `b1`, `gamma1`);
 /// the initial weights come from one generator seeded by `seed`, drawn in layer order. The
 /// Solver trains it as any `Model`; `trace` looks inside by layer name.
 public struct Sequential<S: TensorScalar>: Model, Sendable {
@@ -37,12 +38,16 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
     public var trainingSteps = 0
     /// The registered family that built this net and its configuration, which checkpoints store.
     public internal(set) var family: ModelFamilyRecord?
+    /// The names parameters, buffers and gradients go by instead of `<layer>.<param>`, keyed by
+    /// that qualified name (`["fc1.weight": "W1"]`); names not in it are the qualified ones.
+    public let storedNames: [String: String]
 
     /// Builds `layers`, in order, for examples of `inputShape`. Every layer is planned first and
     /// the parameter count checked against `maximumParameterCount`; nothing is allocated for
-    /// a net that would not fit.
+    /// a net that would not fit. `storedNames` renames qualified parameter and buffer names;
+    /// every name it gives must be new and unique.
     public init(inputShape: [Int], layers: [(name: String, layer: any Layer<S>)], loss: ClassificationLoss = .softmax,
-                regularization: Double = 0, seed: UInt64 = 0) throws {
+                regularization: Double = 0, seed: UInt64 = 0, storedNames: [String: String] = [:]) throws {
         guard !layers.isEmpty else { throw TensorError.invalidArgument(operation: "Sequential", detail: "has no layers") }
         _ = try checked(regularization, in: 0...1e6, field: "regularization", layer: "Sequential")
         var seen = Set<String>(), shape = inputShape, total = 0
@@ -66,6 +71,8 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
             throw TensorError.invalidArgument(operation: "Sequential",
                 detail: "the last layer's output \(describeShape(shape)) is not the class scores (C)")
         }
+        try Self.checkStoredNames(storedNames, layers: layers, inputShape: inputShape)
+        self.storedNames = storedNames
         var generator = RandomGenerator(seed: seed, stream: .initialization)
         shape = inputShape
         entries = []
@@ -77,6 +84,31 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
         self.loss = loss
         self.regularization = regularization
         self.seed = seed
+    }
+
+    /// The name a layer's parameter or buffer `local` goes by.
+    func storedName(layer: String, _ local: String) -> String {
+        let qualified = layer + "." + local
+        return storedNames[qualified] ?? qualified
+    }
+
+    /// Every qualified name `storedNames` renames exists, and the stored names are all distinct.
+    private static func checkStoredNames(_ storedNames: [String: String], layers: [(name: String, layer: any Layer<S>)],
+                                         inputShape: [Int]) throws {
+        var shape = inputShape, qualified = Set<String>()
+        for (name, layer) in layers {
+            let plan = try layer.plan(inputShape: shape)
+            for local in Array(plan.parameters.keys) + Array(plan.buffers.keys) { qualified.insert(name + "." + local) }
+            shape = plan.outputShape
+        }
+        if let unknown = storedNames.keys.sorted().first(where: { !qualified.contains($0) }) {
+            throw TensorError.invalidArgument(operation: "Sequential",
+                detail: "storedNames renames \"\(unknown)\", which is no layer's parameter or buffer")
+        }
+        let stored = qualified.map { storedNames[$0] ?? $0 }
+        if stored.count != Set(stored).count {
+            throw TensorError.invalidArgument(operation: "Sequential", detail: "storedNames gives two parameters one name")
+        }
     }
 
     /// The number of classes: the size of the last layer's output.
@@ -111,24 +143,25 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
 
     /// The names of the parameters L2 regularizes (the weights).
     public var regularizedParameters: [String] {
-        entries.flatMap { entry in entry.layer.regularizedParameters.map { entry.name + "." + $0 } }
+        entries.flatMap { entry in entry.layer.regularizedParameters.map { storedName(layer: entry.name, $0) } }
     }
 
     func store(buffers: Bool) -> ParameterStore<S> {
         var store = ParameterStore<S>()
         for entry in entries {
-            for (name, tensor) in buffers ? entry.layer.buffers : entry.layer.parameters { store[entry.name + "." + name] = tensor }
+            for (name, tensor) in buffers ? entry.layer.buffers : entry.layer.parameters {
+                store[storedName(layer: entry.name, name)] = tensor
+            }
         }
         return store
     }
 
-    /// Hands each layer the tensors named `<layer>.<param>` in `store`; names of no layer are ignored.
+    /// Hands each layer the tensors stored under its names in `store`; names of no layer are ignored.
     mutating func assign(_ store: ParameterStore<S>, buffers: Bool) {
         for index in entries.indices {
-            let prefix = entries[index].name + "."
             var local = ParameterStore<S>()
             for (name, _) in buffers ? entries[index].layer.buffers : entries[index].layer.parameters {
-                local[name] = store[prefix + name]
+                local[name] = store[storedName(layer: entries[index].name, name)]
             }
             guard !local.isEmpty else { continue }
             if buffers { entries[index].layer.buffers = local } else { entries[index].layer.parameters = local }
@@ -175,7 +208,7 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
             let wantsInput = index > 0 || needs.contains(.input)
             let layerNeeds = needs.intersection(.parameters).union(wantsInput ? .input : [])
             let (dx, layerGradients) = try entries[index].layer.backwardErased(d, cache: caches[index], needs: layerNeeds, context: context)
-            for (name, tensor) in layerGradients { gradients[entries[index].name + "." + name] = tensor }
+            for (name, tensor) in layerGradients { gradients[storedName(layer: entries[index].name, name)] = tensor }
             if wantsInput, let dx { d = dx }
         }
         return needs.contains(.input) ? d : nil
@@ -224,7 +257,10 @@ extension Sequential: InspectableModel {
     /// Every named layer, input to scores, under the names the net was built with (the
     /// inspection tools look for the class scores under "scores": name the last layer so).
     public var inspectableLayers: [InspectedLayer] {
-        entries.map { InspectedLayer(name: $0.name, shape: $0.outputShape, summary: $0.layer.summary) }
+        entries.map {
+            InspectedLayer(name: $0.name, shape: $0.outputShape, summary: $0.layer.summary,
+                           isIdentityWhenTesting: $0.layer.isIdentityWhenTesting)
+        }
     }
 
     /// A test-mode forward pass keeping every layer's output and cache: activations by layer

@@ -9,6 +9,7 @@ public enum LayerSpec: Codable, Sendable, Equatable {
                 weightScale: Double? = nil)
     case maxPool2D(size: Int = 2, stride: Int = 2)
     case batchNorm(momentum: Double = 0.9, epsilon: Double = 1e-5)
+    case layerNorm(epsilon: Double = 1e-5)
     case dropout(keepProbability: Double)
     case relu
     case flatten
@@ -23,6 +24,7 @@ public enum LayerSpec: Codable, Sendable, Equatable {
                            weightScale: weightScale)
         case let .maxPool2D(size, stride): MaxPool2DLayer<S>(size: size, stride: stride)
         case let .batchNorm(momentum, epsilon): BatchNormLayer<S>(momentum: momentum, epsilon: epsilon)
+        case let .layerNorm(epsilon): LayerNormLayer<S>(epsilon: epsilon)
         case let .dropout(keepProbability): DropoutLayer<S>(keepProbability: keepProbability)
         case .relu: ReLULayer<S>()
         case .flatten: FlattenLayer<S>()

@@ -1,10 +1,11 @@
 /// affine - ReLU - affine - softmax, CS231n's `TwoLayerNet`: parameters W1 (D, H), b1 (H),
 /// W2 (H, C), b2 (C). It is the one-hidden-layer case of `FullyConnectedNet`, with the
 /// course's small Gaussian initialization by default.
-public struct TwoLayerNet<S: TensorScalar>: Model {
+public struct TwoLayerNet<S: TensorScalar>: ModelWrapper {
     public typealias Scalar = S
 
-    @usableFromInline var net: FullyConnectedNet<S>
+    /// The net it is: fc1 (affine with the ReLU fused) and scores.
+    public var base: FullyConnectedNet<S>
 
     /// `weightScale` nil means He initialization (√(2/fan-in)).
     public init(inputSize: Int = 3072, hiddenSize: Int = 100, classes: Int = 10,
@@ -21,47 +22,28 @@ public struct TwoLayerNet<S: TensorScalar>: Model {
                 detail: "has one hidden layer and no normalization or dropout (got hidden \(configuration.hiddenSizes), "
                     + "\(configuration.normalization), keep \(configuration.keepProbability)); use FullyConnectedNet")
         }
-        net = try FullyConnectedNet(configuration: configuration)
-    }
-
-    @inlinable
-    public var configuration: ModelConfiguration { net.configuration }
-
-    @inlinable
-    public var parameters: ParameterStore<S> {
-        get { net.parameters }
-        _modify { yield &net.parameters }
-    }
-
-    public var buffers: ParameterStore<S> {
-        get { net.buffers }
-        set { net.buffers = newValue }
-    }
-
-    public var trainingSteps: Int {
-        get { net.trainingSteps }
-        set { net.trainingSteps = newValue }
+        base = try FullyConnectedNet(configuration: configuration)
     }
 
     @inlinable
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
-        try net.loss(x, y)
+        try base.loss(x, y)
     }
 
     @inlinable
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try net.scores(x) }
+    public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try base.scores(x) }
 }
 
 extension TwoLayerNet: InspectableModel {
     /// fc1 (the hidden layer after its ReLU) and scores.
-    public var inspectableLayers: [InspectedLayer] { net.inspectableLayers }
+    public var inspectableLayers: [InspectedLayer] { base.inspectableLayers }
 
     @inlinable
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> { try net.trace(x) }
+    public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> { try base.trace(x) }
 }

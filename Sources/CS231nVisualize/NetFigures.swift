@@ -133,12 +133,14 @@ public enum NetFigures {
     }
 
     /// One row per image: the image, then each of `maps` for its class in `classes` (usually
-    /// the true one): by default the saliency map, guided backprop and deconvnet.
+    /// the true one): by default the saliency map and the gradient under each other ReLU rule
+    /// the net offers (guided backprop and deconvnet; none for a net without ReLUs).
     public static func attributionComparison<M: InspectableModel>(_ model: M, _ x: Tensor<Float>, classes: [Int],
                                                                   pixels: InputPixels, classNames: [String], imageLabels: [String],
-                                                                  maps: [AttributionMap] = [.saliency, .gradient(.guided), .gradient(.deconvnet)])
+                                                                  maps chosen: [AttributionMap]? = nil)
         throws -> PNGImage where M.Scalar == Float {
         let trace = try model.trace(x)
+        let maps = chosen ?? [.saliency] + trace.rules.filter { $0 != .standard }.map { .gradient($0) }
         var gradients: [ReLUBackwardRule: [Float]] = [:]
         for case .gradient(let rule) in maps + (maps.contains(.saliency) ? [.gradient(.standard)] : []) where gradients[rule] == nil {
             gradients[rule] = try Attribution.classGradient(trace, classes: classes, rule: rule).scalars

@@ -103,7 +103,7 @@ struct VisualizeNeighboursCommand: ParsableCommand {
 
     func run() throws {
         let context = try VisualizeContext(source)
-        let layer = try context.checkedLayer(layer ?? context.codeLayer)
+        let layer = try context.checkedLayer(layer ?? context.model.defaultCodeLayer)
         let count = Swift.min(trainImages ?? context.train.count, context.train.count)
         guard k <= count else { throw ValidationError("--k \(k) is more than the \(count) training images searched (1...\(count))") }
         let database = try context.train.x.slice(0..<count)
@@ -142,13 +142,6 @@ struct VisualizeNeighboursCommand: ParsableCommand {
 
 extension VisualizeContext {
     /// `name` when the net has such a layer, else an error listing the layers there are.
-    /// The layer whose activations serve as an image's code by default: the one before the
-    /// scores, or the scores of a net that has no other layer.
-    var codeLayer: String {
-        let layers = model.inspectableLayers
-        return layers[Swift.max(0, layers.count - 2)].name
-    }
-
     func checkedLayer(_ name: String) throws -> String {
         if !model.inspectableLayers.contains(where: { $0.name == name }) { _ = try unit(layer: name, channel: 0, position: nil) }
         return name

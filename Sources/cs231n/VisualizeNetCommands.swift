@@ -12,7 +12,7 @@ struct VisualizeSaliencyCommand: ParsableCommand {
         abstract: "Saliency maps (|d score_y / d image|, max over channels) with guided backprop and deconvnet, per image.",
         discussion: """
             For each chosen validation image (default 0-7) and its true class y: the image, the saliency map, \
-            and the gradient of score_y with the guided-backprop and deconvnet ReLU rules. Writes saliency.png \
+            and the gradient of score_y with the guided-backprop and deconvnet ReLU rules (for a net with ReLUs). Writes saliency.png \
             (at most \(pictureRows) rows); --json prints the seconds the saliency maps took.
             """)
 
@@ -33,7 +33,7 @@ struct VisualizeSaliencyCommand: ParsableCommand {
                                                            imageLabels: indices.prefix(shown).map { "#\($0)" }), "saliency.png")
         guard raw != nil else { return }
         let trace = try context.model.trace(x)
-        let gradients = try ReLUBackwardRule.allCases.map {
+        let gradients = try trace.rules.map {
             ("gradient.\($0.rawValue)", try Attribution.classGradient(trace, classes: labels, rule: $0))
         }
         try context.writeRaw(raw, tensors: [("images", x), ("classes", Tensor(labels.map(Float.init))), ("saliency", saliency)] + gradients,

@@ -54,7 +54,7 @@ struct VisualizeTSNECommand: ParsableCommand {
 
     func run() throws {
         let context = try VisualizeContext(source)
-        let layer = try context.checkedLayer(layer ?? context.codeLayer)
+        let layer = try context.checkedLayer(layer ?? context.model.defaultCodeLayer)
         let images = split == .val ? context.val : context.train
         let indices = try chosenIndices(available: images.count)
         guard indices.count >= 2, perplexity < Double(indices.count) else {

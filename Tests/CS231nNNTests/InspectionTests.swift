@@ -76,7 +76,7 @@ import Testing
         var normalized = try FullyConnectedNet<Double>(inputShape: [12], hiddenSizes: [7, 5], classes: 3,
                                                        normalization: .batchnorm, weightScale: 0.5, seed: 2)
         _ = try normalized.loss(flat, [0, 1, 2])  // running statistics that are not the identity
-        #expect(normalized.inspectableLayers.map(\.name) == ["fc1", "fc2", "scores"])
+        #expect(normalized.inspectableLayers.map(\.name) == ["affine1", "norm1", "fc1", "affine2", "norm2", "fc2", "scores"])
         try expectTrueGradients("FullyConnectedNet batchnorm", normalized, flat)
         let twoLayer = try TwoLayerNet<Double>(inputSize: 12, hiddenSize: 6, classes: 3, weightScale: 0.5, seed: 3)
         try expectTrueGradients("TwoLayerNet", AnyModel(twoLayer), flat)

@@ -52,6 +52,23 @@ struct ModernConvNetTests {
                                            "g2.norm2.beta": 64, "g3.norm1.beta": 64, "g3.norm2.beta": 64])
     }
 
+    /// The typed fields and the named store are one set of tensors: names in checkpoint order,
+    /// an update through the store lands in the field, and the loss's gradients come named alike.
+    @Test func typedTensorsAreWhatTheStoreNames() throws {
+        var net = try tinyNet(Float.self)
+        let groups = net.widths.indices.flatMap { i in ["conv1", "norm1.beta", "conv2", "norm2.beta"].map { "g\(i + 1).\($0)" } }
+        #expect(net.parameters.names == ["whiten.bias"] + groups + ["head"])
+        #expect(net.parameters["g1.conv2"] == net.parameterTensors.groups[0].conv2)
+        #expect(net.buffers["g2.norm1.running_var"] == net.bufferTensors.groups[1].norm1Variance)
+        let head = net.parameterTensors.head
+        net.parameters["head"] = head * 2
+        #expect(net.parameterTensors.head == head * 2)
+        net.parameters = net.parameters.mapTensors { _, tensor in tensor * 0.5 }
+        #expect(net.parameterTensors.head == head)
+        let x = randomNormal([4, 3, 16, 16], seed: 6, as: Float.self)
+        #expect(try net.loss(x, [0, 1, 2, 3]).gradients.names == net.parameters.names)
+    }
+
     @Test func shapeErrorsNameTheLayer() {
         let message = thrownMessage { _ = try ModernConvNet<Float>(inputShape: [3, 6, 6]) }
         #expect(message.contains("group 3 pool") && message.contains("1×1"))

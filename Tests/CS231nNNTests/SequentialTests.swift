@@ -98,6 +98,54 @@ import Testing
         #expect(throws: TensorError.self) { try ModelRegistry.shared.model(kind: "no-such-net", configuration: json, as: Float.self) }
     }
 
+    /// `storedNames` renames parameters, buffers, gradients and the regularized list alike, and
+    /// refuses a name of no layer or two parameters under one name.
+    @Test func storedNamesRenameEveryPlaceAParameterAppears() throws {
+        let layers: [(name: String, layer: any Layer<Double>)] = [
+            ("affine1", AffineLayer(outputs: 5, weightScale: 0.3)), ("norm1", BatchNormLayer()), ("fc1", ReLULayer()),
+            ("scores", AffineLayer(outputs: 3, weightScale: 0.3)),
+        ]
+        let names = ["affine1.weight": "W1", "affine1.bias": "b1", "norm1.gamma": "gamma1", "norm1.running_var": "running_var1"]
+        var net = try Sequential<Double>(inputShape: [4], layers: layers, regularization: 0.1, seed: 2, storedNames: names)
+        #expect(net.parameters.names == ["W1", "b1", "gamma1", "norm1.beta", "scores.weight", "scores.bias"])
+        #expect(net.buffers.names == ["norm1.running_mean", "running_var1"])
+        #expect(net.regularizedParameters == ["W1", "scores.weight"])
+        var generator = RandomGenerator(seed: 5)
+        let x = smoothRandn([6, 4], using: &generator), y = [0, 1, 2, 0, 1, 2]
+        #expect(try net.loss(x, y).gradients.names == net.parameters.names)
+        try expectModelGradients("renamed", net, x, y)
+        var changed = net.parameters
+        changed["W1"] = .zeros([4, 5])
+        net.parameters = changed
+        #expect(net.entries[0].layer.parameters["weight"] == .zeros([4, 5]))
+        func refusal(_ storedNames: [String: String]) -> String {
+            do { _ = try Sequential<Double>(inputShape: [4], layers: layers, storedNames: storedNames); return "built" } catch { return "\(error)" }
+        }
+        #expect(refusal(["affine2.weight": "W2"]).contains("\"affine2.weight\", which is no layer's parameter"))
+        #expect(refusal(["affine1.weight": "scores.weight"]).contains("two parameters one name"))
+    }
+
+    /// The course's FullyConnectedNet is a Sequential under its names: fc1 is the hidden
+    /// layer's output after the ReLU, whatever comes between.
+    @Test(arguments: [Normalization.none, .batchnorm, .layernorm])
+    func fullyConnectedNetIsASequentialUnderTheCoursesNames(normalization: Normalization) throws {
+        let net = try FullyConnectedNet<Double>(inputShape: [3, 2, 2], hiddenSizes: [5, 4], classes: 3, normalization: normalization,
+                                                keepProbability: 0.8, seed: 1)
+        let norm = normalization == .none ? [] : ["gamma1", "beta1"], norm2 = normalization == .none ? [] : ["gamma2", "beta2"]
+        #expect(net.parameters.names == ["W1", "b1"] + norm + ["W2", "b2"] + norm2 + ["W3", "b3"])
+        #expect(net.buffers.names == (normalization == .batchnorm ? ["running_mean1", "running_var1", "running_mean2", "running_var2"] : []))
+        let hidden = normalization == .none ? ["fc1", "dropout1", "fc2", "dropout2"]
+            : ["affine1", "norm1", "fc1", "dropout1", "affine2", "norm2", "fc2", "dropout2"]
+        #expect(net.inspectableLayers.map(\.name) == hidden + ["scores"])
+        #expect(net.defaultCodeLayer == "fc2", "dropout2 is fc2's activations when testing")
+        var generator = RandomGenerator(seed: 3)
+        let images = smoothRandn([2, 3, 2, 2], using: &generator)
+        let trace = try net.trace(images)
+        #expect(try trace.activations("fc1").min() >= 0)
+        #expect(try trace.inputGradient(try trace.activations("scores"), at: "scores").shape == images.shape)
+        #expect(try net.scores(images) == (try net.scores(try images.reshaped([2, 12]))))
+    }
+
     /// TwoLayerNet as a Sequential of two affine layers (the first with its ReLU fused): the
     /// same seed gives bit-identical initial weights, loss, gradients and one Solver step.
     @Test func twoLayerNetAsSequentialIsBitIdentical() throws {

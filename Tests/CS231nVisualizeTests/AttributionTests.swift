@@ -126,6 +126,21 @@ import Testing
         #expect(again.image == image, "the same seed gives the same image")
     }
 
+    /// Guided backprop and the deconvnet are rules at ReLUs: for the GELU net the comparison
+    /// draws the saliency alone instead of failing.
+    @Test func aNetWithoutReLUsGetsTheSaliencyAlone() throws {
+        let gelu = try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4, 4], classes: 5, seed: 1)
+        var generator = RandomGenerator(seed: 8, stream: .dataset)
+        let x = Tensor<Float>.randn([2, 3, 8, 8], scale: 0.2, using: &generator)
+        #expect(try gelu.trace(x).rules == [.standard])
+        let pixels = try InputPixels(mean: Tensor(shape: [192], repeating: 128), imageShape: [3, 8, 8])
+        func comparison<M: InspectableModel>(_ net: M) throws -> PNGImage where M.Scalar == Float {
+            try NetFigures.attributionComparison(net, x, classes: [0, 1], pixels: pixels, classNames: ["a", "b", "c", "d", "e"],
+                                                 imageLabels: ["#0", "#1"])
+        }
+        #expect(try comparison(gelu).width < comparison(try convNet(Float.self)).width)
+    }
+
     @Test func figuresHaveOneTilePerPicture() throws {
         let net = try convNet(Float.self)
         var generator = RandomGenerator(seed: 7, stream: .dataset)
