@@ -1,7 +1,28 @@
+/// Tensors kept as typed fields that a store names (llm.c's `ParameterTensors` beside the
+/// checkpoint's names).
+public protocol NamedTensorFields {
+    associatedtype Scalar: TensorScalar
+    /// Every tensor field under its stored name, in the order checkpoints keep.
+    var namedFields: [(String, WritableKeyPath<Self, Tensor<Scalar>>)] { get }
+}
+
+extension NamedTensorFields {
+    /// The tensors under their names.
+    public var store: ParameterStore<Scalar> { ParameterStore(namedFields.map { ($0.0, self[keyPath: $0.1]) }) }
+
+    /// Takes the tensors `store` names; the fields it lacks keep theirs.
+    public mutating func assign(_ store: ParameterStore<Scalar>) {
+        for (name, field) in namedFields {
+            if let value = store[name] { self[keyPath: field] = value }
+        }
+    }
+}
+
 extension ModernConvNet {
     /// The trained tensors of the net as named fields (llm.c's `ParameterTensors`), shapes for
     /// group widths w₁…w_G, 24 whitening filters and C classes.
-    public struct ParameterTensors: Sendable {
+    public struct ParameterTensors: NamedTensorFields, Sendable {
+        public typealias Scalar = S
         /// (24) the whitening conv's bias, trained for the first epochs only.
         public var whitenBias: Tensor<S>
         public var groups: [GroupParameters]
@@ -13,29 +34,14 @@ extension ModernConvNet {
             self.whitenBias = whitenBias; self.groups = groups; self.head = head
         }
 
-        /// The store's names and order, as checkpoints keep them: whiten.bias, g<i>.conv1,
+        /// Every tensor under its stored name, in checkpoint order: whiten.bias, g<i>.conv1,
         /// g<i>.norm1.beta, g<i>.conv2, g<i>.norm2.beta, head.
-        @inlinable
-        var store: ParameterStore<S> {
-            ParameterStore([("whiten.bias", whitenBias)] + groups.enumerated().flatMap { index, group in
+        public var namedFields: [(String, WritableKeyPath<Self, Tensor<S>>)] {
+            [("whiten.bias", \.whitenBias)] + groups.indices.flatMap { index in
                 let name = "g\(index + 1)"
-                return [("\(name).conv1", group.conv1), ("\(name).norm1.beta", group.norm1Beta),
-                        ("\(name).conv2", group.conv2), ("\(name).norm2.beta", group.norm2Beta)]
-            } + [("head", head)])
-        }
-
-        /// Takes the tensors `store` names; those it lacks stay as they are.
-        @inlinable
-        mutating func assign(_ store: ParameterStore<S>) {
-            whitenBias = store["whiten.bias"] ?? whitenBias
-            for index in groups.indices {
-                let name = "g\(index + 1)"
-                groups[index].conv1 = store["\(name).conv1"] ?? groups[index].conv1
-                groups[index].norm1Beta = store["\(name).norm1.beta"] ?? groups[index].norm1Beta
-                groups[index].conv2 = store["\(name).conv2"] ?? groups[index].conv2
-                groups[index].norm2Beta = store["\(name).norm2.beta"] ?? groups[index].norm2Beta
-            }
-            head = store["head"] ?? head
+                return [("\(name).conv1", \Self.groups[index].conv1), ("\(name).norm1.beta", \.groups[index].norm1Beta),
+                        ("\(name).conv2", \.groups[index].conv2), ("\(name).norm2.beta", \.groups[index].norm2Beta)]
+            } + [("head", \.head)]
         }
     }
 
@@ -69,7 +75,8 @@ extension ModernConvNet {
     }
 
     /// What the net saves but does not train, as named fields.
-    public struct BufferTensors: Sendable {
+    public struct BufferTensors: NamedTensorFields, Sendable {
+        public typealias Scalar = S
         /// (24, 3, 2, 2) the whitening filters, set from the data's patch statistics.
         public var whitenWeight: Tensor<S>
         /// Each group's two batch norms' running statistics.
@@ -79,24 +86,11 @@ extension ModernConvNet {
         public init(whitenWeight: Tensor<S>, groups: [GroupStatistics]) { self.whitenWeight = whitenWeight; self.groups = groups }
 
         /// whiten.weight, then g<i>.norm<j>.running_mean and .running_var.
-        @inlinable
-        var store: ParameterStore<S> {
-            ParameterStore([("whiten.weight", whitenWeight)] + groups.enumerated().flatMap { index, group in
+        public var namedFields: [(String, WritableKeyPath<Self, Tensor<S>>)] {
+            [("whiten.weight", \.whitenWeight)] + groups.indices.flatMap { index in
                 let name = "g\(index + 1)"
-                return [("\(name).norm1.running_mean", group.norm1Mean), ("\(name).norm1.running_var", group.norm1Variance),
-                        ("\(name).norm2.running_mean", group.norm2Mean), ("\(name).norm2.running_var", group.norm2Variance)]
-            })
-        }
-
-        @inlinable
-        mutating func assign(_ store: ParameterStore<S>) {
-            whitenWeight = store["whiten.weight"] ?? whitenWeight
-            for index in groups.indices {
-                let name = "g\(index + 1)"
-                groups[index].norm1Mean = store["\(name).norm1.running_mean"] ?? groups[index].norm1Mean
-                groups[index].norm1Variance = store["\(name).norm1.running_var"] ?? groups[index].norm1Variance
-                groups[index].norm2Mean = store["\(name).norm2.running_mean"] ?? groups[index].norm2Mean
-                groups[index].norm2Variance = store["\(name).norm2.running_var"] ?? groups[index].norm2Variance
+                return [("\(name).norm1.running_mean", \Self.groups[index].norm1Mean), ("\(name).norm1.running_var", \.groups[index].norm1Variance),
+                        ("\(name).norm2.running_mean", \.groups[index].norm2Mean), ("\(name).norm2.running_var", \.groups[index].norm2Variance)]
             }
         }
     }
