@@ -24,6 +24,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "CS231n", targets: ["CS231n"]),
+        .library(name: "CS231nDemo", targets: ["CS231nDemo"]),
         .executable(name: "cs231n", targets: ["cs231n"]),
     ],
     dependencies: [
@@ -68,8 +69,11 @@ let package = Package(
             "CS231nTensor", "CS231nData", "CS231nClassifiers", "CS231nNN", "CS231nOptim", "CS231nCompression",
             "CS231nVisualize", "CS231nDistributed",
         ]),
+        // The demo: the whole pipeline into one report.html, with its stage cache. Apart from the
+        // umbrella (which does not re-export it), so that `import CS231n` stays the course alone.
+        .target(name: "CS231nDemo", dependencies: ["CS231n"], swiftSettings: numericSettings),
         .executableTarget(name: "cs231n", dependencies: [
-            "CS231n", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CS231n", "CS231nDemo", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: numericSettings),
         // Examples: programs on the library alone, built with the package so that CI keeps them compiling.
         .executableTarget(name: "OwnTrainingLoop", dependencies: ["CS231n"], path: "Examples/OwnTrainingLoop",
@@ -80,6 +84,7 @@ let package = Package(
         .testTarget(name: "CS231nNNTests", dependencies: ["CS231nData", "CS231nNN", "CS231nOptim", "CS231nCompression"]),
         .testTarget(name: "CS231nVisualizeTests", dependencies: ["CS231nVisualize", "CS231nNN"]),
         .testTarget(name: "CS231nCLITests", dependencies: ["CS231n"]),
+        .testTarget(name: "CS231nDemoTests", dependencies: ["CS231nDemo", "CS231n"]),
         .testTarget(name: "CS231nDistributedTests", dependencies: ["CS231nDistributed", "CS231nData", "CS231nOptim", "CS231nClassifiers"]),
     ]
 )

@@ -181,6 +181,12 @@ public enum DeepCompression {
         }
     }
 
+    /// A byte count as the compression tables print it: bytes, KiB with one decimal or MiB with two.
+    public static func readableSize(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? String(format: "%.2f MiB", Double(bytes) / Double(1 << 20))
+            : bytes >= 1 << 10 ? String(format: "%.1f KiB", Double(bytes) / 1024) : "\(bytes) B"
+    }
+
     /// Shared layers as stored: codebook, relative-index positions and packed indices.
     public static func sharedWeightBytes(_ layers: [SharedLayer<Float>]) -> Int {
         layers.reduce(0) { total, layer in

@@ -20,6 +20,24 @@ public enum TrainingFigures {
         return plot
     }
 
+    /// The loss of every iteration of a minibatch SGD run, as the notebook plots it, with a
+    /// 50-iteration moving average to show the trend through the minibatch noise.
+    public static func iterationLossPlot(_ history: [Double], title: String) -> SVGPlot {
+        var plot = SVGPlot(title: title, xLabel: "iteration", yLabel: "loss")
+        let iterations = history.indices.map(Double.init)
+        plot.add(.init(name: "minibatch loss", x: iterations, y: history, style: .line, color: "#9ecae1"))
+        let window = 50
+        guard history.count > window else { return plot }
+        var sum = history[0..<window].reduce(0, +), average: [Double] = [sum / Double(window)]
+        for i in window..<history.count {
+            sum += history[i] - history[i - window]
+            average.append(sum / Double(window))
+        }
+        plot.add(.init(name: "mean of the last \(window)", x: Array(iterations[(window - 1)...]), y: average,
+                       style: .line, color: SVGPlot.palette[0]))
+        return plot
+    }
+
     /// Train and val accuracy after each epoch.
     public static func accuracyPlot(_ history: SolverHistory) -> SVGPlot {
         var plot = SVGPlot(title: "Classification accuracy", xLabel: "epoch", yLabel: "accuracy")

@@ -136,22 +136,23 @@ struct CompressCommand: ParsableCommand {
     }
 
     func report(_ result: DeepCompressionResult, printer: ResultPrinter) {
+        let size = DeepCompression.readableSize
         for (title, table) in [("sparsity", result.sparsityTable), ("bits", result.bitsTable)] {
             printer.say("\nval accuracy against \(title)")
             printer.say("  " + "stage".padded(12) + "sparsity  values    val acc   weight bytes")
             for row in table {
                 printer.say("  " + row.stage.padded(12) + String(format: "%7.1f%%", 100 * row.sparsity) + "  "
                             + (row.bits.map { "\($0)-bit" } ?? "float32").padded(8)
-                            + String(format: "%7.2f%%", 100 * row.valAccuracy) + "   " + Self.size(row.weightBytes))
+                            + String(format: "%7.2f%%", 100 * row.valAccuracy) + "   " + size(row.weightBytes))
                 printer.figure([("command", "compress"), ("table", .string(title)), ("stage", .string(row.stage)),
                                 ("sparsity", .double(row.sparsity)), ("bits", row.bits.map { .int($0) } ?? .string("float32")),
                                 ("weight_bytes", .int(row.weightBytes)), ("split", "val")], metric: "accuracy", value: row.valAccuracy)
             }
         }
         printer.say(String(format: "\nsize on disk: %@ as float32 safetensors → %@ compressed (%.1f× smaller); weights alone %@ → %@ (%.1f×)",
-                           Self.size(result.denseFileBytes), Self.size(result.compressedFileBytes),
+                           size(result.denseFileBytes), size(result.compressedFileBytes),
                            Double(result.denseFileBytes) / Double(result.compressedFileBytes),
-                           Self.size(result.denseWeightBytes), Self.size(result.compressedWeightBytes),
+                           size(result.denseWeightBytes), size(result.compressedWeightBytes),
                            Double(result.denseWeightBytes) / Double(result.compressedWeightBytes)))
         for (what, dense, compressed) in [("file", result.denseFileBytes, result.compressedFileBytes),
                                           ("weights", result.denseWeightBytes, result.compressedWeightBytes)] {
@@ -184,10 +185,5 @@ struct CompressCommand: ParsableCommand {
             try file.write(to: expand)
             printer.say("wrote \(expand), a float32 checkpoint (`cs231n evaluate \(expand)`)")
         }
-    }
-
-    static func size(_ bytes: Int) -> String {
-        bytes >= 1 << 20 ? String(format: "%.2f MiB", Double(bytes) / Double(1 << 20))
-            : bytes >= 1 << 10 ? String(format: "%.1f KiB", Double(bytes) / 1024) : "\(bytes) B"
     }
 }

@@ -54,19 +54,6 @@ struct LinearCommand: ParsableCommand {
         _ = try Self.parseList(regularizations, option: "--reg")
     }
 
-    /// Grids that reach the accuracy targets in 1500 iterations at the default seed (README:
-    /// SVM 38.7%, Softmax 39.6% on raw pixels; about 49% and 51% on hog+color). Raw pixels
-    /// want far smaller steps than standardised features; the SVM's gradient is several times
-    /// the Softmax's, so its steps are smaller still.
-    static func defaultGrid(loss: LinearLoss, features: [ImageFeature]) -> (learningRates: [Double], regularizations: [Double]) {
-        switch (loss, features.isEmpty) {
-        case (.svm, true): return ([5e-8, 7e-8, 1e-7], [1e2, 1e3])
-        case (.softmax, true): return ([2e-7, 5e-7, 1e-6], [1e2, 1e3])
-        case (.svm, false): return ([1e-3, 3e-3, 1e-2], [1e-3, 1e-2, 1e-1])
-        case (.softmax, false): return ([1e-2, 3e-2, 1e-1], [1e-3, 1e-2, 1e-1])
-        }
-    }
-
     static func parseList(_ text: String?, option: String) throws -> [Double]? {
         guard let text else { return nil }
         let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -81,7 +68,7 @@ struct LinearCommand: ParsableCommand {
     func run() throws {
         let printer = ResultPrinter(json: common.json)
         let featureKinds = try ImageFeature.parseFeatureOption(features)
-        let grid = Self.defaultGrid(loss: loss, features: featureKinds)
+        let grid = HyperparameterSearch.defaultGrid(loss: loss, features: featureKinds)
         let learningRateGrid = try Self.parseList(learningRates, option: "--lr") ?? grid.learningRates
         let regularizationGrid = try Self.parseList(regularizations, option: "--reg") ?? grid.regularizations
 
@@ -158,7 +145,7 @@ struct LinearCommand: ParsableCommand {
         let stem = "\(output)/\(C.loss.rawValue)-\(model.featureName)"
         try model.save(to: stem + ".safetensors")
         printer.say("wrote \(stem).safetensors")
-        try Self.lossCurve(result.bestLossHistory.map(Double.init),
+        try TrainingFigures.iterationLossPlot(result.bestLossHistory.map(Double.init),
                            title: String(format: "%@ training loss (lr %g, reg %g)", C.loss.description, settings.learningRate,
                                          settings.regularization))
             .write(to: stem + "-loss.svg")
@@ -168,24 +155,6 @@ struct LinearCommand: ParsableCommand {
             try picture.write(to: stem + "-templates.png")
             printer.say("wrote \(stem)-templates.png (\(picture.width)×\(picture.height))")
         }
-    }
-
-    /// The loss of every iteration, as the notebook plots it, with a 50-iteration moving average
-    /// to show the trend through the minibatch noise.
-    static func lossCurve(_ history: [Double], title: String) -> SVGPlot {
-        var plot = SVGPlot(title: title, xLabel: "iteration", yLabel: "loss")
-        let iterations = history.indices.map(Double.init)
-        plot.add(.init(name: "minibatch loss", x: iterations, y: history, style: .line, color: "#9ecae1"))
-        let window = 50
-        guard history.count > window else { return plot }
-        var sum = history[0..<window].reduce(0, +), average: [Double] = [sum / Double(window)]
-        for i in window..<history.count {
-            sum += history[i] - history[i - window]
-            average.append(sum / Double(window))
-        }
-        plot.add(.init(name: "mean of the last \(window)", x: Array(iterations[(window - 1)...]), y: average,
-                       style: .line, color: SVGPlot.palette[0]))
-        return plot
     }
 }
 

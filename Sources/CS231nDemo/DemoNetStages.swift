@@ -78,8 +78,8 @@ extension DemoPipeline {
         for (name, split) in [("train", data.train), ("val", data.val)] + (data.test.map { [("test", $0)] } ?? []) {
             let accuracy = try solver.model.accuracy(split.x, split.y)
             accuracies.append(.init("\(recipe.name) \(name) accuracy", percent(accuracy)))
-            context.printer.figure([("command", "demo"), ("stage", .string(stage)), ("model", .string(recipe.name)),
-                                    ("split", .string(name))], metric: "accuracy", value: accuracy)
+            context.report([("stage", .string(stage)), ("model", .string(recipe.name)), ("split", .string(name))],
+                           metric: "accuracy", value: accuracy)
         }
         let configuration = recipe.configuration
         let layers = configuration.options["filters"].map { "conv \($0)×7×7 - ReLU - pool 2 - " } ?? ""
@@ -108,7 +108,7 @@ extension DemoPipeline {
 
     static func confusionCounts(_ model: AnyModel<Float>, _ split: LabeledTensors<Float>) throws -> [[Int]] {
         let predictions = try model.predict(split.x)
-        var counts = Array(repeating: Array(repeating: 0, count: 10), count: 10)
+        var counts = Array(repeating: Array(repeating: 0, count: Demo.classCount), count: Demo.classCount)
         for (truth, guess) in zip(split.y, predictions) { counts[truth][guess] += 1 }
         return counts
     }

@@ -31,8 +31,7 @@ extension DemoPipeline {
                 let predictions = try model.predict(split.rows(Float.self), k: best, metric: .l2)
                 let accuracy = fractionCorrect(predictions, split.labels)
                 accuracies.append(.init("\(name) accuracy, k = \(best), \(train.count) training images", percent(accuracy)))
-                context.printer.figure([("command", "demo"), ("stage", "knn"), ("split", .string(name)), ("k", .int(best))],
-                                       metric: "accuracy", value: accuracy)
+                context.report([("stage", "knn"), ("split", .string(name)), ("k", .int(best))], metric: "accuracy", value: accuracy)
             }
             let queries = context.splits.val.slice(0..<Swift.min(200, context.splits.val.count)).rows(Float.self)
             var cvModel = KNearestNeighbor()
@@ -63,7 +62,7 @@ extension DemoPipeline {
                            + "learning rate × regularization is scored on the validation split."),
             ]
             for loss in LinearLoss.allCases {
-                let grid = LinearCommand.defaultGrid(loss: loss, features: [])
+                let grid = HyperparameterSearch.defaultGrid(loss: loss, features: [])
                 let settings = SGDSettings(iterations: 1500, batchSize: 200, seed: context.seed)
                 let section: [ReportBlock]
                 switch loss {
@@ -92,27 +91,18 @@ extension DemoPipeline {
         if let test = inputs.test {
             let accuracy = try result.best.accuracy(inputs: test.x, labels: test.y)
             accuracies.append(.init("\(name) test accuracy (best model)", percent(accuracy)))
-            context.printer.figure([("command", "demo"), ("stage", "linear"), ("loss", .string(C.loss.rawValue)), ("split", "test")],
-                                   metric: "accuracy", value: accuracy)
+            context.report([("stage", "linear"), ("loss", .string(C.loss.rawValue)), ("split", "test")],
+                           metric: "accuracy", value: accuracy)
         }
-        context.printer.figure([("command", "demo"), ("stage", "linear"), ("loss", .string(C.loss.rawValue)), ("split", "val")],
-                               metric: "accuracy", value: result.bestTrial.validationAccuracy ?? .nan)
+        context.report([("stage", "linear"), ("loss", .string(C.loss.rawValue)), ("split", "val")],
+                       metric: "accuracy", value: result.bestTrial.validationAccuracy ?? .nan)
         let templates = try ClassTemplates.picture(weights: result.best.weights!, classNames: inputs.classNames)
-        let curve = LinearCommand.lossCurve(result.bestLossHistory.map(Double.init), title: "\(name) training loss (best model)")
+        let curve = TrainingFigures.iterationLossPlot(result.bestLossHistory.map(Double.init), title: "\(name) training loss (best model)")
         return [
             .table(header: ["\(name): lr", "reg", "train acc", "val acc"], rows: rows, highlightRow: result.bestIndex),
             .keyValues(accuracies),
             .png(Data(templates.encoded()), caption: "\(name) class templates: each class's weights as an image", width: nil),
             .svg(try curve.render(), caption: "\(name) loss per iteration"),
         ]
-    }
-}
-
-func percent(_ fraction: Double) -> String { String(format: "%.1f%%", 100 * fraction) }
-
-extension DemoContext {
-    /// The splits accuracies are reported on: val, and test where the dataset has one.
-    var evaluationSplits: [(String, LabeledImages)] {
-        [("val", splits.val)] + (splits.test.map { [("test", $0)] } ?? [])
     }
 }

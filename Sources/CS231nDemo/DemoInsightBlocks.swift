@@ -33,7 +33,7 @@ extension DemoPipeline {
         let settings = DeepCompressionSettings(sparsity: 0.9, retrainEpochs: 1, bits: 4, bitsSweep: [8, 4, 2], fineTuneEpochs: 1,
                                                optimizer: recipe.optimizer, solver: solver)
         let result = try DeepCompression.compress(model, train: data.train, val: data.val, settings: settings)
-        let bytes = CompressCommand.size
+        let bytes = DeepCompression.readableSize
         let rows = (result.sparsityTable + result.bitsTable).map { row in
             [row.stage, percent(row.sparsity), row.bits.map { "\($0) bits" } ?? "float32", percent(row.valAccuracy), bytes(row.weightBytes)]
         }

@@ -30,7 +30,7 @@ struct StageCache {
         return String(hash, radix: 16)
     }
 
-    func url(for stage: String) -> URL { directory.appendingPathComponent("\(stage).json") }
+    private func url(for stage: String) -> URL { directory.appendingPathComponent("\(stage).json") }
 
     /// The stored section when its key matches, else nil (missing, stale or unreadable entries
     /// are simply recomputed).
@@ -44,13 +44,6 @@ struct StageCache {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try AtomicFile.write(Array(encoder.encode(Entry(key: key, section: section))), to: url(for: stage).path)
-    }
-
-    /// Working files a stage may keep between runs (checkpoints), under the cache.
-    func workDirectory(for stage: String) throws -> URL {
-        let url = directory.appendingPathComponent(stage, isDirectory: true)
-        try FileSystem.createDirectory(atPath: url.path)
-        return url
     }
 
     func clear() throws {
