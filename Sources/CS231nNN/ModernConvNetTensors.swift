@@ -1,23 +1,3 @@
-/// Tensors kept as typed fields that a store names (llm.c's `ParameterTensors` beside the
-/// checkpoint's names).
-public protocol NamedTensorFields {
-    associatedtype Scalar: TensorScalar
-    /// Every tensor field under its stored name, in the order checkpoints keep.
-    var namedFields: [(String, WritableKeyPath<Self, Tensor<Scalar>>)] { get }
-}
-
-extension NamedTensorFields {
-    /// The tensors under their names.
-    public var store: ParameterStore<Scalar> { ParameterStore(namedFields.map { ($0.0, self[keyPath: $0.1]) }) }
-
-    /// Takes the tensors `store` names; the fields it lacks keep theirs.
-    public mutating func assign(_ store: ParameterStore<Scalar>) {
-        for (name, field) in namedFields {
-            if let value = store[name] { self[keyPath: field] = value }
-        }
-    }
-}
-
 extension ModernConvNet {
     /// The trained tensors of the net as named fields (llm.c's `ParameterTensors`), shapes for
     /// group widths w₁…w_G, 24 whitening filters and C classes.
@@ -99,18 +79,12 @@ extension ModernConvNet {
     /// out of `parameterTensors` for the while, so that each has one owner and updates without a copy.
     public var parameters: ParameterStore<S> {
         get { parameterTensors.store }
-        set { parameterTensors.assign(newValue) }
-        _modify {
-            var store = parameterTensors.store
-            parameterTensors.assign(store.mapTensors { _, _ in .zeros([0]) })
-            defer { parameterTensors.assign(store) }
-            yield &store
-        }
+        _modify { yield &parameterTensors.store }
     }
 
     /// The saved, untrained tensors by name.
     public var buffers: ParameterStore<S> {
         get { bufferTensors.store }
-        set { bufferTensors.assign(newValue) }
+        set { bufferTensors.store = newValue }
     }
 }

@@ -78,3 +78,33 @@ extension ParameterStore {
         return nil
     }
 }
+
+/// Tensors kept as typed fields that a store names (llm.c's `ParameterTensors` beside the
+/// checkpoint's names).
+public protocol NamedTensorFields {
+    associatedtype Scalar: TensorScalar
+    /// Every tensor field under its stored name, in the order checkpoints keep.
+    var namedFields: [(String, WritableKeyPath<Self, Tensor<Scalar>>)] { get }
+}
+
+extension NamedTensorFields {
+    /// The tensors under their names. Setting takes the tensors a store names (the fields it
+    /// lacks keep theirs). Modifying in place (as the optimizer does) takes them out of the
+    /// fields for the while, so that each has one owner and updates without a copy.
+    public var store: ParameterStore<Scalar> {
+        get { ParameterStore(namedFields.map { ($0.0, self[keyPath: $0.1]) }) }
+        set { assign(newValue) }
+        _modify {
+            var taken = store
+            assign(taken.mapTensors { _, _ in .zeros([0]) })
+            defer { assign(taken) }
+            yield &taken
+        }
+    }
+
+    mutating func assign(_ store: ParameterStore<Scalar>) {
+        for (name, field) in namedFields {
+            if let value = store[name] { self[keyPath: field] = value }
+        }
+    }
+}

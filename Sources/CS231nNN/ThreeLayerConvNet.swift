@@ -11,7 +11,8 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
     public static var kind: String { "three-layer-convnet" }
 
     public let configuration: ModelConfiguration
-    public var parameters = ParameterStore<S>()
+    /// The trained tensors (`parameters` names them W1, b1, W2, b2, W3, b3).
+    public var parameterTensors: ParameterTensors
     public var buffers: ParameterStore<S> {
         get { ParameterStore() }
         set {}
@@ -62,13 +63,39 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
         self.configuration = c
         let pooled = filters * poolGeometry.outputPlane
         var generator = RandomGenerator(seed: c.seed, stream: .initialization)
-        parameters["W1"] = initialWeights([filters, channels, filterSize, filterSize], fanIn: convGeometry.patchSize,
-                                          weightScale: c.weightScale, using: &generator)
-        parameters["b1"] = .zeros([filters])
-        parameters["W2"] = initialWeights([pooled, hidden], fanIn: pooled, weightScale: c.weightScale, using: &generator)
-        parameters["b2"] = .zeros([hidden])
-        parameters["W3"] = initialWeights([hidden, c.classes], fanIn: hidden, weightScale: c.weightScale, using: &generator)
-        parameters["b3"] = .zeros([c.classes])
+        let w1: Tensor<S> = initialWeights([filters, channels, filterSize, filterSize], fanIn: convGeometry.patchSize,
+                                           weightScale: c.weightScale, using: &generator)
+        let w2: Tensor<S> = initialWeights([pooled, hidden], fanIn: pooled, weightScale: c.weightScale, using: &generator)
+        let w3: Tensor<S> = initialWeights([hidden, c.classes], fanIn: hidden, weightScale: c.weightScale, using: &generator)
+        parameterTensors = ParameterTensors(w1: w1, b1: .zeros([filters]), w2: w2, b2: .zeros([hidden]), w3: w3,
+                                            b3: .zeros([c.classes]))
+    }
+
+    /// The trained tensors as named fields, shapes for F filters of K×K over C channels, a
+    /// pooled plane of P = F·H/2·W/2 values, H hidden units and C classes.
+    public struct ParameterTensors: NamedTensorFields, Sendable {
+        public typealias Scalar = S
+        /// (F, C, K, K), (F)
+        public var w1: Tensor<S>, b1: Tensor<S>
+        /// (P, H), (H)
+        public var w2: Tensor<S>, b2: Tensor<S>
+        /// (H, C), (C)
+        public var w3: Tensor<S>, b3: Tensor<S>
+
+        @inlinable
+        public init(w1: Tensor<S>, b1: Tensor<S>, w2: Tensor<S>, b2: Tensor<S>, w3: Tensor<S>, b3: Tensor<S>) {
+            self.w1 = w1; self.b1 = b1; self.w2 = w2; self.b2 = b2; self.w3 = w3; self.b3 = b3
+        }
+
+        public var namedFields: [(String, WritableKeyPath<Self, Tensor<S>>)] {
+            [("W1", \.w1), ("b1", \.b1), ("W2", \.w2), ("b2", \.b2), ("W3", \.w3), ("b3", \.b3)]
+        }
+    }
+
+    /// W1, b1, W2, b2, W3, b3, the course's names.
+    public var parameters: ParameterStore<S> {
+        get { parameterTensors.store }
+        _modify { yield &parameterTensors.store }
     }
 
     @inlinable
@@ -80,10 +107,14 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
         var (loss, dscores) = try SoftmaxLoss.forwardBackward(caches.scores, labels: y)
         let reg = S(configuration.regularization)
         if reg != 0 {
-            for name in ["W1", "W2", "W3"] { loss += 0.5 * reg * parameters[name]!.squaredSum() }
+            let weights = parameterTensors
+            for w in [weights.w1, weights.w2, weights.w3] { loss += 0.5 * reg * w.squaredSum() }
         }
-        let gradients = try backward(dscores, from: Self.scoresLayer, caches, needs: .parameters).gradients
-        return (loss, ParameterStore(["W1", "b1", "W2", "b2", "W3", "b3"].map { ($0, gradients[$0]!) }))
+        let g = try backward(dscores, from: Self.scoresLayer, caches, needs: .parameters).gradients
+        guard let w1 = g.w1, let b1 = g.b1, let w2 = g.w2, let b2 = g.b2, let w3 = g.w3, let b3 = g.b3 else {
+            throw TensorError.invalidArgument(operation: "ThreeLayerConvNet", detail: "the backward returned no parameter gradients")
+        }
+        return (loss, ParameterTensors(w1: w1, b1: b1, w2: w2, b2: b2, w3: w3, b3: b3).store)
     }
 
     @inlinable
@@ -101,11 +132,19 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
             throw TensorError.shapeMismatch(operation: "ThreeLayerConvNet",
                 detail: "input \(describeShape(x.shape)) for a net over images of \(describeShape(configuration.inputShape)) (N, C, H, W)")
         }
-        let (pooled, convCache) = try Conv2D.forward(x, parameters["W1"]!, parameters["b1"]!, geometry: convGeometry,
+        let weights = parameterTensors
+        let (pooled, convCache) = try Conv2D.forward(x, weights.w1, weights.b1, geometry: convGeometry,
                                                      epilogue: Conv2D.Epilogue(activation: .relu, pool: poolGeometry))
-        let (hidden, hiddenCache) = try AffineReLU.forward(pooled, parameters["W2"]!, parameters["b2"]!)
-        let (scores, outputCache) = try Affine.forward(hidden, parameters["W3"]!, parameters["b3"]!)
+        let (hidden, hiddenCache) = try AffineReLU.forward(pooled, weights.w2, weights.b2)
+        let (scores, outputCache) = try Affine.forward(hidden, weights.w3, weights.b3)
         return (scores, convCache, hiddenCache, outputCache)
+    }
+
+    /// The gradients a backward computed: those `needs` asked for.
+    @usableFromInline
+    struct ParameterGradients {
+        @usableFromInline var w1: Tensor<S>?, b1: Tensor<S>?, w2: Tensor<S>?, b2: Tensor<S>?, w3: Tensor<S>?, b3: Tensor<S>?
+        @inlinable init() {}
     }
 
     /// The index of "scores" in `inspectableLayers` (conv1, pool1, fc2, scores).
@@ -117,23 +156,23 @@ public struct ThreeLayerConvNet<S: TensorScalar>: Model {
     /// inspection wants only the input's.
     @inlinable
     func backward(_ upstream: Tensor<S>, from layer: Int, _ caches: Caches, rule: ReLUBackwardRule = .standard,
-                  needs: GradientNeeds) throws -> (dx: Tensor<S>?, gradients: [String: Tensor<S>]) {
+                  needs: GradientNeeds) throws -> (dx: Tensor<S>?, gradients: ParameterGradients) {
         let reg = S(configuration.regularization), parameters = needs.intersection(.parameters)
-        var gradients: [String: Tensor<S>] = [:]
+        var gradients = ParameterGradients()
         var d = upstream
         if layer >= 3 {
             let (dx, dw, db) = try Affine.backward(d, caches.output, needs: parameters.union(.input), regularization: reg)
-            (gradients["W3"], gradients["b3"], d) = (dw, db, dx!)
+            (gradients.w3, gradients.b3, d) = (dw, db, dx!)
         }
         if layer >= 2 {
             d = try ReLU.backward(d, gate: caches.hidden.out, rule: rule)
             let (dx, dw, db) = try Affine.backward(d, caches.hidden.affine, needs: parameters.union(.input), regularization: reg)
-            (gradients["W2"], gradients["b2"], d) = (dw, db, dx!)
+            (gradients.w2, gradients.b2, d) = (dw, db, dx!)
         }
         // From the convolution's ReLU output, before the pool, or from the pool's.
         let conv = layer == 0 ? try caches.conv.beforePool() : caches.conv
         let (dx, dw, db) = try Conv2D.backward(d, conv, needs: needs, regularization: reg, rule: rule)
-        (gradients["W1"], gradients["b1"]) = (dw, db)
+        (gradients.w1, gradients.b1) = (dw, db)
         return (dx, gradients)
     }
 }
