@@ -50,7 +50,7 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
                 regularization: Double = 0, seed: UInt64 = 0, storedNames: [String: String] = [:]) throws {
         guard !layers.isEmpty else { throw TensorError.invalidArgument(operation: "Sequential", detail: "has no layers") }
         _ = try checked(regularization, in: 0...1e6, field: "regularization", layer: "Sequential")
-        var seen = Set<String>(), shape = inputShape, total = 0
+        var seen = Set<String>(), shape = inputShape, total = 0, qualified = Set<String>()
         for (index, (name, layer)) in layers.enumerated() {
             guard !name.isEmpty, !name.contains("."), seen.insert(name).inserted else {
                 throw TensorError.invalidArgument(operation: "Sequential",
@@ -66,12 +66,13 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
                     detail: "layers[\(index)] (\(name)) brings the parameter count above \(maximumParameterCount) (valid: 1...\(maximumParameterCount))")
             }
             (shape, total) = (plan.outputShape, sum)
+            for local in Array(plan.parameters.keys) + Array(plan.buffers.keys) { qualified.insert(name + "." + local) }
         }
         guard shape.count == 1 else {
             throw TensorError.invalidArgument(operation: "Sequential",
                 detail: "the last layer's output \(describeShape(shape)) is not the class scores (C)")
         }
-        try Self.checkStoredNames(storedNames, layers: layers, inputShape: inputShape)
+        try Self.checkStoredNames(storedNames, qualified: qualified)
         self.storedNames = storedNames
         var generator = RandomGenerator(seed: seed, stream: .initialization)
         shape = inputShape
@@ -92,15 +93,9 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
         return storedNames[qualified] ?? qualified
     }
 
-    /// Every qualified name `storedNames` renames exists, and the stored names are all distinct.
-    private static func checkStoredNames(_ storedNames: [String: String], layers: [(name: String, layer: any Layer<S>)],
-                                         inputShape: [Int]) throws {
-        var shape = inputShape, qualified = Set<String>()
-        for (name, layer) in layers {
-            let plan = try layer.plan(inputShape: shape)
-            for local in Array(plan.parameters.keys) + Array(plan.buffers.keys) { qualified.insert(name + "." + local) }
-            shape = plan.outputShape
-        }
+    /// Every name `storedNames` renames is one of the layers' `qualified` parameter and buffer
+    /// names, and the stored names are all distinct.
+    private static func checkStoredNames(_ storedNames: [String: String], qualified: Set<String>) throws {
         if let unknown = storedNames.keys.sorted().first(where: { !qualified.contains($0) }) {
             throw TensorError.invalidArgument(operation: "Sequential",
                 detail: "storedNames renames \"\(unknown)\", which is no layer's parameter or buffer")
