@@ -11,16 +11,21 @@
 /// loops, the reference everything else is tested against. `forward` picks an algorithm by
 /// `algorithm(for:filters:scalar:)`, a rule of the scalar type and the geometry:
 ///
-/// | case (first that holds)                                  | Float      | Double     |
-/// |----------------------------------------------------------|------------|------------|
-/// | F a multiple of 16 and C ≤ 4 (a first layer over colours) | `direct`   | `im2col`   |
-/// | 3×3 window, stride 1, padding 1, output ≥ 5×5             | `winograd` | `winograd` |
-/// | anything else                                            | `im2col`   | `im2col`   |
+/// | case (first that holds)                                  | Float         | Double     |
+/// |----------------------------------------------------------|---------------|------------|
+/// | F a multiple of 16 and C ≤ 4 (a first layer over colours) | `direct`      | `im2col`   |
+/// | 3×3 window, stride 1, padding 1, output ≥ 7×7             | `winograd4x4` | `winograd` |
+/// | 3×3 window, stride 1, padding 1, output ≥ 5×5             | `winograd`    | `winograd` |
+/// | anything else                                            | `im2col`      | `im2col`   |
 ///
 /// - `im2col`: each image's zero-padded patches unrolled into a matrix (one row per output
 ///   pixel) and multiplied with the packed filters in one GEMM.
 /// - `winograd`: Winograd's F(2×2, 3×3), 16 GEMMs over the tiles of a chunk of images, 2.25×
 ///   fewer multiplications; runs channels last (NCHW inputs are transposed around it).
+/// - `winograd4x4`: F(4×4, 3×3), 36 GEMMs, 4× fewer multiplications. Its transforms round more,
+///   so the rule takes it for Float only, where it stays within 1e-4 (relative) of the Double
+///   reference; Double, the reference type, keeps F(2×2, 3×3). On a 5×5 or 6×6 plane both
+///   tiles need as many multiplications, and F(2×2)'s transforms are cheaper.
 /// - `direct`: a register-tiled loop over the padded image, no patch matrix: where K = C·KH·KW
 ///   is small, unrolling and packing would cost as much as the multiply.
 ///
@@ -40,6 +45,11 @@ public enum Conv2D {
         case im2col
         /// Winograd's minimal filtering F(2×2, 3×3): 3×3 windows, stride 1, padding 1.
         case winograd
+        /// Winograd's F(4×4, 3×3), for the same windows.
+        case winograd4x4
+
+        /// Whether this is one of the Winograd tiles, which share their requirements.
+        @inlinable public var isWinograd: Bool { self == .winograd || self == .winograd4x4 }
         /// A register tile of 4 pixels × 16 filters over the padded image: F a multiple of 16.
         case direct
     }
@@ -129,19 +139,21 @@ public enum Conv2D {
     @inlinable
     public static func algorithm<S: TensorScalar>(for g: ConvGeometry, filters: Int, scalar _: S.Type) -> Algorithm {
         if S.self == Float.self && filters % DirectConv.tileFilters == 0 && g.channels <= 4 { return .direct }
-        if WinogradConv.computes(g) && g.outputHeight >= 5 && g.outputWidth >= 5 { return .winograd }
+        guard WinogradConv.computes(g) else { return .im2col }
+        if S.self == Float.self && g.outputHeight >= 7 && g.outputWidth >= 7 { return .winograd4x4 }
+        if g.outputHeight >= 5 && g.outputWidth >= 5 { return .winograd }
         return .im2col
     }
 
     /// Why `algorithm` cannot compute `g` with `filters` filters, or nil when it can.
     public static func unavailability(of algorithm: Algorithm, for g: ConvGeometry, filters: Int) -> String? {
         switch algorithm {
-        case .winograd where !WinogradConv.computes(g):
-            return "Winograd F(2×2, 3×3) needs a 3×3 window with stride 1 and padding 1, not \(g.kernelHeight)×\(g.kernelWidth) "
-                + "with stride \(g.stride) and padding \(g.padding)"
+        case .winograd where !WinogradConv.computes(g), .winograd4x4 where !WinogradConv.computes(g):
+            return "Winograd \(algorithm == .winograd ? "F(2×2, 3×3)" : "F(4×4, 3×3)") needs a 3×3 window with stride 1 "
+                + "and padding 1, not \(g.kernelHeight)×\(g.kernelWidth) with stride \(g.stride) and padding \(g.padding)"
         case .direct where filters % DirectConv.tileFilters != 0:
             return "the direct kernel needs a multiple of \(DirectConv.tileFilters) filters, not \(filters)"
-        case .naive, .im2col, .winograd, .direct: return nil
+        case .naive, .im2col, .winograd, .winograd4x4, .direct: return nil
         }
     }
 

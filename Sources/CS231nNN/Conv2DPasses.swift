@@ -21,7 +21,7 @@ extension Conv2D {
         var cache = Cache(x: x, w: w, hasBias: b != nil, geometry: g, algorithm: algorithm, epilogue: epilogue)
         switch (algorithm, g.layout) {
         case (.naive, _): try forwardReference(x, w, b, batch: n, &cache)
-        case (.winograd, .nchw): try forwardThroughChannelsLast(x, w, b, &cache)
+        case (.winograd, .nchw), (.winograd4x4, .nchw): try forwardThroughChannelsLast(x, w, b, &cache)
         case (_, .nchw): forwardChannelsFirst(x, w, b, batch: n, &cache)
         case (_, .nhwc): forwardChannelsLast(x, w, b, &cache)
         }
@@ -49,7 +49,7 @@ extension Conv2D {
         }
         switch (cache.algorithm, cache.geometry.layout) {
         case (.naive, _): return try backwardReference(dout, cache, needs: needs, regularization: regularization, rule: rule)
-        case (.winograd, .nchw):
+        case (.winograd, .nchw), (.winograd4x4, .nchw):
             return try backwardThroughChannelsLast(dout, cache, needs: needs, regularization: regularization, rule: rule)
         case (_, .nchw): return backwardChannelsFirst(dout, cache, needs: needs, regularization: regularization, rule: rule)
         case (_, .nhwc): return try backwardChannelsLast(dout, cache, needs: needs, regularization: regularization, rule: rule)

@@ -55,7 +55,11 @@ extension Conv2D {
     /// out (N, H', W', F) = x ⋆ w, by `algorithm` (not naive).
     @inlinable
     static func convolveChannelsLast<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ g: ConvGeometry, _ algorithm: Algorithm) -> Tensor<S> {
-        if algorithm == .winograd { return WinogradConv.forward(x, w, geometry: g) }
+        switch algorithm {
+        case .winograd: return WinogradConv.forward(x, w, geometry: g, tile: WinogradF2.self)
+        case .winograd4x4: return WinogradConv.forward(x, w, geometry: g, tile: WinogradF4.self)
+        case .naive, .im2col, .direct: break
+        }
         let n = x.shape[0], filters = w.shape[0], direct = algorithm == .direct
         let (patch, plane) = (g.patchSize, g.outputPlane)
         var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: filters))
@@ -104,8 +108,9 @@ extension Conv2D {
     @inlinable
     static func filterGradientChannelsLast<S>(_ x: Tensor<S>, _ dz: Tensor<S>, _ w: Tensor<S>, _ g: ConvGeometry,
                                               _ algorithm: Algorithm, regularization: S) -> Tensor<S> {
-        if algorithm == .winograd {
-            let dw = WinogradConv.filterGradient(x, dz, geometry: g)
+        if algorithm.isWinograd {
+            let dw = algorithm == .winograd ? WinogradConv.filterGradient(x, dz, geometry: g, tile: WinogradF2.self)
+                : WinogradConv.filterGradient(x, dz, geometry: g, tile: WinogradF4.self)
             return regularization == 0 ? dw : try! dw + w * regularization
         }
         let n = x.shape[0], filters = w.shape[0], direct = algorithm == .direct
@@ -160,7 +165,7 @@ extension Conv2D {
            let transposed = try? ConvGeometry(layer: g.layer, channels: filters, height: g.outputHeight, width: g.outputWidth,
                                               kernelHeight: k, kernelWidth: k, padding: k - 1 - g.padding, layout: .nhwc) {
             let flipped = flippedFilters(w)
-            return convolveChannelsLast(dz, flipped, transposed, algorithm == .winograd ? .winograd : .im2col)
+            return convolveChannelsLast(dz, flipped, transposed, algorithm.isWinograd ? algorithm : .im2col)
         }
         return inputGradientByCol2im(dz, w, g)
     }

@@ -88,12 +88,34 @@ struct ConvAlgorithmTests {
         #expect(Conv2D.algorithm(for: firstLayer, filters: 32, scalar: Double.self) == .im2col)
         #expect(Conv2D.algorithm(for: firstLayer, filters: 20, scalar: Float.self) == .im2col)
         let inner = try Conv2D.geometry(input: [15, 15, 64], weights: [256, 64, 3, 3], padding: 1, layout: .nhwc)
-        #expect(Conv2D.algorithm(for: inner, filters: 256, scalar: Float.self) == .winograd)
+        #expect(Conv2D.algorithm(for: inner, filters: 256, scalar: Float.self) == .winograd4x4)
         #expect(Conv2D.algorithm(for: inner, filters: 256, scalar: Double.self) == .winograd)
+        let fiveByFive = try Conv2D.geometry(input: [5, 5, 64], weights: [64, 64, 3, 3], padding: 1, layout: .nhwc)
+        #expect(Conv2D.algorithm(for: fiveByFive, filters: 64, scalar: Float.self) == .winograd)
         let small = try Conv2D.geometry(input: [3, 3, 256], weights: [256, 256, 3, 3], padding: 1, layout: .nhwc)
         #expect(Conv2D.algorithm(for: small, filters: 256, scalar: Float.self) == .im2col)
         let strided = try Conv2D.geometry(input: [64, 15, 15], weights: [64, 64, 3, 3], stride: 2, padding: 1)
         #expect(Conv2D.algorithm(for: strided, filters: 64, scalar: Float.self) == .im2col)
+    }
+
+    /// F(4×4, 3×3) in Float at the modern net's shapes (its groups' convolutions, two images of
+    /// GELU-like inputs) stays within 1e-4 of the Double reference, forward and both gradients.
+    @Test(arguments: [(31, 24, 64), (15, 64, 64), (15, 64, 256), (7, 256, 256)])
+    func winograd4x4HoldsInFloatAtTheModernNetsShapes(_ sizes: (side: Int, channels: Int, filters: Int)) throws {
+        let (side, channels, filters) = sizes
+        let x = randomNormal([2, side, side, channels], seed: 11, as: Double.self) + 0.5
+        let w = randomNormal([filters, channels, 3, 3], seed: 12, scale: (2 / Double(9 * channels)).squareRoot())
+        let g = try Conv2D.geometry(input: x.shape, weights: w.shape, padding: 1, layout: .nhwc)
+        #expect(Conv2D.algorithm(for: g, filters: filters, scalar: Float.self) == .winograd4x4)
+        let (reference, referenceCache) = try Conv2D.forward(x, w, nil, geometry: g, algorithm: .im2col)
+        let dout = randomNormal(reference.shape, seed: 13, as: Double.self)
+        let expected = try Conv2D.backward(dout, referenceCache, needs: [.input, .weights])
+        let (out, cache) = try Conv2D.forward(x.converted(to: Float.self), w.converted(to: Float.self), nil, geometry: g,
+                                              algorithm: .winograd4x4)
+        let (dx, dw, _) = try Conv2D.backward(dout.converted(to: Float.self), cache, needs: [.input, .weights])
+        #expect(normwiseRelativeError(out.converted(to: Double.self), reference) < 1e-4)
+        #expect(normwiseRelativeError(dx!.converted(to: Double.self), expected.dx!) < 1e-4)
+        #expect(normwiseRelativeError(dw!.converted(to: Double.self), expected.dw!) < 1e-4)
     }
 
     @Test func aForcedAlgorithmMustFitTheLayer() throws {
