@@ -5,12 +5,7 @@
 /// function: libm's erff costs ~12 ns an element on one core, the vectors ~1.2 ns. Double keeps
 /// libm, so that gradient checks see the exact function.
 public enum GELU {
-    public struct Cache<S: TensorScalar>: Sendable {
-        public var x: Tensor<S>
-
-        @inlinable
-        public init(x: Tensor<S>) { self.x = x }
-    }
+    public typealias Cache<S: TensorScalar> = ActivationInputCache<S>
 
     @inlinable
     public static func forward<S>(_ x: Tensor<S>) -> (out: Tensor<S>, cache: Cache<S>) {

@@ -9,15 +9,18 @@ public enum ReLUBackwardRule: String, Sendable, CaseIterable {
     case guided
 }
 
+/// The cache of an element-wise activation (ReLU, GELU): its input, where the backward takes
+/// the derivative (for the ReLU, the input's sign gates the gradient).
+public struct ActivationInputCache<S: TensorScalar>: Sendable {
+    public var x: Tensor<S>
+
+    @inlinable
+    public init(x: Tensor<S>) { self.x = x }
+}
+
 /// out = max(x, 0).
 public enum ReLU {
-    public struct Cache<S: TensorScalar>: Sendable {
-        /// The input, whose sign gates the gradient.
-        public var x: Tensor<S>
-
-        @inlinable
-        public init(x: Tensor<S>) { self.x = x }
-    }
+    public typealias Cache<S: TensorScalar> = ActivationInputCache<S>
 
     @inlinable
     public static func forward<S>(_ x: Tensor<S>) -> (out: Tensor<S>, cache: Cache<S>) {

@@ -160,6 +160,8 @@ public enum TransposedConv2D {
 extension ConvGeometry {
     /// body(index into x, index into w, index into the output) for every product of the
     /// transposed convolution whose target lies inside the output (not in the cropped padding).
+    /// Input value (i, ci, y, x) meets exactly the taps of the convolution's output (y, x) of
+    /// filter ci, the output playing the convolution's input: `forEachTap` read the other way.
     @inlinable
     func forEachTransposedTap(batch: Int, inputs: Int, _ body: (Int, Int, Int) -> Void) {
         for i in 0..<batch {
@@ -167,18 +169,7 @@ extension ConvGeometry {
                 for iy in 0..<outputHeight {
                     for ix in 0..<outputWidth {
                         let xIndex = ((i * inputs + ci) * outputHeight + iy) * outputWidth + ix
-                        for co in 0..<channels {
-                            for ky in 0..<kernelHeight {
-                                let oy = iy * stride - padding + ky
-                                guard oy >= 0, oy < height else { continue }
-                                for kx in 0..<kernelWidth {
-                                    let ox = ix * stride - padding + kx
-                                    guard ox >= 0, ox < width else { continue }
-                                    body(xIndex, ((ci * channels + co) * kernelHeight + ky) * kernelWidth + kx,
-                                         ((i * channels + co) * height + oy) * width + ox)
-                                }
-                            }
-                        }
+                        forEachTap(i, ci, iy, ix) { outIndex, wIndex in body(xIndex, wIndex, outIndex) }
                     }
                 }
             }

@@ -29,16 +29,17 @@ public enum BLAS {
     /// BLAS's own threads per call (1 for OpenBLAS; Accelerate manages its own).
     public static var threads: Int { library?.getThreads() ?? 1 }
 
-    static func sgemm(_ call: GemmCall<Float>) -> Bool {
-        guard let gemm = library?.sgemm else { return false }
-        gemm(101, call.transposeA ? 112 : 111, call.transposeB ? 112 : 111,
-             Int32(call.m), Int32(call.n), Int32(call.k), call.alpha, call.a, Int32(call.lda),
-             call.b, Int32(call.ldb), call.beta, call.c, Int32(call.ldc))
-        return true
-    }
+    static func sgemm(_ call: GemmCall<Float>) -> Bool { run(library?.sgemm, call) }
+    static func dgemm(_ call: GemmCall<Double>) -> Bool { run(library?.dgemm, call) }
 
-    static func dgemm(_ call: GemmCall<Double>) -> Bool {
-        guard let gemm = library?.dgemm else { return false }
+    /// cblas_?gemm's parameters: order, transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc.
+    private typealias CBLASGemm<S> = (Int32, Int32, Int32, Int32, Int32, Int32, S, UnsafePointer<S>, Int32,
+                                      UnsafePointer<S>, Int32, S, UnsafeMutablePointer<S>, Int32) -> Void
+
+    /// `call` through a CBLAS ?gemm, row-major (CblasRowMajor = 101, CblasNoTrans = 111,
+    /// CblasTrans = 112); false when there is no library.
+    private static func run<S: BinaryFloatingPoint>(_ gemm: CBLASGemm<S>?, _ call: GemmCall<S>) -> Bool {
+        guard let gemm else { return false }
         gemm(101, call.transposeA ? 112 : 111, call.transposeB ? 112 : 111,
              Int32(call.m), Int32(call.n), Int32(call.k), call.alpha, call.a, Int32(call.lda),
              call.b, Int32(call.ldb), call.beta, call.c, Int32(call.ldc))

@@ -97,17 +97,10 @@ extension Tensor {
             throw TensorError.invalidArgument(operation: "slice",
                                               detail: "range \(range) is outside the first axis of \(describeShape(shape))")
         }
-        let itemSize = shape.dropFirst().reduce(1, *)
-        var newShape = shape
-        newShape[0] = range.count
-        var out = Tensor(uninitializedShape: newShape)
-        withUnsafeBufferPointer { source in
-            out.withUnsafeMutableBufferPointer { target in
-                guard target.count > 0 else { return }
-                target.baseAddress!.update(from: source.baseAddress! + range.lowerBound * itemSize, count: target.count)
-            }
+        return itemsAlongFirstAxis(count: range.count) { source, target, itemSize in
+            // The items lie one after another: one copy.
+            target.update(from: source + range.lowerBound * itemSize, count: range.count * itemSize)
         }
-        return out
     }
 
     /// The items at `indices` along the first axis, in that order (NumPy's `x[idx]`).
@@ -119,16 +112,24 @@ extension Tensor {
             throw TensorError.invalidArgument(operation: "gather",
                                               detail: "index \(bad) is out of range for the first axis of \(describeShape(shape))")
         }
+        return itemsAlongFirstAxis(count: indices.count) { source, target, itemSize in
+            for (row, index) in indices.enumerated() {
+                (target + row * itemSize).update(from: source + index * itemSize, count: itemSize)
+            }
+        }
+    }
+
+    /// A new tensor of `count` items along the first axis, each shaped as this tensor's items,
+    /// which `copy(source, target, itemSize)` fills from this tensor's elements.
+    private func itemsAlongFirstAxis(
+        count: Int, _ copy: (UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>, _ itemSize: Int) -> Void
+    ) -> Tensor {
         let itemSize = shape.dropFirst().reduce(1, *)
         var newShape = shape
-        newShape[0] = indices.count
+        newShape[0] = count
         var out = Tensor(uninitializedShape: newShape)
         withUnsafeBufferPointer { source in
-            out.withUnsafeMutableBufferPointer { target in
-                for (row, index) in indices.enumerated() {
-                    (target.baseAddress! + row * itemSize).update(from: source.baseAddress! + index * itemSize, count: itemSize)
-                }
-            }
+            out.withUnsafeMutableBufferPointer { target in copy(source.baseAddress!, target.baseAddress!, itemSize) }
         }
         return out
     }

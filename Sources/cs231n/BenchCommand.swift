@@ -75,6 +75,22 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// Trains `solver`, data-parallel under mpirun (each rank its share of every batch), saying
+    /// each epoch's seconds and val accuracy (epoch numbers as wide as the last one's); returns
+    /// the seconds of each epoch, which time the training loop only, as the peers do.
+    func trainTimingEpochs<M: Model>(_ solver: inout Solver<M>, printer: ResultPrinter) throws -> [Double] {
+        solver.dataParallel = try DistributedRun.world().map(DataParallel.init)
+        var epochSeconds: [Double] = []
+        let epochFormat = "  epoch %\(String(solver.options.epochs).count)d: %.2f s, val acc %.1f%%"
+        solver.onEvent = { event in
+            guard case .epochEnd(let epoch, _, let val, let seconds, _) = event else { return }
+            epochSeconds.append(seconds)
+            printer.say(String(format: epochFormat, epoch, seconds, 100 * val))
+        }
+        try solver.train()
+        return epochSeconds
+    }
+
     /// Measured fp32 FMA peak of the 2-core reference machine (BENCHMARKS.md).
     static let peakGFLOPS = 192.0
 

@@ -20,14 +20,7 @@ extension BenchCommand {
                                 optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8),
                                 options: SolverOptions(epochs: epochs, batchSize: batchSize, trainAccuracySamples: 1000,
                                                        seed: common.seed))
-        solver.dataParallel = try DistributedRun.world().map(DataParallel.init)  // under mpirun: each rank its share
-        var epochSeconds: [Double] = []
-        solver.onEvent = { event in
-            guard case .epochEnd(let epoch, _, let val, let seconds, _) = event else { return }
-            epochSeconds.append(seconds)
-            printer.say(String(format: "  epoch %d: %.2f s, val acc %.1f%%", epoch, seconds, 100 * val))
-        }
-        try solver.train()
+        let epochSeconds = try trainTimingEpochs(&solver, printer: printer)
         let trainSeconds = epochSeconds.reduce(0, +)
         let trainRate = Double(epochs * data.train.count) / trainSeconds
         // The val accuracy of the model as trained (the Solver keeps the best epoch's; with one

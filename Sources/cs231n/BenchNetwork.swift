@@ -16,14 +16,7 @@ extension BenchCommand {
                                 optimizer: OptimizerSettings(rule: .pytorchMomentum, learningRate: 0.02, momentum: 0.9),
                                 options: SolverOptions(epochs: epochs, batchSize: batchSize, learningRateDecay: 0.95,
                                                        trainAccuracySamples: 1000, seed: common.seed))
-        solver.dataParallel = try DistributedRun.world().map(DataParallel.init)  // under mpirun: each rank its share
-        var epochSeconds: [Double] = []
-        solver.onEvent = { event in
-            guard case .epochEnd(let epoch, _, let val, let seconds, _) = event else { return }
-            epochSeconds.append(seconds)
-            printer.say(String(format: "  epoch %2d: %.2f s, val acc %.1f%%", epoch, seconds, 100 * val))
-        }
-        try solver.train()
+        let epochSeconds = try trainTimingEpochs(&solver, printer: printer)
         let trainSeconds = epochSeconds.reduce(0, +)
         let imagesPerSecond = Double(epochs * data.train.count) / trainSeconds
         let finalVal = solver.history.valAccuracy.last ?? 0

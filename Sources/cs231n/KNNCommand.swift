@@ -158,16 +158,23 @@ struct KNNCommand: ParsableCommand {
         let started = Date()
         let predictions = try model.predict(images.rows(Float.self), ks: ks, metric: metric)
         let seconds = Date().timeIntervalSince(started)
+        reportAccuracy(predictions, labels: images.labels, split: split, ks: ks, percentDecimals: 1, printer: printer)
+        printer.say(String(format: "%@: %d queries × %d training images in %.2f s", split as NSString, images.count,
+                           model.trainingCount, seconds))
+    }
+
+    /// Says and records the accuracy of each k's predictions (`predictions[i]` for `ks[i]`)
+    /// against `labels`, in percent with `percentDecimals` decimals.
+    func reportAccuracy(_ predictions: [[Int]], labels: [Int], split: String, ks: [Int], percentDecimals: Int,
+                        printer: ResultPrinter) {
         for (kIndex, k) in ks.enumerated() {
-            let correct = zip(predictions[kIndex], images.labels).filter { $0 == $1 }.count
-            let accuracy = Double(correct) / Double(images.count)
-            printer.say(String(format: "%@: k = %d: %d / %d correct, accuracy %.1f%%", split as NSString, k, correct,
-                               images.count, 100 * accuracy))
+            let correct = zip(predictions[kIndex], labels).filter { $0 == $1 }.count
+            let accuracy = Double(correct) / Double(labels.count)
+            printer.say(String(format: "%@: k = %d: %d / %d correct, accuracy %.\(percentDecimals)f%%", split as NSString, k,
+                               correct, labels.count, 100 * accuracy))
             printer.figure([("command", "knn"), ("split", .string(split)), ("k", .int(k)),
                             ("distance", .string(metric.rawValue))], metric: "accuracy", value: accuracy)
         }
-        printer.say(String(format: "%@: %d queries × %d training images in %.2f s", split as NSString, images.count,
-                           model.trainingCount, seconds))
     }
 
     func runFull(_ splits: DatasetSplits, printer: ResultPrinter) throws {
@@ -188,14 +195,8 @@ struct KNNCommand: ParsableCommand {
             ?? model.predict(rows, ks: ks, metric: metric) { bar.update($0) }
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
-        for (kIndex, k) in ks.enumerated() {
-            let correct = zip(predictions[kIndex], queries.labels).filter { $0 == $1 }.count
-            let accuracy = Double(correct) / Double(queries.count)
-            printer.say(String(format: "%@: k = %d: %d / %d correct, accuracy %.2f%%", split as NSString, k, correct,
-                               queries.count, 100 * accuracy))
-            printer.figure([("command", "knn"), ("split", .string(split)), ("k", .int(k)),
-                            ("distance", .string(metric.rawValue))], metric: "accuracy", value: accuracy)
-        }
+        // Thousands of queries resolve hundredths of a percent.
+        reportAccuracy(predictions, labels: queries.labels, split: split, ks: ks, percentDecimals: 2, printer: printer)
         printer.say(String(format: "%d × %d %@ distances and votes in %.2f s", queries.count, splits.train.count,
                            metric.description as NSString, seconds))
         printer.figure([("command", "knn"), ("split", .string(split)), ("distance", .string(metric.rawValue))],
