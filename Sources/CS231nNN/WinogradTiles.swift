@@ -8,7 +8,7 @@
 /// one-dimensional transforms, applied along the rows and then along the columns. Images are
 /// channels last, so each transform works on 8 channels (or filters) at a time.
 @usableFromInline
-protocol WinogradTile {
+protocol WinogradTile: Sendable {
     /// m, the outputs along each side of a tile.
     static var outputSize: Int { get }
 
