@@ -47,11 +47,11 @@ public enum Conv2D {
         case winograd
         /// Winograd's F(4×4, 3×3), for the same windows.
         case winograd4x4
+        /// A register tile of 4 pixels × 16 filters over the padded image: F a multiple of 16.
+        case direct
 
         /// Whether this is one of the Winograd tiles, which share their requirements.
         @inlinable public var isWinograd: Bool { self == .winograd || self == .winograd4x4 }
-        /// A register tile of 4 pixels × 16 filters over the padded image: F a multiple of 16.
-        case direct
     }
 
     /// What the layer does to the convolution's output before handing it on.

@@ -108,11 +108,13 @@ extension Conv2D {
     @inlinable
     static func filterGradientChannelsLast<S>(_ x: Tensor<S>, _ dz: Tensor<S>, _ w: Tensor<S>, _ g: ConvGeometry,
                                               _ algorithm: Algorithm, regularization: S) -> Tensor<S> {
-        if algorithm.isWinograd {
-            let dw = algorithm == .winograd ? WinogradConv.filterGradient(x, dz, geometry: g, tile: WinogradF2.self)
-                : WinogradConv.filterGradient(x, dz, geometry: g, tile: WinogradF4.self)
-            return regularization == 0 ? dw : try! dw + w * regularization
+        let winogradGradient: Tensor<S>?
+        switch algorithm {
+        case .winograd: winogradGradient = WinogradConv.filterGradient(x, dz, geometry: g, tile: WinogradF2.self)
+        case .winograd4x4: winogradGradient = WinogradConv.filterGradient(x, dz, geometry: g, tile: WinogradF4.self)
+        case .naive, .im2col, .direct: winogradGradient = nil
         }
+        if let dw = winogradGradient { return regularization == 0 ? dw : try! dw + w * regularization }
         let n = x.shape[0], filters = w.shape[0], direct = algorithm == .direct
         let (patch, plane) = (g.patchSize, g.outputPlane)
         let perChunk = direct ? 1 : g.imagesPerChunk

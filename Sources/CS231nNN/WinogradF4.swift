@@ -8,8 +8,9 @@
 ///     G  = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1⁄24 1⁄12 ⅙; 1⁄24 −1⁄12 ⅙; 0 0 1]
 ///     Aᵀ = [1 1 1 1 1 0;  0 1 −1 2 −2 0;  0 1 1 4 4 0;  0 1 −1 8 −8 1]
 ///
-/// Each two-dimensional transform is the one-dimensional one along the rows into a scratch of
-/// vectors (6×6 or 6×4), then along its columns.
+/// Each two-dimensional transform of the data is the one-dimensional one along the rows into a
+/// scratch of vectors (6×6, 6×4 or 4×6), then along its columns; the filters' transforms work
+/// on scalars in registers.
 @usableFromInline
 enum WinogradF4: WinogradTile {
     @inlinable static var outputSize: Int { 4 }

@@ -5,7 +5,7 @@
 ///     Y = Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A
 ///
 /// `WinogradConv` runs the GEMMs over the α² positions; a tile type supplies the matrices as
-/// one-dimensional transforms, applied along the rows and then along the columns. Images are
+/// one-dimensional transforms, applied along one axis of the tile and then the other. Images are
 /// channels last, so each transform works on 8 channels (or filters) at a time.
 @usableFromInline
 protocol WinogradTile: Sendable {
