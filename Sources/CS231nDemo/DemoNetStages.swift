@@ -82,7 +82,7 @@ extension DemoPipeline {
                            metric: "accuracy", value: accuracy)
         }
         let configuration = recipe.configuration
-        let layers = configuration.options["filters"].map { "conv \($0)×7×7 - ReLU - pool 2 - " } ?? ""
+        let layers = configuration.convolution.map { "conv \($0.filters)×\($0.filterSize)×\($0.filterSize) - ReLU - pool 2 - " } ?? ""
         var blocks: [ReportBlock] = [
             .keyValues([.init("architecture", "\(configuration.kind): \(layers)"
                               + ([configuration.inputSize] + configuration.hiddenSizes + [configuration.classes]).map(String.init).joined(separator: "-")),
@@ -118,7 +118,7 @@ extension DemoPipeline {
             name: "ThreeLayerConvNet",
             configuration: ModelConfiguration(kind: ThreeLayerConvNet<Float>.kind, inputShape: [3, 32, 32], hiddenSizes: [100],
                                               classes: 10, regularization: 1e-3, seed: seed,
-                                              options: ["filters": "32", "filter-size": "7"]),
+                                              convolution: ConvNetSettings(filters: 32, filterSize: 7)),
             optimizer: OptimizerSettings(rule: .adam, learningRate: 1e-3),
             options: SolverOptions(epochs: 4, batchSize: 64, learningRateDecay: 0.95, seed: seed))
         let inputs = recipe.inputs.merging(understandingInputs) { a, _ in a }

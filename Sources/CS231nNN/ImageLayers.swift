@@ -65,6 +65,17 @@ public struct Conv2DLayer<S: TensorScalar>: WeightAndBiasLayer {
         return try Conv2D.forward(x, weight, bias, geometry: g, epilogue: Conv2D.Epilogue(activation: activation))
     }
 
+    /// The convolution with `pool` as its epilogue, one pass for the pair: the pair's cache, whose
+    /// `out` is the pool's output (N, F, H″, W″) and whose `activations` are this layer's.
+    /// `Sequential` runs a conv layer with an activation and the max pool after it so.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    func forward(_ x: Tensor<S>, pooledBy pool: MaxPool2DLayer<S>) throws -> Cache {
+        let g = try geometry ?? geometry(for: Array(x.shape.dropFirst()))
+        let poolGeometry = try pool.geometry(for: [filters, g.outputHeight, g.outputWidth])
+        return try Conv2D.forward(x, weight, bias, geometry: g, epilogue: Conv2D.Epilogue(activation: activation, pool: poolGeometry)).cache
+    }
+
     /// dx (N, C, H, W), dW (F, C, KH, KW) with reg·W folded in, db (F) from dout (N, F, H′, W′),
     /// through the fused ReLU by the context's rule.
     @_specialize(where S == Float)

@@ -93,12 +93,18 @@ extension ModelWrapper {
     }
 }
 
-/// What a model is and its hyper-parameters, stored as JSON in checkpoints.
+/// What a model is and its hyper-parameters, stored as JSON in checkpoints: the fields every
+/// kind reads, and the typed settings of the kinds that need more (`convolution` for
+/// "three-layer-convnet", `modernConvNet` for "cnn"; nil means their defaults).
+///
+/// Checkpoints written before the settings were typed stored them as an `options` object of
+/// strings; decoding reads it into the typed settings (`LegacyModelOptions`), so they load.
 public struct ModelConfiguration: Codable, Sendable, Equatable {
-    /// "two-layer" or "fully-connected" (conv nets add their own kinds).
+    /// "two-layer", "fully-connected", "three-layer-convnet" or "cnn" (`AnyModel.kinds`).
     public var kind: String
     /// The shape of one example, e.g. [3072] or [3, 32, 32].
     public var inputShape: [Int]
+    /// The hidden layers' widths; the modern CNN's group widths.
     public var hiddenSizes: [Int]
     public var classes: Int
     public var normalization: Normalization
@@ -109,12 +115,15 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     /// Standard deviation of the initial weights, or nil for He initialization (√(2/fan-in)).
     public var weightScale: Double?
     public var seed: UInt64
-    /// Hyper-parameters of other kinds of model (filter counts, sizes, …).
-    public var options: [String: String]
+    /// The convolution of "three-layer-convnet" (nil: 32 filters of 7×7).
+    public var convolution: ConvNetSettings?
+    /// The settings of "cnn" beyond its widths (nil: airbench94's).
+    public var modernConvNet: ModernConvNetSettings?
 
     public init(kind: String, inputShape: [Int], hiddenSizes: [Int], classes: Int,
                 normalization: Normalization = .none, keepProbability: Double = 1, regularization: Double = 0,
-                weightScale: Double? = nil, seed: UInt64 = 0, options: [String: String] = [:]) {
+                weightScale: Double? = nil, seed: UInt64 = 0, convolution: ConvNetSettings? = nil,
+                modernConvNet: ModernConvNetSettings? = nil) {
         self.kind = kind
         self.inputShape = inputShape
         self.hiddenSizes = hiddenSizes
@@ -124,7 +133,47 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         self.regularization = regularization
         self.weightScale = weightScale
         self.seed = seed
-        self.options = options
+        self.convolution = convolution
+        self.modernConvNet = modernConvNet
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, inputShape, hiddenSizes, classes, normalization, keepProbability, regularization, weightScale, seed
+        case convolution, modernConvNet
+        /// The settings of checkpoints written before they were typed.
+        case options
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(kind: try c.decode(String.self, forKey: .kind), inputShape: try c.decode([Int].self, forKey: .inputShape),
+                  hiddenSizes: try c.decode([Int].self, forKey: .hiddenSizes), classes: try c.decode(Int.self, forKey: .classes),
+                  normalization: try c.decode(Normalization.self, forKey: .normalization),
+                  keepProbability: try c.decode(Double.self, forKey: .keepProbability),
+                  regularization: try c.decode(Double.self, forKey: .regularization),
+                  weightScale: try c.decodeIfPresent(Double.self, forKey: .weightScale), seed: try c.decode(UInt64.self, forKey: .seed),
+                  convolution: try c.decodeIfPresent(ConvNetSettings.self, forKey: .convolution),
+                  modernConvNet: try c.decodeIfPresent(ModernConvNetSettings.self, forKey: .modernConvNet))
+        if let options = try c.decodeIfPresent([String: String].self, forKey: .options), !options.isEmpty {
+            do { try LegacyModelOptions(options).apply(to: &self) } catch let error as TensorError {
+                throw DecodingError.dataCorruptedError(forKey: .options, in: c, debugDescription: "\(error)")
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(inputShape, forKey: .inputShape)
+        try c.encode(hiddenSizes, forKey: .hiddenSizes)
+        try c.encode(classes, forKey: .classes)
+        try c.encode(normalization, forKey: .normalization)
+        try c.encode(keepProbability, forKey: .keepProbability)
+        try c.encode(regularization, forKey: .regularization)
+        try c.encodeIfPresent(weightScale, forKey: .weightScale)
+        try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(convolution, forKey: .convolution)
+        try c.encodeIfPresent(modernConvNet, forKey: .modernConvNet)
     }
 
     public var inputSize: Int { inputShape.reduce(1, *) }

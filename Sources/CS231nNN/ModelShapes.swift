@@ -54,12 +54,13 @@ public struct ModelShapes: Sendable, Equatable {
                 }
             }
         case "three-layer-convnet":
-            guard let filters = Int(c.options["filters"] ?? "32"), let filterSize = Int(c.options["filter-size"] ?? "7"),
-                  c.inputShape.count == 3, c.hiddenSizes.count == 1 else {
-                throw invalid("needs an image input (C, H, W), one hidden size and integer options filters and filter-size")
+            guard c.inputShape.count == 3, c.hiddenSizes.count == 1 else {
+                throw invalid("needs an image input (C, H, W) and one hidden size")
             }
-            for (option, value) in [("filters", filters), ("filter-size", filterSize)] where !(1...Self.maximumSize).contains(value) {
-                throw invalid("option \(option) is \(value), outside the valid range 1...\(Self.maximumSize)")
+            let convolution = c.convolution ?? ConvNetSettings()
+            let (filters, filterSize) = (convolution.filters, convolution.filterSize)
+            for (field, value) in [("filters", filters), ("filterSize", filterSize)] where !(1...Self.maximumSize).contains(value) {
+                throw invalid("convolution.\(field) is \(value), outside the valid range 1...\(Self.maximumSize)")
             }
             let (channels, height, width, hidden) = (c.inputShape[0], c.inputShape[1], c.inputShape[2], c.hiddenSizes[0])
             // A "same" convolution, then a 2×2 pool of stride 2.
@@ -68,11 +69,10 @@ public struct ModelShapes: Sendable, Equatable {
                           "W2": [pooled, hidden], "b2": [hidden], "W3": [hidden, c.classes], "b3": [c.classes]]
         case "cnn":
             guard c.inputShape.count == 3 else { throw invalid("needs an image input (C, H, W), got \(c.inputShape)") }
-            let kernelText = c.options["whiten-kernel"] ?? "2"
-            guard let kernel = Double(kernelText), kernel >= 1, kernel <= Double(Int32.max) else {
-                throw invalid("option whiten-kernel \"\(kernelText)\" is not a size ≥ 1")
+            let size = (c.modernConvNet ?? ModernConvNetSettings()).whiteningKernel, channels = c.inputShape[0]
+            guard (1...Self.maximumSize).contains(size) else {
+                throw invalid("modernConvNet.whiteningKernel is \(size), outside the valid range 1...\(Self.maximumSize)")
             }
-            let channels = c.inputShape[0], size = Int(kernel)
             let whitened = try Tensor<Float>.checkedCount(shape: [2, channels, size, size])
             buffers["whiten.weight"] = [whitened, channels, size, size]
             parameters["whiten.bias"] = [whitened]

@@ -8,8 +8,8 @@ import Foundation
 ///
 /// The convolutions have no bias (batch norm's β follows each); batch norm's γ is frozen at 1.
 /// It runs channels last (N, H, W, C) inside, through the same `Conv2D`, `MaxPool2D` and
-/// `BatchNorm` as the course's nets: inputs arrive as NCHW batches and are transposed once. Scores at test time average the horizontally flipped view (test-time augmentation,
-/// option "tta" 1) and, at level 2, the views translated by one pixel.
+/// `BatchNorm` as the course's nets: inputs arrive as NCHW batches and are transposed once. Scores at test time average the horizontally flipped view (test-time augmentation
+/// level 1) and, at level 2, the views translated by one pixel (`ModernConvNetSettings`).
 ///
 /// Its tensors are typed fields, `parameterTensors` and `bufferTensors`; `parameters` names them
 /// "whiten.bias", "g<i>.conv1", "g<i>.norm1.beta", "g<i>.conv2", "g<i>.norm2.beta", "head"
@@ -47,25 +47,20 @@ public struct ModernConvNet<S: TensorScalar>: Model {
 
     /// The W6 net: widths 64, 256, 256 on 3×32×32 images.
     public init(inputShape: [Int] = [3, 32, 32], widths: [Int] = [64, 256, 256], classes: Int = 10, seed: UInt64 = 0,
-                options: [String: String] = [:]) throws {
-        var all = options
-        all["widths"] = widths.map(String.init).joined(separator: ",")
+                settings: ModernConvNetSettings = ModernConvNetSettings()) throws {
         try self.init(configuration: ModelConfiguration(kind: Self.kind, inputShape: inputShape, hiddenSizes: widths,
-                                                        classes: classes, seed: seed, options: all))
+                                                        classes: classes, seed: seed, modernConvNet: settings))
     }
 
-    /// Options (all optional): "whiten-kernel" (2), "label-smoothing" (0.2), "tta" (0, 1 or 2;
-    /// default 2), "scale" (1/9), "bn-momentum" (0.6: running = 0.6·running + 0.4·batch),
-    /// "bn-epsilon" (1e-12), "whiten-bias-epochs" (3). The widths are the hidden sizes.
+    /// A freshly initialized net of `configuration`: the group widths are its hidden sizes, and
+    /// its `modernConvNet` settings airbench94's when nil.
     public init(configuration: ModelConfiguration) throws {
         _ = try ModelShapes(configuration)  // sizes in range before anything is allocated
-        let c = configuration
+        // The defaults written out, so that equal nets have equal configurations.
+        var c = configuration
+        let settings = c.modernConvNet ?? ModernConvNetSettings()
+        c.modernConvNet = settings
         func invalid(_ detail: String) -> TensorError { .invalidArgument(operation: "ModernConvNet", detail: detail) }
-        func number(_ key: String, _ fallback: Double) throws -> Double {
-            guard let text = c.options[key] else { return fallback }
-            guard let value = Double(text), value.isFinite else { throw invalid("option \(key) \"\(text)\" is not a number") }
-            return value
-        }
         guard c.inputShape.count == 3, c.inputShape.allSatisfy({ $0 > 0 }) else {
             throw invalid("input shape \(describeShape(c.inputShape)) is not an image (C, H, W)")
         }
@@ -75,20 +70,17 @@ public struct ModernConvNet<S: TensorScalar>: Model {
         guard c.normalization == .none, c.keepProbability == 1, c.regularization == 0 else {
             throw invalid("has its own batch norm and no dropout or L2 term (use the optimizer's weight decay)")
         }
-        let kernel = Int(try number("whiten-kernel", 2)), tta = Int(try number("tta", 2))
-        labelSmoothing = try number("label-smoothing", 0.2)
-        outputScale = try number("scale", 1.0 / 9)
-        batchNormMomentum = try number("bn-momentum", 0.6)
-        batchNormEpsilon = try number("bn-epsilon", 1e-12)
-        let biasEpochs = try number("whiten-bias-epochs", 3)
-        guard biasEpochs >= 0, biasEpochs == biasEpochs.rounded() else {
-            throw invalid("option whiten-bias-epochs \(biasEpochs) is not a whole number of epochs ≥ 0")
-        }
-        whitenBiasEpochs = Int(biasEpochs)
+        let (kernel, tta) = (settings.whiteningKernel, settings.testTimeAugmentation)
+        labelSmoothing = settings.labelSmoothing
+        outputScale = settings.outputScale
+        batchNormMomentum = settings.batchNormMomentum
+        batchNormEpsilon = settings.batchNormEpsilon
+        whitenBiasEpochs = settings.whiteningBiasEpochs
         guard kernel >= 1, (0...2).contains(tta), (0..<1).contains(labelSmoothing), (0..<1).contains(batchNormMomentum),
-              batchNormEpsilon > 0 else {
-            throw invalid("options out of range: whiten-kernel \(kernel) ≥ 1, tta \(tta) in 0...2, label-smoothing "
-                          + "\(labelSmoothing) and bn-momentum \(batchNormMomentum) in [0, 1), bn-epsilon \(batchNormEpsilon) > 0")
+              batchNormEpsilon > 0, batchNormEpsilon.isFinite, outputScale.isFinite, whitenBiasEpochs >= 0 else {
+            throw invalid("settings out of range: whiteningKernel \(kernel) ≥ 1, testTimeAugmentation \(tta) in 0...2, labelSmoothing "
+                          + "\(labelSmoothing) and batchNormMomentum \(batchNormMomentum) in [0, 1), batchNormEpsilon "
+                          + "\(batchNormEpsilon) > 0, outputScale \(outputScale) finite, whiteningBiasEpochs \(whitenBiasEpochs) ≥ 0")
         }
         testTimeAugmentation = tta
         widths = c.hiddenSizes

@@ -172,22 +172,30 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
         return index
     }
 
-    /// Runs every layer, returning each one's output and cache.
+    /// Runs every layer, returning each one's output and cache; the output is nil at the first
+    /// layer of a fused pair, whose cache (`FusedFirstLayer`) makes it when asked.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    mutating func forward(_ x: Tensor<S>, context: inout LayerContext) throws -> (outputs: [Tensor<S>], caches: [any Sendable]) {
+    mutating func forward(_ x: Tensor<S>, context: inout LayerContext) throws -> (outputs: [Tensor<S>?], caches: [any Sendable]) {
         guard x.rank >= 1, Array(x.shape.dropFirst()) == inputShape || (x.rank == 2 && x.shape[1] == inputShape.reduce(1, *)) else {
             throw TensorError.shapeMismatch(operation: "Sequential",
                 detail: "input \(describeShape(x.shape)) for a net over examples of \(describeShape(inputShape))")
         }
         let input = x.rank == 2 && inputShape.count > 1 ? try x.reshaped([x.shape[0]] + inputShape) : x
-        var outputs: [Tensor<S>] = [], caches: [any Sendable] = []
+        var outputs: [Tensor<S>?] = [], caches: [any Sendable] = []
         var h = input
-        for index in entries.indices {
+        var index = 0
+        while index < entries.count {
+            if let (out, first, second) = try fusedForward(h, at: index) {
+                outputs += [nil, out]
+                caches += [first, second]
+                (h, index) = (out, index + 2)
+                continue
+            }
             let (out, cache) = try entries[index].layer.forwardErased(h, context: &context)
             outputs.append(out)
             caches.append(cache)
-            h = out
+            (h, index) = (out, index + 1)
         }
         return (outputs, caches)
     }
@@ -199,12 +207,17 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
     func backward(_ upstream: Tensor<S>, from start: Int, caches: [any Sendable], needs: GradientNeeds, context: LayerContext,
                   into gradients: inout ParameterStore<S>) throws -> Tensor<S>? {
         var d = upstream
-        for index in stride(from: start, through: 0, by: -1) {
-            let wantsInput = index > 0 || needs.contains(.input)
+        var index = start
+        while index >= 0 {
+            // A fused pair's backward is its first layer's, through the pair's cache.
+            let (layer, cache) = if let fused = caches[index] as? FusedPairCache { (index - 1, fused.pair) }
+                else if let first = caches[index] as? FusedFirstLayer<S> { (index, try first.cache()) } else { (index, caches[index]) }
+            let wantsInput = layer > 0 || needs.contains(.input)
             let layerNeeds = needs.intersection(.parameters).union(wantsInput ? .input : [])
-            let (dx, layerGradients) = try entries[index].layer.backwardErased(d, cache: caches[index], needs: layerNeeds, context: context)
-            for (name, tensor) in layerGradients { gradients[storedName(layer: entries[index].name, name)] = tensor }
+            let (dx, layerGradients) = try entries[layer].layer.backwardErased(d, cache: cache, needs: layerNeeds, context: context)
+            for (name, tensor) in layerGradients { gradients[storedName(layer: entries[layer].name, name)] = tensor }
             if wantsInput, let dx { d = dx }
+            index = layer - 1
         }
         return needs.contains(.input) ? d : nil
     }
@@ -217,7 +230,7 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
                                    regularization: regularization)
         trainingSteps += 1
         let (outputs, caches) = try forward(x, context: &context)
-        guard let scores = outputs.last else { throw TensorError.invalidArgument(operation: "Sequential", detail: "has no layers") }
+        guard let last = outputs.last, let scores = last else { throw TensorError.invalidArgument(operation: "Sequential", detail: "has no layers") }
         var (total, dscores) = switch loss {
         case .softmax: try SoftmaxLoss.forwardBackward(scores, labels: y)
         case .svm: try SVMLoss.forwardBackward(scores, labels: y)
@@ -241,7 +254,7 @@ public struct Sequential<S: TensorScalar>: Model, Sendable {
     @_specialize(where S == Double)
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> {
         var copy = self, context = LayerContext(mode: .test)
-        guard let scores = try copy.forward(x, context: &context).outputs.last else {
+        guard let last = try copy.forward(x, context: &context).outputs.last, let scores = last else {
             throw TensorError.invalidArgument(operation: "Sequential", detail: "has no layers")
         }
         return scores
@@ -266,7 +279,13 @@ extension Sequential: InspectableModel {
     public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
         var copy = self, context = LayerContext(mode: .test)
         let (outputs, caches) = try copy.forward(x, context: &context)
-        return ForwardTrace(model: "Sequential", layers: inspectableLayers, input: x, activations: { outputs[$0] },
+        return ForwardTrace(model: "Sequential", layers: inspectableLayers, input: x, activations: { index in
+            if let output = outputs[index] { return output }
+            guard let first = caches[index] as? FusedFirstLayer<S> else {
+                throw TensorError.invalidArgument(operation: "Sequential", detail: "layer \(index) kept no output")
+            }
+            return try first.output()
+        },
                             backward: { index, upstream, rule in
             var unused = ParameterStore<S>()
             let inspection = LayerContext(mode: .test, rule: rule)

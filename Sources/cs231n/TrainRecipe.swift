@@ -61,15 +61,12 @@ extension TrainCommand {
         let r = recipe()
         let kind = [.twoLayer: "two-layer", .fc: "fully-connected", .threeLayerConvnet: ThreeLayerConvNet<Float>.kind,
                     .cnn: ModernConvNet<Float>.kind][model]!
-        var options: [String: String] = [:]
-        switch model {
-        case .threeLayerConvnet: options = ["filters": String(filters), "filter-size": "7"]
-        case .cnn: options = ["label-smoothing": String(labelSmoothing), "tta": String(tta)]
-        case .twoLayer, .fc: break
-        }
         return ModelConfiguration(kind: kind, inputShape: inputShape, hiddenSizes: try hiddenSizes(), classes: classes,
                                   normalization: norm.normalization, keepProbability: dropout,
                                   regularization: r.regularization, weightScale: model == .cnn ? nil : try initialScale(),
-                                  seed: common.seed, options: options)
+                                  seed: common.seed,
+                                  convolution: model == .threeLayerConvnet ? ConvNetSettings(filters: filters, filterSize: 7) : nil,
+                                  modernConvNet: model == .cnn ? ModernConvNetSettings(labelSmoothing: labelSmoothing,
+                                                                                       testTimeAugmentation: tta) : nil)
     }
 }

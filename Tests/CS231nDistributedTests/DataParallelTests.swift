@@ -87,7 +87,7 @@ struct DataParallelTests {
     @Test func synchronizedBatchNormGivesTheOneProcessLossAndGradients() throws {
         let data = try templateImages(count: 12, shape: [3, 16, 16], seed: 5)
         let net = { @Sendable () throws -> ModernConvNet<Float> in
-            var net = try ModernConvNet<Float>(inputShape: [3, 16, 16], widths: [4, 6, 8], classes: 4, seed: 1, options: ["tta": "0"])
+            var net = try ModernConvNet<Float>(inputShape: [3, 16, 16], widths: [4, 6, 8], classes: 4, seed: 1, settings: ModernConvNetSettings(testTimeAugmentation: 0))
             try net.initializeWhitening(from: data.x)
             return net
         }

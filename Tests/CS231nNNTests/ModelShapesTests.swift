@@ -10,10 +10,11 @@ import Testing
         ModelConfiguration(kind: "fully-connected", inputShape: [12], hiddenSizes: [5], classes: 3, normalization: .layernorm),
         ModelConfiguration(kind: "fully-connected", inputShape: [12], hiddenSizes: [], classes: 3),
         ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 8, 6], hiddenSizes: [9], classes: 4,
-                           options: ["filters": "5", "filter-size": "3"]),
+                           convolution: ConvNetSettings(filters: 5, filterSize: 3)),
         ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 32, 32], hiddenSizes: [10], classes: 10),
         ModelConfiguration(kind: "cnn", inputShape: [3, 16, 16], hiddenSizes: [4, 6], classes: 10),
-        ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [8, 8, 8], classes: 10, options: ["whiten-kernel": "3"]),
+        ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [8, 8, 8], classes: 10,
+                           modernConvNet: ModernConvNetSettings(whiteningKernel: 3)),
     ]
 
     /// The shapes computed without building the model are those of the built model.
@@ -32,10 +33,11 @@ import Testing
             ModelConfiguration(kind: "fully-connected", inputShape: [3072], hiddenSizes: [1_000_000_000], classes: 10),
             ModelConfiguration(kind: "two-layer", inputShape: [3, (1 << 62) + 32, 32], hiddenSizes: [4], classes: 10),
             ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 32, 32], hiddenSizes: [4], classes: 10,
-                               options: ["filters": "4611686018427387904"]),
+                               convolution: ConvNetSettings(filters: 1 << 62)),
             ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 32, 32], hiddenSizes: [4], classes: 10,
-                               options: ["filter-size": "4294967297"]),
-            ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [8], classes: 10, options: ["whiten-kernel": "1e300"]),
+                               convolution: ConvNetSettings(filterSize: (1 << 32) + 1)),
+            ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [8], classes: 10,
+                               modernConvNet: ModernConvNetSettings(whiteningKernel: Int.max)),
             ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [1 << 31, 1 << 31], classes: 10),
             ModelConfiguration(kind: "fully-connected", inputShape: [12], hiddenSizes: [-4], classes: 3),
             ModelConfiguration(kind: "mystery", inputShape: [12], hiddenSizes: [4], classes: 3),
@@ -56,8 +58,8 @@ import Testing
             (ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, (1 << 62) + 32, 32], hiddenSizes: [4], classes: 10),
              "inputShape[1] is 4611686018427387936, outside the valid range 1...16777216"),
             (ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 32, 32], hiddenSizes: [4], classes: 10,
-                                options: ["filters": "4611686018427387904"]),
-             "option filters is 4611686018427387904, outside the valid range 1...16777216"),
+                                convolution: ConvNetSettings(filters: 1 << 62)),
+             "convolution.filters is 4611686018427387904, outside the valid range 1...16777216"),
             (ModelConfiguration(kind: "cnn", inputShape: [3, 32, 32], hiddenSizes: [8], classes: 0),
              "classes is 0, outside the valid range 1...16777216"),
         ]
@@ -69,6 +71,33 @@ import Testing
                 #expect("\(error)".contains(message), "\(error)")
             }
         }
+    }
+
+    /// Checkpoints written before the settings were typed kept them as an `options` object of
+    /// strings: it reads into the typed settings, and a key or value no version wrote is refused
+    /// by name. A net writes its defaults out, so its configuration round-trips.
+    @Test func legacyOptionsReadIntoTheTypedSettings() throws {
+        let base = #"{"classes":10,"hiddenSizes":[8],"inputShape":[3,32,32],"keepProbability":1,"normalization":"none","#
+            + #""regularization":0,"seed":0,"#
+        let conv = try ModelConfiguration.fromJSON(base + #""kind":"three-layer-convnet","options":{"filter-size":"5","filters":"4"}}"#)
+        #expect(conv.convolution == ConvNetSettings(filters: 4, filterSize: 5))
+        let cnn = try ModelConfiguration.fromJSON(base + #""kind":"cnn","options":{"label-smoothing":"0.1","tta":"0","widths":"8"}}"#)
+        #expect(cnn.modernConvNet == ModernConvNetSettings(labelSmoothing: 0.1, testTimeAugmentation: 0))
+        for (options, message) in [(#"{"whiten-kernel":"1e300"}"#, #"option whiten-kernel "1e300" is not a whole number"#),
+                                   (#"{"tta":"x"}"#, #"option tta "x""#), (#"{"depth":"3"}"#, #"cnn has no option "depth""#)] {
+            do {
+                _ = try ModelConfiguration.fromJSON(base + #""kind":"cnn","options":"# + options + "}")
+                Issue.record("options \(options) were read")
+            } catch {
+                #expect("\(error)".contains(message), "\(error)")
+            }
+        }
+        let net = try ThreeLayerConvNet<Float>(configuration: ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 8, 8],
+                                                                                 hiddenSizes: [4], classes: 3))
+        #expect(net.configuration.convolution == ConvNetSettings())
+        #expect(try ModelConfiguration.fromJSON(net.configuration.jsonString()) == net.configuration)
+        let modern = try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4], settings: ModernConvNetSettings(outputScale: 0.5))
+        #expect(try ModelConfiguration.fromJSON(modern.configuration.jsonString()) == modern.configuration)
     }
 
     @Test func aConfigurationFromJSONWithHugeSizesIsRefused() throws {

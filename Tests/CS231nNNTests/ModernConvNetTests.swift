@@ -5,7 +5,7 @@ import Testing
 /// A tiny modern CNN over 3×16×16 images: whiten to 15×15, groups pool to 7, 3 and 1.
 private func tinyNet<S: TensorScalar>(_: S.Type, widths: [Int] = [4, 6, 8], tta: Int = 0, seed: UInt64 = 1, size: Int = 16) throws
     -> ModernConvNet<S> {
-    try ModernConvNet<S>(inputShape: [3, size, size], widths: widths, classes: 5, seed: seed, options: ["tta": String(tta)])
+    try ModernConvNet<S>(inputShape: [3, size, size], widths: widths, classes: 5, seed: seed, settings: ModernConvNetSettings(testTimeAugmentation: tta))
 }
 
 struct ModernConvNetTests {

@@ -79,12 +79,12 @@ private struct ConstantSlope: Model {
     }
 
     @Test func theCNNsWhiteningBiasFreezesAfterItsEpochs() throws {
-        let net = try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4], options: ["whiten-bias-epochs": "2"])
+        let net = try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4], settings: ModernConvNetSettings(whiteningBiasEpochs: 2))
         #expect(net.frozenParameters(epoch: 1).isEmpty)
         #expect(net.frozenParameters(epoch: 2) == ["whiten.bias"])
         #expect(try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4]).whitenBiasEpochs == 3)
         #expect(throws: TensorError.self) {
-            try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4], options: ["whiten-bias-epochs": "1.5"])
+            try ModernConvNet<Float>(inputShape: [3, 8, 8], widths: [4], settings: ModernConvNetSettings(whiteningBiasEpochs: -1))
         }
     }
 }
@@ -130,7 +130,7 @@ private struct ConstantSlope: Model {
         let x = Tensor<Float>.randn([50, 3, 16, 16], using: &generator)
         let y = (0..<50).map { _ in generator.nextInt(below: 5) }
         var net = try ModernConvNet<Float>(inputShape: [3, 16, 16], widths: [8, 16, 16], classes: 5, seed: 3,
-                                          options: ["tta": "0"])
+                                          settings: ModernConvNetSettings(testTimeAugmentation: 0))
         try net.initializeWhitening(from: x)
         let data = try LabeledTensors(x: x, y: y)
         let before = try net.accuracy(x, y)

@@ -31,7 +31,7 @@ import Testing
         var recipe = Recipe.threeLayerConvNet
         (recipe.epochs, recipe.batchSize, recipe.augmentation) = (2, 16, Augmentation(.flipTranslate))
         let net = try AnyModel<Float>(ModelConfiguration(kind: ThreeLayerConvNet<Float>.kind, inputShape: [3, 32, 32], hiddenSizes: [6],
-                                                         classes: 10, seed: 1, options: ["filters": "2", "filter-size": "3"]))
+                                                         classes: 10, seed: 1, convolution: ConvNetSettings(filters: 2, filterSize: 3)))
         var byRecipe = try Solver(model: net, train: data.train, val: data.val, recipe: recipe, seed: 5)
         var byHand = try Solver(model: net, train: data.train, val: data.val, optimizer: recipe.optimizerSettings,
                                 options: recipe.solverOptions(seed: 5))

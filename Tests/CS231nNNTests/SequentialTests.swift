@@ -146,6 +146,32 @@ import Testing
         #expect(try net.scores(images) == (try net.scores(try images.reshaped([2, 12]))))
     }
 
+    /// A convolution with its ReLU and the max pool after it run as one kernel: the losses,
+    /// gradients, activations and inspection gradients are those of the two layers run one by
+    /// one (kept apart here by a dropout that keeps every unit).
+    @Test func aFusedConvAndPoolGiveTheLayersResults() throws {
+        var fused = Self.smallConvNet
+        fused.layers.removeAll { $0.name == "drop2" }
+        var apart = fused
+        apart.layers.insert(.init("keep", .dropout(keepProbability: 1)), at: 1)
+        var (a, b) = (try fused.model(as: Double.self), try apart.model(as: Double.self))
+        var generator = RandomGenerator(seed: 11)
+        let x = smoothRandn([3, 2, 6, 6], using: &generator), y = [0, 2, 1]
+        let (lossA, gradientsA) = try a.loss(x, y)
+        let (lossB, gradientsB) = try b.loss(x, y)
+        #expect(lossA == lossB)
+        for (name, gradient) in gradientsA { #expect(gradientsB[name] == gradient, "\(name)") }
+        let (traceA, traceB) = (try a.trace(x), try b.trace(x))
+        for layer in ["conv1", "pool1"] {
+            let activations = try traceA.activations(layer)
+            #expect(activations == (try traceB.activations(layer)), "\(layer)")
+            for rule in [ReLUBackwardRule.standard, .guided] {
+                #expect(try traceA.inputGradient(activations, at: layer, rule: rule) == traceB.inputGradient(activations, at: layer, rule: rule),
+                        "\(layer) \(rule)")
+            }
+        }
+    }
+
     /// TwoLayerNet as a Sequential of two affine layers (the first with its ReLU fused): the
     /// same seed gives bit-identical initial weights, loss, gradients and one Solver step.
     @Test func twoLayerNetAsSequentialIsBitIdentical() throws {

@@ -69,7 +69,7 @@ import FuzzSupport
                            normalization: .batchnorm, keepProbability: 0.9),
         ModelConfiguration(kind: "fully-connected", inputShape: [2, 2, 3], hiddenSizes: [4], classes: 3, normalization: .layernorm),
         ModelConfiguration(kind: "three-layer-convnet", inputShape: [3, 4, 4], hiddenSizes: [4], classes: 3,
-                           options: ["filters": "2", "filter-size": "3"]),
+                           convolution: ConvNetSettings(filters: 2, filterSize: 3)),
         ModelConfiguration(kind: "cnn", inputShape: [3, 8, 8], hiddenSizes: [2, 2], classes: 3),
     ]
 
@@ -143,10 +143,10 @@ import FuzzSupport
             ("hidden-larger-than-file", try withConfiguration(fc) { $0.hiddenSizes = [100_000, 3] }),
             ("input-2^62", try withConfiguration(fc) { $0.inputShape = [3, wrap + 32, 32] }),
             ("unknown-kind", try withConfiguration(fc) { $0.kind = "mystery" }),
-            ("whiten-kernel-1e300", try withConfiguration(cnn) { $0.options["whiten-kernel"] = "1e300" }),
+            ("whiten-kernel-1e300", try withConfiguration(cnn) { $0.modernConvNet = ModernConvNetSettings(whiteningKernel: .max) }),
             ("cnn-huge-plane", try withConfiguration(cnn) { $0.inputShape = [3, 1 << 40, 1 << 40] }),
-            ("filters-2^62", try withConfiguration(conv) { $0.options["filters"] = String(wrap) }),
-            ("filter-size-even", try withConfiguration(conv) { $0.options["filter-size"] = "4" }),
+            ("filters-2^62", try withConfiguration(conv) { $0.convolution?.filters = wrap }),
+            ("filter-size-even", try withConfiguration(conv) { $0.convolution?.filterSize = 4 }),
         ]
         return seeds
     }
