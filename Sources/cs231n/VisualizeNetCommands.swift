@@ -2,9 +2,6 @@ import ArgumentParser
 import CS231n
 import Foundation
 
-/// The most images drawn in one attribution picture; the rest are computed (and timed) only.
-private let pictureRows = 16
-
 /// `cs231n visualize saliency`: saliency maps, guided backprop and deconvnet of the class score.
 struct VisualizeSaliencyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +10,7 @@ struct VisualizeSaliencyCommand: ParsableCommand {
         discussion: """
             For each chosen validation image (default 0-7) and its true class y: the image, the saliency map, \
             and the gradient of score_y with the guided-backprop and deconvnet ReLU rules (for a net with ReLUs). Writes saliency.png \
-            (at most \(pictureRows) rows); --json prints the seconds the saliency maps took.
+            (at most \(VisualizeContext.pictureRows) rows); --json prints the seconds the saliency maps took.
             """)
 
     @OptionGroup var source: VisualizeSourceOptions
@@ -27,7 +24,7 @@ struct VisualizeSaliencyCommand: ParsableCommand {
         var saliency = Tensor<Float>.zeros([0])
         let seconds = try TimingSummary.time { saliency = try Attribution.saliency(context.model, x, classes: labels) }
         context.reportTime(seconds, command: "saliency", what: "saliency maps", count: indices.count)
-        let shown = Swift.min(pictureRows, indices.count)
+        let shown = context.shownCount(indices.count)
         try context.write(NetFigures.attributionComparison(context.model, x.slice(0..<shown), classes: Array(labels.prefix(shown)),
                                                            pixels: context.pixels, classNames: context.classNames,
                                                            imageLabels: indices.prefix(shown).map { "#\($0)" }), "saliency.png")
@@ -77,7 +74,7 @@ struct VisualizeProjectionCommand<Rule: ProjectionRule>: ParsableCommand {
             var gradients = Tensor<Float>.zeros([0])
             let seconds = try TimingSummary.time { gradients = try Attribution.classGradient(context.model, x, classes: labels, rule: rule) }
             context.reportTime(seconds, command: command, what: "\(rule.rawValue) gradients of the class score", count: indices.count)
-            let shown = Swift.min(pictureRows, indices.count)
+            let shown = context.shownCount(indices.count)
             try context.write(NetFigures.attributionComparison(context.model, x.slice(0..<shown), classes: Array(labels.prefix(shown)),
                                                                pixels: context.pixels, classNames: context.classNames,
                                                                imageLabels: indices.prefix(shown).map { "#\($0)" }, maps: [.gradient(rule)]),
@@ -94,7 +91,7 @@ struct VisualizeProjectionCommand<Rule: ProjectionRule>: ParsableCommand {
             var projected: Projection<Float>?
             let seconds = try TimingSummary.time { projected = try Attribution.project(context.model.trace(x), unit: unit, rule: rule) }
             context.reportTime(seconds, command: command, what: "\(rule.rawValue) projections of \(unit)", count: indices.count)
-            let shown = Swift.min(pictureRows, indices.count)
+            let shown = context.shownCount(indices.count)
             try context.write(NetFigures.projections(context.model, x.slice(0..<shown), unit: unit, rules: [rule], pixels: context.pixels,
                                                      imageLabels: indices.prefix(shown).map { "#\($0)" }), "projection-\(name).png")
             try context.writeRaw(projection.raw, tensors: [
@@ -151,9 +148,7 @@ struct VisualizeFeaturesCommand: ParsableCommand {
 
     func run() throws {
         let context = try VisualizeContext(source)
-        let layers = context.model.inspectableLayers
-        let chosen = layer ?? layers[0].name
-        if !layers.contains(where: { $0.name == chosen }) { _ = try context.unit(layer: chosen, channel: 0, position: nil) }
+        let chosen = try context.checkedLayer(layer ?? context.model.inspectableLayers[0].name)
         let (indices, x, labels) = try context.images(default: [0])
         for (slot, index) in indices.enumerated() {
             let title = "\(chosen) of val #\(index) (\(context.className(labels[slot])))"
