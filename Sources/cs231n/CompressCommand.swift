@@ -47,14 +47,7 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Centroid fine-tuning learning rate (default: the retraining rate / 1000, as a centroid's gradient sums thousands of weights').")
     var fineTuneLr: Double?
 
-    @Flag(help: "Read the compressed file given as the argument, expand it and score it on val.")
-    var check = false
-
-    @Option(help: "With --check: also write the expanded model as a float32 checkpoint here.")
-    var expand: String?
-
-    @Option(name: [.short, .long], help: "The compressed file to write.")
-    var output = "compressed.cs231nz"
+    @OptionGroup var compressedFile: CompressedFileOptions
 
     @OptionGroup var common: CommonOptions
 
@@ -72,10 +65,7 @@ struct CompressCommand: ParsableCommand {
         }
         if let lr { try OptionRange.positive(lr, "--lr") }
         if let fineTuneLr { try OptionRange.positive(fineTuneLr, "--fine-tune-lr") }
-        if let expand { try AtomicFile.checkWritable(expand) }
-        if !check { try AtomicFile.checkWritable(output) }
-        if expand != nil && !check { throw ValidationError("--expand goes with --check") }
-        if checkpoint.latest && check { throw ValidationError("--latest picks a checkpoint's weights; a compressed file has one set") }
+        if checkpoint.latest && compressedFile.check { throw ValidationError("--latest picks a checkpoint's weights; a compressed file has one set") }
     }
 
     func bitsList() throws -> [Int] { try numbers(bitsSweep, option: "--bits-sweep").map { Int($0) } }
@@ -92,7 +82,7 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         let printer = ResultPrinter(json: common.json)
-        if check { return try checkCompressedFile(printer: printer) }
+        if compressedFile.check { return try checkCompressedFile(printer: printer) }
         let (model, file) = try checkpoint.model()
         try DeepCompression.checkSupported(model)
         printer.say("loading the data \(checkpoint.path) was trained on…")
@@ -114,9 +104,9 @@ struct CompressCommand: ParsableCommand {
                                                   data: ParameterStore(record.tensors.map { ($0.name, $0.tensor) }),
                                                   metadata: record.metadata.filter { $0.key.hasPrefix("data.") },
                                                   onEvent: progressReporter(printer))
-        try result.compressed.write(to: output)
+        try result.compressed.write(to: compressedFile.output)
         report(result, printer: printer)
-        printer.say("wrote \(output); check it with `cs231n compress --check \(output)`")
+        printer.say("wrote \(compressedFile.output); check it with `cs231n compress --check \(compressedFile.output)`")
     }
 
     /// A bar per retraining or fine-tuning epoch.
@@ -181,9 +171,29 @@ struct CompressCommand: ParsableCommand {
             printer.say("reproduces the recorded val accuracy")
         }
         // Only a file that passed every check is expanded.
-        if let expand {
+        if let expand = compressedFile.expand {
             try file.write(to: expand)
             printer.say("wrote \(expand), a float32 checkpoint (`cs231n evaluate \(expand)`)")
         }
+    }
+}
+
+/// The compressed file: written to -o, or, with --check, the argument read back and scored,
+/// and with --expand written out again as a float32 checkpoint. Each path is checked before
+/// anything runs.
+struct CompressedFileOptions: ParsableArguments {
+    @Flag(help: "Read the compressed file given as the argument, expand it and score it on val.")
+    var check = false
+
+    @Option(help: "With --check: also write the expanded model as a float32 checkpoint here.")
+    var expand: String?
+
+    @Option(name: [.short, .long], help: "The compressed file to write.")
+    var output = "compressed.cs231nz"
+
+    func validate() throws {
+        if let expand { try AtomicFile.checkWritable(expand) }
+        if !check { try AtomicFile.checkWritable(output) }
+        if expand != nil && !check { throw ValidationError("--expand goes with --check") }
     }
 }
