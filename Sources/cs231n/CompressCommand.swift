@@ -23,23 +23,8 @@ struct CompressCommand: ParsableCommand {
     /// A checkpoint from `cs231n train`; with --check, a compressed file.
     @OptionGroup var checkpoint: CheckpointOptions
 
-    @Option(help: "The fraction of each weight tensor to prune, in [0, 1).")
-    var prune = 0.9
-
-    @Option(help: "The sparsities to prune to in turn, comma-separated, ending at --prune (default: halving what is left, 0.5,0.75,0.9 for 0.9).")
-    var steps: String?
-
-    @Option(help: "Retraining epochs after each pruning step.")
-    var retrainEpochs = 2
-
-    @Option(help: "Bits per codebook index in the written file: 2^bits shared values per layer (1-8).")
-    var shareBits = 4
-
-    @Option(help: "Widths compared in the bits table, comma-separated.")
-    var bitsSweep = "8,6,4,3,2"
-
-    @Option(help: "Centroid fine-tuning epochs for each width.")
-    var fineTuneEpochs = 2
+    @OptionGroup var pruning: PruningOptions
+    @OptionGroup var sharing: SharingOptions
 
     @Option(help: "Retraining learning rate (default: the checkpoint's last).")
     var lr: Double?
@@ -52,32 +37,9 @@ struct CompressCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        guard (0..<1).contains(prune) else { throw ValidationError("--prune must be in [0, 1), got \(prune)") }
-        try OptionRange.check(retrainEpochs, in: 0...SolverOptions.maximumEpochs, "--retrain-epochs")
-        try OptionRange.check(fineTuneEpochs, in: 0...SolverOptions.maximumEpochs, "--fine-tune-epochs")
-        guard (1...8).contains(shareBits) else { throw ValidationError("--share-bits must be in 1...8, got \(shareBits)") }
-        let sweep = try bitsList()
-        guard sweep.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--bits-sweep widths must be in 1...8, got \(bitsSweep)") }
-        if let pruningSteps = try stepList() {
-            guard pruningSteps.last == prune, pruningSteps == pruningSteps.sorted(), pruningSteps.allSatisfy({ (0..<1).contains($0) }) else {
-                throw ValidationError("--steps must rise within [0, 1) and end at --prune \(prune), got \(steps!)")
-            }
-        }
         if let lr { try OptionRange.positive(lr, "--lr") }
         if let fineTuneLr { try OptionRange.positive(fineTuneLr, "--fine-tune-lr") }
         if checkpoint.latest && compressedFile.check { throw ValidationError("--latest picks a checkpoint's weights; a compressed file has one set") }
-    }
-
-    func bitsList() throws -> [Int] { try numbers(bitsSweep, option: "--bits-sweep").map { Int($0) } }
-
-    func stepList() throws -> [Double]? { try steps.map { try numbers($0, option: "--steps") } }
-
-    func numbers(_ text: String, option: String) throws -> [Double] {
-        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("\(option) must be numbers separated by commas, got '\(text)'")
-        }
-        return values.map { $0! }
     }
 
     func run() throws {
@@ -94,11 +56,12 @@ struct CompressCommand: ParsableCommand {
         if let lr { optimizer.learningRate = lr }
         options.seed = common.seed
         let settings = DeepCompressionSettings(
-            sparsity: prune, pruningSteps: try stepList(), retrainEpochs: retrainEpochs, bits: shareBits, bitsSweep: try bitsList(),
-            fineTuneEpochs: fineTuneEpochs, optimizer: optimizer, fineTuneLearningRate: fineTuneLr, solver: options)
+            sparsity: pruning.prune, pruningSteps: try pruning.stepList(), retrainEpochs: pruning.retrainEpochs,
+            bits: sharing.shareBits, bitsSweep: try sharing.bitsList(), fineTuneEpochs: sharing.fineTuneEpochs,
+            optimizer: optimizer, fineTuneLearningRate: fineTuneLr, solver: options)
         printer.say("\(model.configuration.kind) net, \(model.parameters.scalarCount) parameters; pruning to "
                     + settings.pruningSteps.map { String(format: "%g%%", 100 * $0) }.joined(separator: " → ")
-                    + " with \(retrainEpochs) retraining epochs each (\(optimizer.rule.rawValue) lr \(optimizer.learningRate)), "
+                    + " with \(pruning.retrainEpochs) retraining epochs each (\(optimizer.rule.rawValue) lr \(optimizer.learningRate)), "
                     + "then \(settings.bitsCompared.map(String.init).joined(separator: ", ")) bits")
         let result = try DeepCompression.compress(model, train: data.train, val: data.val, settings: settings,
                                                   data: ParameterStore(record.tensors.map { ($0.name, $0.tensor) }),
@@ -196,4 +159,61 @@ struct CompressedFileOptions: ParsableArguments {
         if !check { try AtomicFile.checkWritable(output) }
         if expand != nil && !check { throw ValidationError("--expand goes with --check") }
     }
+}
+
+/// --prune, --steps and --retrain-epochs: how far the weights are pruned, in which steps, and
+/// how long the net retrains after each.
+struct PruningOptions: ParsableArguments {
+    @Option(help: "The fraction of each weight tensor to prune, in [0, 1).")
+    var prune = 0.9
+
+    @Option(help: "The sparsities to prune to in turn, comma-separated, ending at --prune (default: halving what is left, 0.5,0.75,0.9 for 0.9).")
+    var steps: String?
+
+    @Option(help: "Retraining epochs after each pruning step.")
+    var retrainEpochs = 2
+
+    func validate() throws {
+        guard (0..<1).contains(prune) else { throw ValidationError("--prune must be in [0, 1), got \(prune)") }
+        try OptionRange.check(retrainEpochs, in: 0...SolverOptions.maximumEpochs, "--retrain-epochs")
+        if let pruningSteps = try stepList() {
+            guard pruningSteps.last == prune, pruningSteps == pruningSteps.sorted(), pruningSteps.allSatisfy({ (0..<1).contains($0) }) else {
+                throw ValidationError("--steps must rise within [0, 1) and end at --prune \(prune), got \(steps!)")
+            }
+        }
+    }
+
+    /// The sparsities of --steps; nil without it.
+    func stepList() throws -> [Double]? { try steps.map { try commaSeparatedNumbers($0, option: "--steps") } }
+}
+
+/// --share-bits, --bits-sweep and --fine-tune-epochs: the weight sharing written to the file,
+/// the widths compared, and the fine-tuning of each.
+struct SharingOptions: ParsableArguments {
+    @Option(help: "Bits per codebook index in the written file: 2^bits shared values per layer (1-8).")
+    var shareBits = 4
+
+    @Option(help: "Widths compared in the bits table, comma-separated.")
+    var bitsSweep = "8,6,4,3,2"
+
+    @Option(help: "Centroid fine-tuning epochs for each width.")
+    var fineTuneEpochs = 2
+
+    func validate() throws {
+        try OptionRange.check(fineTuneEpochs, in: 0...SolverOptions.maximumEpochs, "--fine-tune-epochs")
+        guard (1...8).contains(shareBits) else { throw ValidationError("--share-bits must be in 1...8, got \(shareBits)") }
+        let sweep = try bitsList()
+        guard sweep.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--bits-sweep widths must be in 1...8, got \(bitsSweep)") }
+    }
+
+    func bitsList() throws -> [Int] { try commaSeparatedNumbers(bitsSweep, option: "--bits-sweep").map { Int($0) } }
+}
+
+/// The numbers of a comma-separated option (--steps, --bits-sweep).
+private func commaSeparatedNumbers(_ text: String, option: String) throws -> [Double] {
+    let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("\(option) must be numbers separated by commas, got '\(text)'")
+    }
+    return values.map { $0! }
 }
