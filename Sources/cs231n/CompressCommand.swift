@@ -127,7 +127,7 @@ struct CompressCommand: ParsableCommand {
         printer.say(String(format: "%@: %@ net, %d weight tensors shared, val accuracy %.2f%% (%d images)", input as NSString,
                            model.configuration.kind as NSString, compressed.layers.count, 100 * accuracy, data.val.count))
         printer.figure([("command", "compress"), ("check", .string(input)), ("split", "val")], metric: "accuracy", value: accuracy)
-        if checkpoint.dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {
+        if checkpoint.dataSource.dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {
             guard recorded == accuracy else {
                 throw ValidationError(String(format: "%@ records val accuracy %.4f%% but scores %.4f%%", input, 100 * recorded, 100 * accuracy))
             }
