@@ -38,7 +38,7 @@ struct DatasetOptions: ParsableArguments {
     func validate() throws {
         if let numTrain, numTrain < 1 { throw ValidationError("--num-train must be at least 1") }
         guard numVal >= 1 else { throw ValidationError("--num-val must be at least 1") }
-        let limit = dataset == .cifar10 ? 50_000 : Dataset.maximumBuiltinCount
+        let limit = dataset == .cifar10 ? CIFAR10.trainingCount : Dataset.maximumBuiltinCount
         let (total, overflow) = (numTrain ?? 1).addingReportingOverflow(numVal)
         guard !overflow, total <= limit else {
             throw ValidationError("--num-train and --num-val take at most \(limit) images together"
