@@ -165,32 +165,58 @@ enum DistanceKernels {
     /// One pair, with exactly the per-lane arithmetic of `l1Block4x2`.
     @inline(__always)
     static func l1Pair(_ q: UnsafePointer<Float>, _ t: UnsafePointer<Float>, dims: Int) -> Float {
-        var acc = SIMD8<Float>()
-        let vectorDims = dims & ~7
-        var d = 0
-        while d < vectorDims {
-            acc += absoluteDifference(UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self),
-                                      UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self))
-            d += 8
-        }
-        return total(acc, tail: scalarTail(q, t, from: vectorDims, to: dims))
+        pairSum(q, t, dims: dims, AbsoluteDifference.self)
     }
 
     /// Σ(q − t)² with SIMD lanes: the inner loop of the two-loop version.
     @inline(__always)
     static func squaredL2Pair(_ q: UnsafePointer<Float>, _ t: UnsafePointer<Float>, dims: Int) -> Float {
+        pairSum(q, t, dims: dims, SquaredDifference.self)
+    }
+
+    /// Σ over the dimensions of one pair's `Term`: eight lanes, then the scalar tail. The term is
+    /// a type rather than a closure, so each metric gets its own specialized loop.
+    @inline(__always)
+    static func pairSum<Term: PairTerm>(_ q: UnsafePointer<Float>, _ t: UnsafePointer<Float>, dims: Int,
+                                        _: Term.Type) -> Float {
         var acc = SIMD8<Float>()
         let vectorDims = dims & ~7
         var d = 0
         while d < vectorDims {
-            let diff = UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self)
-                - UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self)
-            acc.addProduct(diff, diff)
+            Term.accumulate(&acc, UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self),
+                            UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self))
             d += 8
         }
-        var tail: Float = 0
-        for d in vectorDims..<dims { tail += (q[d] - t[d]) * (q[d] - t[d]) }
-        return total(acc, tail: tail)
+        return total(acc, tail: Term.tail(q, t, from: vectorDims, to: dims))
+    }
+
+    /// |q − t|, as `l1Block4x2` sums it.
+    enum AbsoluteDifference: PairTerm {
+        @inline(__always)
+        static func accumulate(_ acc: inout SIMD8<Float>, _ q: SIMD8<Float>, _ t: SIMD8<Float>) {
+            acc += absoluteDifference(q, t)
+        }
+
+        @inline(__always)
+        static func tail(_ q: UnsafePointer<Float>, _ t: UnsafePointer<Float>, from start: Int, to dims: Int) -> Float {
+            scalarTail(q, t, from: start, to: dims)
+        }
+    }
+
+    /// (q − t)², fused into the lanes by `addProduct`.
+    enum SquaredDifference: PairTerm {
+        @inline(__always)
+        static func accumulate(_ acc: inout SIMD8<Float>, _ q: SIMD8<Float>, _ t: SIMD8<Float>) {
+            let diff = q - t
+            acc.addProduct(diff, diff)
+        }
+
+        @inline(__always)
+        static func tail(_ q: UnsafePointer<Float>, _ t: UnsafePointer<Float>, from start: Int, to dims: Int) -> Float {
+            var tail: Float = 0
+            for d in start..<dims { tail += (q[d] - t[d]) * (q[d] - t[d]) }
+            return tail
+        }
     }
 
     /// Distances in Double, used to settle the near-ties the Float kernels cannot: exact for
@@ -200,25 +226,18 @@ enum DistanceKernels {
         var low = SIMD4<Double>(), high = SIMD4<Double>()
         let vectorDims = dims & ~7
         var d = 0
-        switch metric {
-        case .l2:
-            while d < vectorDims {
-                let x = UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self)
-                let y = UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self)
-                let dl = SIMD4<Double>(x.lowHalf) - SIMD4<Double>(y.lowHalf)
-                let dh = SIMD4<Double>(x.highHalf) - SIMD4<Double>(y.highHalf)
-                low.addProduct(dl, dl); high.addProduct(dh, dh)
-                d += 8
+        // One loop for both metrics: this path only settles near-ties, and the metric is the
+        // same on every pass, so the branch costs next to nothing.
+        while d < vectorDims {
+            let x = UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self)
+            let y = UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self)
+            let dl = SIMD4<Double>(x.lowHalf) - SIMD4<Double>(y.lowHalf)
+            let dh = SIMD4<Double>(x.highHalf) - SIMD4<Double>(y.highHalf)
+            switch metric {
+            case .l2: low.addProduct(dl, dl); high.addProduct(dh, dh)
+            case .l1: low += dl.replacing(with: -dl, where: dl .< 0); high += dh.replacing(with: -dh, where: dh .< 0)
             }
-        case .l1:
-            while d < vectorDims {
-                let x = UnsafeRawPointer(q + d).loadUnaligned(as: SIMD8<Float>.self)
-                let y = UnsafeRawPointer(t + d).loadUnaligned(as: SIMD8<Float>.self)
-                let dl = SIMD4<Double>(x.lowHalf) - SIMD4<Double>(y.lowHalf)
-                let dh = SIMD4<Double>(x.highHalf) - SIMD4<Double>(y.highHalf)
-                low += dl.replacing(with: -dl, where: dl .< 0); high += dh.replacing(with: -dh, where: dh .< 0)
-                d += 8
-            }
+            d += 8
         }
         var sum = (low + high).sum()
         for d in vectorDims..<dims {
@@ -251,4 +270,11 @@ enum DistanceKernels {
             initialized = matrix.rows
         }
     }
+}
+
+/// What a pair distance sums per dimension (`DistanceKernels.pairSum`): eight lanes at a time
+/// into the accumulator, and the dimensions after the last full eight as a scalar.
+protocol PairTerm {
+    static func accumulate(_ acc: inout SIMD8<Float>, _ q: SIMD8<Float>, _ t: SIMD8<Float>)
+    static func tail(_ q: UnsafePointer<Float>, _ t: UnsafePointer<Float>, from start: Int, to dims: Int) -> Float
 }

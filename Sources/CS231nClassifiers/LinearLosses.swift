@@ -128,9 +128,7 @@ struct LinearLossWorkspace<S: TensorScalar> {
             let scores = buffer.baseAddress!
             Self.gemmInFixedRowBlocks(GemmCall(m: rows, n: classes, k: dimension, a: inputs, lda: dimension,
                                                b: weights, ldb: classes, c: scores, ldc: classes), blocks: 2)
-            let dataLoss = loss == .svm
-                ? Self.svmScoreGradient(scores, labels: labels, rows: rows, classes: classes)
-                : Self.softmaxScoreGradient(scores, labels: labels, rows: rows, classes: classes)
+            let dataLoss = Self.scoreGradient(loss, scores, labels: labels, rows: rows, classes: classes)
             Self.gemmInFixedRowBlocks(GemmCall(transposeA: true, m: dimension, n: classes, k: rows, alpha: 1 / S(rows),
                                                a: inputs, lda: dimension, b: scores, ldb: classes,
                                                beta: 1, c: gradient, ldc: classes), blocks: 8)
@@ -182,50 +180,55 @@ struct LinearLossWorkspace<S: TensorScalar> {
         return total
     }
 
-    /// Replaces each row of scores by ∂(hinge loss)/∂scores and returns the summed hinge loss.
-    static func svmScoreGradient(_ scores: UnsafeMutablePointer<S>, labels: UnsafePointer<Int>,
-                                 rows: Int, classes: Int) -> S {
-        var loss: S = 0
+    /// Replaces each row of scores by ∂(data loss)/∂scores and returns the summed data loss. Each
+    /// row adds its loss to the running sum as it goes, so the sum is the same whichever loss.
+    static func scoreGradient(_ loss: LinearLoss, _ scores: UnsafeMutablePointer<S>, labels: UnsafePointer<Int>,
+                              rows: Int, classes: Int) -> S {
+        var total: S = 0
         for i in 0..<rows {
-            let row = scores + i * classes, label = labels[i]
-            let correct = row[label]
-            var violations: S = 0
-            for j in 0..<classes where j != label {
-                let margin = row[j] - correct + 1
-                if margin > 0 {
-                    loss += margin
-                    violations += 1
-                    row[j] = 1
-                } else {
-                    row[j] = 0
-                }
+            let row = scores + i * classes
+            switch loss {
+            case .svm: svmRowGradient(row, label: labels[i], classes: classes, loss: &total)
+            case .softmax: softmaxRowGradient(row, label: labels[i], classes: classes, loss: &total)
             }
-            row[label] = -violations
         }
-        return loss
+        return total
     }
 
-    /// Replaces each row of scores by softmax − onehot(y) and returns the summed cross-entropy.
-    /// The row max is subtracted first, so scores of ±1e4 neither overflow nor give log(0).
-    static func softmaxScoreGradient(_ scores: UnsafeMutablePointer<S>, labels: UnsafePointer<Int>,
-                                     rows: Int, classes: Int) -> S {
-        var loss: S = 0
-        for i in 0..<rows {
-            let row = scores + i * classes, label = labels[i]
-            var highest = row[0]
-            for j in 1..<classes { highest = Swift.max(highest, row[j]) }
-            let shiftedCorrect = row[label] - highest
-            var total: S = 0
-            for j in 0..<classes {
-                let e = S.exp(row[j] - highest)
-                row[j] = e
-                total += e
+    /// Replaces a row of scores by ∂(hinge loss)/∂scores and adds its hinge loss to `loss`.
+    @inline(__always)
+    static func svmRowGradient(_ row: UnsafeMutablePointer<S>, label: Int, classes: Int, loss: inout S) {
+        let correct = row[label]
+        var violations: S = 0
+        for j in 0..<classes where j != label {
+            let margin = row[j] - correct + 1
+            if margin > 0 {
+                loss += margin
+                violations += 1
+                row[j] = 1
+            } else {
+                row[j] = 0
             }
-            loss += S.log(total) - shiftedCorrect
-            let inverse = 1 / total
-            for j in 0..<classes { row[j] *= inverse }
-            row[label] -= 1
         }
-        return loss
+        row[label] = -violations
+    }
+
+    /// Replaces a row of scores by softmax − onehot(y) and adds its cross-entropy to `loss`. The
+    /// row max is subtracted first, so scores of ±1e4 neither overflow nor give log(0).
+    @inline(__always)
+    static func softmaxRowGradient(_ row: UnsafeMutablePointer<S>, label: Int, classes: Int, loss: inout S) {
+        var highest = row[0]
+        for j in 1..<classes { highest = Swift.max(highest, row[j]) }
+        let shiftedCorrect = row[label] - highest
+        var total: S = 0
+        for j in 0..<classes {
+            let e = S.exp(row[j] - highest)
+            row[j] = e
+            total += e
+        }
+        loss += S.log(total) - shiftedCorrect
+        let inverse = 1 / total
+        for j in 0..<classes { row[j] *= inverse }
+        row[label] -= 1
     }
 }

@@ -17,8 +17,14 @@ public enum CIFAR10 {
     public static let archiveURL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
     public static let archiveMD5 = "c32a1d4ab5d03f1284b67883e8d87530"
     public static let classCount = 10
+    /// Images in each official batch file.
+    public static let imagesPerBatch = 10_000
+    /// The official training set: the five training batches (50,000 images).
+    public static let trainingCount = trainingFiles.count * imagesPerBatch
+    /// The official test set: the one test batch (10,000 images).
+    public static let testCount = imagesPerBatch
     /// The bytes of each official batch file: 10,000 records.
-    public static let officialBatchSize = 10_000 * recordSize
+    public static let officialBatchSize = imagesPerBatch * recordSize
     /// The most records a batch file may hold: 100 times an official batch (about 3 GB), far
     /// above what `data export` writes. A larger file, such as a sparse one whose size is merely
     /// a multiple of 3073, is refused before anything is allocated.

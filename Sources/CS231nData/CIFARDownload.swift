@@ -3,10 +3,9 @@ import Foundation
 extension CIFAR10 {
     /// True when `directory` holds every batch and the meta file, each of plausible size.
     public static func isComplete(directory: String) -> Bool {
-        let batchSize = 10_000 * recordSize
-        return (trainingFiles + [testFile]).allSatisfy { name in
+        (trainingFiles + [testFile]).allSatisfy { name in
             let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name))?[.size]
-            return (size as? NSNumber)?.intValue == batchSize
+            return (size as? NSNumber)?.intValue == officialBatchSize
         } && FileManager.default.fileExists(atPath: directory + "/" + metaFile)
     }
 

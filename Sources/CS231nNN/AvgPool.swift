@@ -20,25 +20,17 @@ public enum AvgPool2D {
         let n = try g.batchSize(of: x.shape)
         var out = Tensor<S>(uninitializedShape: [n, g.channels, g.outputHeight, g.outputWidth])
         let scale = 1 / S(g.kernelHeight * g.kernelWidth)
-        x.withUnsafeBufferPointer { xb in
-            out.withUnsafeMutableBufferPointer { ob in
-                let input = SendableConstPointer(xb.baseAddress!), output = SendablePointer(ob.baseAddress!)
-                Parallel.forEachChunk(n * g.channels, minimumChunk: Swift.max(1, 8192 / g.inputPlane)) { planes in
-                    for p in planes {
-                        let plane = input.base + p * g.inputPlane
-                        var o = output.base + p * g.outputPlane
-                        for oy in 0..<g.outputHeight {
-                            for ox in 0..<g.outputWidth {
-                                var sum: S = 0
-                                for ky in 0..<g.kernelHeight {
-                                    let row = plane + (oy * g.stride + ky) * g.width + ox * g.stride
-                                    for kx in 0..<g.kernelWidth { sum += row[kx] }
-                                }
-                                o.pointee = sum * scale
-                                o += 1
-                            }
-                        }
+        forEachPlane(n * g.channels, g, reading: x, every: g.inputPlane, writing: &out, every: g.outputPlane) { plane, output in
+            var o = output
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    var sum: S = 0
+                    for ky in 0..<g.kernelHeight {
+                        let row = plane + (oy * g.stride + ky) * g.width + ox * g.stride
+                        for kx in 0..<g.kernelWidth { sum += row[kx] }
                     }
+                    o.pointee = sum * scale
+                    o += 1
                 }
             }
         }
@@ -53,28 +45,35 @@ public enum AvgPool2D {
         try g.checkUpstream(dout.shape, batch: n, channels: g.channels)
         var dx = Tensor<S>.zeros(cache.inputShape)
         let scale = 1 / S(g.kernelHeight * g.kernelWidth)
-        dout.withUnsafeBufferPointer { db in
-            dx.withUnsafeMutableBufferPointer { dxb in
-                let upstream = SendableConstPointer(db.baseAddress!), target = SendablePointer(dxb.baseAddress!)
-                Parallel.forEachChunk(n * g.channels, minimumChunk: Swift.max(1, 8192 / g.inputPlane)) { planes in
-                    for p in planes {
-                        let plane = target.base + p * g.inputPlane
-                        var d = upstream.base + p * g.outputPlane
-                        for oy in 0..<g.outputHeight {
-                            for ox in 0..<g.outputWidth {
-                                let share = d.pointee * scale
-                                for ky in 0..<g.kernelHeight {
-                                    let row = plane + (oy * g.stride + ky) * g.width + ox * g.stride
-                                    for kx in 0..<g.kernelWidth { row[kx] += share }
-                                }
-                                d += 1
-                            }
-                        }
+        forEachPlane(n * g.channels, g, reading: dout, every: g.outputPlane, writing: &dx, every: g.inputPlane) { upstream, plane in
+            var d = upstream
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    let share = d.pointee * scale
+                    for ky in 0..<g.kernelHeight {
+                        let row = plane + (oy * g.stride + ky) * g.width + ox * g.stride
+                        for kx in 0..<g.kernelWidth { row[kx] += share }
                     }
+                    d += 1
                 }
             }
         }
         return dx
+    }
+
+    /// Calls `body` with each of the `count` planes of `source` (`sourcePlane` scalars apart) and
+    /// the matching plane of `target` (`targetPlane` apart), in parallel over the planes: the
+    /// plane loop the forward and backward passes share. `body` runs once per plane and keeps
+    /// the window loops, so they stay plain loops.
+    @inlinable
+    static func forEachPlane<S>(_ count: Int, _ g: ConvGeometry, reading source: Tensor<S>, every sourcePlane: Int,
+                                writing target: inout Tensor<S>, every targetPlane: Int,
+                                _ body: @Sendable (UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void) {
+        withSendablePointers(writing: &target, reading: source) { output, input in
+            Parallel.forEachChunk(count, minimumChunk: Swift.max(1, 8192 / g.inputPlane)) { planes in
+                for p in planes { body(input.base + p * sourcePlane, output.base + p * targetPlane) }
+            }
+        }
     }
 }
 

@@ -31,29 +31,19 @@ extension BatchNorm {
         let inverseStd = variance.map { 1 / ($0 + state.epsilon).squareRoot() }
         var normalized = Tensor<S>(uninitializedShape: x.shape), out = Tensor<S>(uninitializedShape: x.shape)
         let scale = gamma ?? Tensor<S>(uninitializedShape: [0])
-        x.withUnsafeBufferPointer { xb in
-            normalized.withUnsafeMutableBufferPointer { nb in
-                out.withUnsafeMutableBufferPointer { ob in
-                    beta.withUnsafeBufferPointer { bb in
-                        scale.withUnsafeBufferPointer { gb in
-                            let input = SendableConstPointer(xb.baseAddress!), xhat = SendablePointer(nb.baseAddress!)
-                            let z = SendablePointer(ob.baseAddress!), shift = SendableConstPointer(bb.baseAddress!)
-                            let factor = gamma == nil ? nil : SendableConstPointer(gb.baseAddress!)
-                            let statistics = UnsafeSendable((mean, inverseStd))
-                            Parallel.forEachChunk(rows, minimumChunk: 256) { range in
-                                statistics.value.0.withUnsafeBufferPointer { mean in
-                                    statistics.value.1.withUnsafeBufferPointer { inverseStd in
-                                        for row in range {
-                                            let offset = row * c
-                                            for j in 0..<c { xhat.base[offset + j] = (input.base[offset + j] - mean[j]) * inverseStd[j] }
-                                            if let factor {
-                                                for j in 0..<c { z.base[offset + j] = factor.base[j] * xhat.base[offset + j] + shift.base[j] }
-                                            } else {
-                                                for j in 0..<c { z.base[offset + j] = xhat.base[offset + j] + shift.base[j] }
-                                            }
-                                        }
-                                    }
-                                }
+        withSendablePointers(writing: &normalized, &out, reading: x, beta, scale) { xhat, z, input, shift, gammaValues in
+            let factor = gamma == nil ? nil : gammaValues
+            let statistics = UnsafeSendable((mean, inverseStd))
+            Parallel.forEachChunk(rows, minimumChunk: 256) { range in
+                statistics.value.0.withUnsafeBufferPointer { mean in
+                    statistics.value.1.withUnsafeBufferPointer { inverseStd in
+                        for row in range {
+                            let offset = row * c
+                            for j in 0..<c { xhat.base[offset + j] = (input.base[offset + j] - mean[j]) * inverseStd[j] }
+                            if let factor {
+                                for j in 0..<c { z.base[offset + j] = factor.base[j] * xhat.base[offset + j] + shift.base[j] }
+                            } else {
+                                for j in 0..<c { z.base[offset + j] = xhat.base[offset + j] + shift.base[j] }
                             }
                         }
                     }
@@ -85,24 +75,21 @@ extension BatchNorm {
         // γ·ivar per channel; ivar itself when γ is frozen at 1.
         var scale = cache.inverseStd.scalars
         if let gamma = cache.gamma { scale = zip(scale, gamma.scalars).map { $0 * $1 } }
-        d.withUnsafeMutableBufferPointer { db in
-            cache.normalized.withUnsafeBufferPointer { nb in
-                let d = SendablePointer(db.baseAddress!), xhat = SendableConstPointer(nb.baseAddress!)
-                let constants = UnsafeSendable((scale, meanD, meanDX))
-                Parallel.forEachChunk(rows, minimumChunk: 256) { range in
-                    let (scale, meanD, meanDX) = constants.value
-                    scale.withUnsafeBufferPointer { scale in
-                        meanD.withUnsafeBufferPointer { meanD in
-                            meanDX.withUnsafeBufferPointer { meanDX in
-                                for row in range {
-                                    let offset = row * c
-                                    if train {
-                                        for j in 0..<c {
-                                            d.base[offset + j] = scale[j] * (d.base[offset + j] - meanD[j] - xhat.base[offset + j] * meanDX[j])
-                                        }
-                                    } else {
-                                        for j in 0..<c { d.base[offset + j] *= scale[j] }
+        withSendablePointers(writing: &d, reading: cache.normalized) { d, xhat in
+            let constants = UnsafeSendable((scale, meanD, meanDX))
+            Parallel.forEachChunk(rows, minimumChunk: 256) { range in
+                let (scale, meanD, meanDX) = constants.value
+                scale.withUnsafeBufferPointer { scale in
+                    meanD.withUnsafeBufferPointer { meanD in
+                        meanDX.withUnsafeBufferPointer { meanDX in
+                            for row in range {
+                                let offset = row * c
+                                if train {
+                                    for j in 0..<c {
+                                        d.base[offset + j] = scale[j] * (d.base[offset + j] - meanD[j] - xhat.base[offset + j] * meanDX[j])
                                     }
+                                } else {
+                                    for j in 0..<c { d.base[offset + j] *= scale[j] }
                                 }
                             }
                         }

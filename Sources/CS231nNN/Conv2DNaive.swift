@@ -18,25 +18,11 @@ extension Conv2D {
         let n = try g.batchSize(of: x.shape)
         let filters = try checkParameters(w, b, g)
         var out = Tensor<S>(uninitializedShape: [n, filters, g.outputHeight, g.outputWidth])
-        x.withUnsafeBufferPointer { xs in
-            w.withUnsafeBufferPointer { ws in
-                b.withUnsafeBufferPointer { bs in
-                    out.withUnsafeMutableBufferPointer { os in
-                        var o = 0
-                        for i in 0..<n {
-                            for f in 0..<filters {
-                                for oy in 0..<g.outputHeight {
-                                    for ox in 0..<g.outputWidth {
-                                        var sum = bs[f]
-                                        g.forEachTap(i, f, oy, ox) { xIndex, wIndex in sum += xs[xIndex] * ws[wIndex] }
-                                        os[o] = sum
-                                        o += 1
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        withSendablePointers(writing: &out, reading: x, w, b) { os, xs, ws, bs in
+            g.forEachOutput(images: n, filters: filters) { o, i, f, oy, ox in
+                var sum = bs.base[f]
+                g.forEachTap(i, f, oy, ox) { xIndex, wIndex in sum += xs.base[xIndex] * ws.base[wIndex] }
+                os.base[o] = sum
             }
         }
         return out
@@ -59,20 +45,12 @@ extension Conv2D {
                     dx.withUnsafeMutableBufferPointer { dxs in
                         dw.withUnsafeMutableBufferPointer { dws in
                             db.withUnsafeMutableBufferPointer { dbs in
-                                var o = 0
-                                for i in 0..<n {
-                                    for f in 0..<filters {
-                                        for oy in 0..<g.outputHeight {
-                                            for ox in 0..<g.outputWidth {
-                                                let d = ds[o]
-                                                dbs[f] += d
-                                                g.forEachTap(i, f, oy, ox) { xIndex, wIndex in
-                                                    dws[wIndex] += d * xs[xIndex]
-                                                    dxs[xIndex] += d * ws[wIndex]
-                                                }
-                                                o += 1
-                                            }
-                                        }
+                                g.forEachOutput(images: n, filters: filters) { o, i, f, oy, ox in
+                                    let d = ds[o]
+                                    dbs[f] += d
+                                    g.forEachTap(i, f, oy, ox) { xIndex, wIndex in
+                                        dws[wIndex] += d * xs[xIndex]
+                                        dxs[xIndex] += d * ws[wIndex]
                                     }
                                 }
                             }
@@ -86,6 +64,24 @@ extension Conv2D {
 }
 
 extension ConvGeometry {
+    /// Calls body(flat index into the output, i, f, y, x) for every output (y, x) of filter f on
+    /// image i of `images` NCHW images, in the output's order: the loops the naive forward and
+    /// backward passes share.
+    @inlinable
+    func forEachOutput(images n: Int, filters: Int, _ body: (Int, Int, Int, Int, Int) -> Void) {
+        var o = 0
+        for i in 0..<n {
+            for f in 0..<filters {
+                for oy in 0..<outputHeight {
+                    for ox in 0..<outputWidth {
+                        body(o, i, f, oy, ox)
+                        o += 1
+                    }
+                }
+            }
+        }
+    }
+
     /// Calls body(flat index into x, flat index into w) for every filter tap of output (y, x) of
     /// filter f on image i that lands inside the image (taps on the padding contribute zero),
     /// for NCHW inputs.

@@ -13,16 +13,7 @@ public enum ConvNormReLU {
         case group(SpatialGroupNorm.Cache<S>)
     }
 
-    public struct Cache<S: TensorScalar>: Sendable {
-        public var conv: Conv2D.Cache<S>
-        public var norm: NormCache<S>
-        public var relu: ReLU.Cache<S>
-
-        @inlinable
-        public init(conv: Conv2D.Cache<S>, norm: NormCache<S>, relu: ReLU.Cache<S>) {
-            self.conv = conv; self.norm = norm; self.relu = relu
-        }
-    }
+    public typealias Cache<S: TensorScalar> = NormReLUCache<S, Conv2D.Cache<S>, NormCache<S>>
 
     /// γ and β are (F). `state` holds batch norm's running statistics (and its ε, which group
     /// norm uses too); group norm leaves the running statistics alone.
@@ -44,7 +35,7 @@ public enum ConvNormReLU {
             (normalized, normCache) = (out, .group(cache))
         }
         let (out, reluCache) = ReLU.forward(normalized)
-        return (out, Cache(conv: convCache, norm: normCache, relu: reluCache))
+        return (out, Cache(linear: convCache, norm: normCache, relu: reluCache))
     }
 
     /// dx, dw, db, dγ, dβ.
@@ -57,7 +48,7 @@ public enum ConvNormReLU {
         case .batch(let c): (da, dgamma, dbeta) = try BatchNorm.backward(dnormalized, c)
         case .group(let c): (da, dgamma, dbeta) = try SpatialGroupNorm.backward(dnormalized, c)
         }
-        let (dx, dw, db) = try Conv2D.backward(da, cache.conv)
+        let (dx, dw, db) = try Conv2D.backward(da, cache.linear)
         return (dx, dw, db, dgamma, dbeta)
     }
 }

@@ -67,37 +67,29 @@ extension Conv2D {
         let perChunk = direct ? 1 : g.imagesPerChunk, chunks = (n + perChunk - 1) / perChunk
         let packed = g.packFilters(w), offsets = direct ? DirectConv.patchOffsets(g) : []
         let zeros = Tensor<S>.zeros([filters])
-        x.withUnsafeBufferPointer { xb in
-            packed.withUnsafeBufferPointer { pb in
-                zeros.withUnsafeBufferPointer { zb in
-                    out.withUnsafeMutableBufferPointer { ob in
-                        let input = SendableConstPointer(xb.baseAddress!), weights = SendableConstPointer(pb.baseAddress!)
-                        let bias = SendableConstPointer(zb.baseAddress!), output = SendablePointer(ob.baseAddress!)
-                        let table = UnsafeSendable(offsets)
-                        Parallel.forEachChunk(chunks) { chunkRange in
-                            let padded = PaddedImage<S>(g)
-                            let rows = direct ? nil : UnsafeMutablePointer<S>.allocate(capacity: perChunk * plane * patch + 8)
-                            defer { padded.deallocate(); rows?.deallocate() }
-                            for chunk in chunkRange {
-                                let images = (chunk * perChunk)..<Swift.min(n, (chunk + 1) * perChunk)
-                                let target = output.base + images.lowerBound * plane * filters
-                                guard let rows else {
-                                    padded.load(input.base + images.lowerBound * g.imageSize)
-                                    table.value.withUnsafeBufferPointer { offsets in
-                                        DirectConv.convolve(padded: padded.base, g, offsets: offsets.baseAddress!, packed: weights.base,
-                                                            bias: bias.base, relu: false, filters: filters, into: target)
-                                    }
-                                    continue
-                                }
-                                for (j, image) in images.enumerated() {
-                                    padded.load(input.base + image * g.imageSize)
-                                    g.im2col(padded: padded.base, into: rows + j * plane * patch)
-                                }
-                                GEMM.run(GemmCall(m: images.count * plane, n: filters, k: patch, a: rows, lda: patch,
-                                                  b: weights.base, ldb: filters, c: target, ldc: filters))
-                            }
+        withSendablePointers(writing: &out, reading: x, packed, zeros) { output, input, weights, bias in
+            let table = UnsafeSendable(offsets)
+            Parallel.forEachChunk(chunks) { chunkRange in
+                let padded = PaddedImage<S>(g)
+                let rows = direct ? nil : UnsafeMutablePointer<S>.allocate(capacity: perChunk * plane * patch + 8)
+                defer { padded.deallocate(); rows?.deallocate() }
+                for chunk in chunkRange {
+                    let images = (chunk * perChunk)..<Swift.min(n, (chunk + 1) * perChunk)
+                    let target = output.base + images.lowerBound * plane * filters
+                    guard let rows else {
+                        padded.load(input.base + images.lowerBound * g.imageSize)
+                        table.value.withUnsafeBufferPointer { offsets in
+                            DirectConv.convolve(padded: padded.base, g, offsets: offsets.baseAddress!, packed: weights.base,
+                                                bias: bias.base, relu: false, filters: filters, into: target)
                         }
+                        continue
                     }
+                    for (j, image) in images.enumerated() {
+                        padded.load(input.base + image * g.imageSize)
+                        g.im2col(padded: padded.base, into: rows + j * plane * patch)
+                    }
+                    GEMM.run(GemmCall(m: images.count * plane, n: filters, k: patch, a: rows, lda: patch,
+                                      b: weights.base, ldb: filters, c: target, ldc: filters))
                 }
             }
         }
@@ -120,39 +112,34 @@ extension Conv2D {
         let perChunk = direct ? 1 : g.imagesPerChunk
         var dw = regularization == 0 ? Tensor<S>.zeros(w.shape) : w * regularization
         let offsets = direct ? DirectConv.patchOffsets(g) : []
-        x.withUnsafeBufferPointer { xb in
-            dz.withUnsafeBufferPointer { db in
-                dw.withUnsafeMutableBufferPointer { dwb in
-                    let input = SendableConstPointer(xb.baseAddress!), upstream = SendableConstPointer(db.baseAddress!)
-                    let table = UnsafeSendable(offsets)
-                    OrderedSum.sum(items: n, size: patch * filters, fill: { (sums: OrderedSum.Partials<S>, blocks) in
-                        let padded = PaddedImage<S>(g)
-                        let rows = direct ? nil : UnsafeMutablePointer<S>.allocate(capacity: perChunk * plane * patch + 8)
-                        defer { padded.deallocate(); rows?.deallocate() }
-                        for block in blocks {
-                            let blockImages = sums.items(of: block), partial = sums.partial(block)
-                            for start in stride(from: blockImages.lowerBound, to: blockImages.upperBound, by: perChunk) {
-                                let images = start..<Swift.min(blockImages.upperBound, start + perChunk)
-                                let d = upstream.base + start * plane * filters
-                                guard let rows else {
-                                    padded.load(input.base + start * g.imageSize)
-                                    table.value.withUnsafeBufferPointer { offsets in
-                                        DirectConv.accumulateFilterGradient(padded: padded.base, g, offsets: offsets.baseAddress!,
-                                                                            dz: d, filters: filters, into: partial)
-                                    }
-                                    continue
-                                }
-                                for (j, image) in images.enumerated() {
-                                    padded.load(input.base + image * g.imageSize)
-                                    g.im2col(padded: padded.base, into: rows + j * plane * patch)
-                                }
-                                GEMM.run(GemmCall(transposeA: true, m: patch, n: filters, k: images.count * plane, a: rows,
-                                                  lda: patch, b: d, ldb: filters, beta: 1, c: partial, ldc: filters))
+        withSendablePointers(writing: &dw, reading: x, dz) { target, input, upstream in
+            let table = UnsafeSendable(offsets)
+            OrderedSum.sum(items: n, size: patch * filters, fill: { (sums: OrderedSum.Partials<S>, blocks) in
+                let padded = PaddedImage<S>(g)
+                let rows = direct ? nil : UnsafeMutablePointer<S>.allocate(capacity: perChunk * plane * patch + 8)
+                defer { padded.deallocate(); rows?.deallocate() }
+                for block in blocks {
+                    let blockImages = sums.items(of: block), partial = sums.partial(block)
+                    for start in stride(from: blockImages.lowerBound, to: blockImages.upperBound, by: perChunk) {
+                        let images = start..<Swift.min(blockImages.upperBound, start + perChunk)
+                        let d = upstream.base + start * plane * filters
+                        guard let rows else {
+                            padded.load(input.base + start * g.imageSize)
+                            table.value.withUnsafeBufferPointer { offsets in
+                                DirectConv.accumulateFilterGradient(padded: padded.base, g, offsets: offsets.baseAddress!,
+                                                                    dz: d, filters: filters, into: partial)
                             }
+                            continue
                         }
-                    }, combine: { partial in g.addTransposedFilterGradient(partial, filters: filters, into: dwb.baseAddress!) })
+                        for (j, image) in images.enumerated() {
+                            padded.load(input.base + image * g.imageSize)
+                            g.im2col(padded: padded.base, into: rows + j * plane * patch)
+                        }
+                        GEMM.run(GemmCall(transposeA: true, m: patch, n: filters, k: images.count * plane, a: rows,
+                                          lda: patch, b: d, ldb: filters, beta: 1, c: partial, ldc: filters))
+                    }
                 }
-            }
+            }, combine: { partial in g.addTransposedFilterGradient(partial, filters: filters, into: target.base) })
         }
         return dw
     }

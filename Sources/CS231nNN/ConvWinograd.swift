@@ -41,32 +41,24 @@ enum WinogradConv {
     @inlinable
     static func forward<S: TensorScalar, T: WinogradTile>(_ x: Tensor<S>, _ w: Tensor<S>, geometry g: ConvGeometry,
                                                           tile: T.Type) -> Tensor<S> {
-        let n = x.shape[0]
-        let (c, f) = (g.channels, w.shape[0])
         let u = transformFilters(w, T.self)
+        let n = x.shape[0], c = g.channels, f = w.shape[0]
         var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: f))
         guard n > 0 else { return out }
         let tiles = Tiling(g, filters: f, tileSize: T.outputSize)
-        let perChunk = tiles.imagesPerChunk, chunks = (n + perChunk - 1) / perChunk
-        x.withUnsafeBufferPointer { xb in
-            u.withUnsafeBufferPointer { ub in
-                out.withUnsafeMutableBufferPointer { ob in
-                    let input = SendableConstPointer(xb.baseAddress!), filters = SendableConstPointer(ub.baseAddress!)
-                    let output = SendablePointer(ob.baseAddress!)
-                    Parallel.forEachChunk(chunks) { chunkRange in
-                        let work = Workspace<S>(tiles, channels: c, positions: T.positions)
-                        defer { work.deallocate() }
-                        for chunk in chunkRange {
-                            let images = (chunk * perChunk)..<Swift.min(n, (chunk + 1) * perChunk)
-                            let count = images.count * tiles.perImage
-                            transformInput(input.base, images: images, g, tiles, T.self, work, into: work.v, stride: work.vStride)
-                            for p in 0..<T.positions {
-                                GEMM.run(GemmCall(m: count, n: f, k: c, a: work.v + p * work.vStride, lda: c,
-                                                  b: filters.base + p * c * f, ldb: f, c: work.m + p * work.mStride, ldc: f))
-                            }
-                            transformOutput(work.m, stride: work.mStride, images: images, g, tiles, T.self, work, into: output.base)
-                        }
+        withSendablePointers(writing: &out, reading: x, u) { output, input, filters in
+            Parallel.forEachChunk(tiles.chunkCount(images: n)) { chunkRange in
+                let work = Workspace<S>(tiles, channels: c, positions: T.positions)
+                defer { work.deallocate() }
+                for chunk in chunkRange {
+                    let images = tiles.images(ofChunk: chunk, of: n)
+                    let count = images.count * tiles.perImage
+                    transformInput(input.base, images: images, g, tiles, T.self, work, into: work.v, stride: work.vStride)
+                    for p in 0..<T.positions {
+                        GEMM.run(GemmCall(m: count, n: f, k: c, a: work.v + p * work.vStride, lda: c,
+                                          b: filters.base + p * c * f, ldb: f, c: work.m + p * work.mStride, ldc: f))
                     }
+                    transformOutput(work.m, stride: work.mStride, images: images, g, tiles, T.self, work, into: output.base)
                 }
             }
         }
@@ -80,36 +72,31 @@ enum WinogradConv {
     @inlinable
     static func filterGradient<S: TensorScalar, T: WinogradTile>(_ x: Tensor<S>, _ dout: Tensor<S>, geometry g: ConvGeometry,
                                                                  tile: T.Type) -> Tensor<S> {
-        let n = x.shape[0]
-        let (c, f) = (g.channels, dout.shape[3])
+        let n = x.shape[0], c = g.channels, f = dout.shape[3]
         let tiles = Tiling(g, filters: f, tileSize: T.outputSize)
-        let perChunk = tiles.imagesPerChunk, chunks = (n + perChunk - 1) / perChunk
         let size = T.positions * c * f
         let du = UnsafeMutablePointer<S>.allocate(capacity: size)
         defer { du.deallocate() }
         du.initialize(repeating: 0, count: size)
-        x.withUnsafeBufferPointer { xb in
-            dout.withUnsafeBufferPointer { db in
-                let input = SendableConstPointer(xb.baseAddress!), upstream = SendableConstPointer(db.baseAddress!)
-                OrderedSum.sum(items: chunks, size: size, fill: { (sums: OrderedSum.Partials<S>, blocks) in
-                    let work = Workspace<S>(tiles, channels: c, positions: T.positions)
-                    defer { work.deallocate() }
-                    for block in blocks {
-                        for chunk in sums.items(of: block) {
-                            let images = (chunk * perChunk)..<Swift.min(n, (chunk + 1) * perChunk)
-                            let count = images.count * tiles.perImage
-                            transformInput(input.base, images: images, g, tiles, T.self, work, into: work.v, stride: work.vStride)
-                            transformOutputGradient(upstream.base, images: images, g, tiles, T.self, work, into: work.m,
-                                                    stride: work.mStride)
-                            for p in 0..<T.positions {
-                                GEMM.run(GemmCall(transposeA: true, m: c, n: f, k: count, a: work.v + p * work.vStride, lda: c,
-                                                  b: work.m + p * work.mStride, ldb: f, beta: 1,
-                                                  c: sums.partial(block) + p * c * f, ldc: f))
-                            }
+        withSendablePointers(reading: x, dout) { input, upstream in
+            OrderedSum.sum(items: tiles.chunkCount(images: n), size: size, fill: { (sums: OrderedSum.Partials<S>, blocks) in
+                let work = Workspace<S>(tiles, channels: c, positions: T.positions)
+                defer { work.deallocate() }
+                for block in blocks {
+                    for chunk in sums.items(of: block) {
+                        let images = tiles.images(ofChunk: chunk, of: n)
+                        let count = images.count * tiles.perImage
+                        transformInput(input.base, images: images, g, tiles, T.self, work, into: work.v, stride: work.vStride)
+                        transformOutputGradient(upstream.base, images: images, g, tiles, T.self, work, into: work.m,
+                                                stride: work.mStride)
+                        for p in 0..<T.positions {
+                            GEMM.run(GemmCall(transposeA: true, m: c, n: f, k: count, a: work.v + p * work.vStride, lda: c,
+                                              b: work.m + p * work.mStride, ldb: f, beta: 1,
+                                              c: sums.partial(block) + p * c * f, ldc: f))
                         }
                     }
-                }, combine: { partial in RowKernels.add(partial, into: du, count: size) })
-            }
+                }
+            }, combine: { partial in RowKernels.add(partial, into: du, count: size) })
         }
         var dw = Tensor<S>(uninitializedShape: [f, c, 3, 3])
         dw.withUnsafeMutableBufferPointer { target in
@@ -159,6 +146,12 @@ enum WinogradConv {
         @usableFromInline var perImage: Int { rows * columns }
         /// Images per chunk of tiles, enough (≥ 256 tiles) to keep the GEMMs efficient.
         @usableFromInline var imagesPerChunk: Int { Swift.max(1, (256 + perImage - 1) / perImage) }
+        /// Chunks that cover `n` images; each pass spreads them over the cores.
+        @inlinable func chunkCount(images n: Int) -> Int { (n + imagesPerChunk - 1) / imagesPerChunk }
+        /// The images of chunk `chunk` of `n`: `imagesPerChunk` of them, fewer in the last.
+        @inlinable func images(ofChunk chunk: Int, of n: Int) -> Range<Int> {
+            (chunk * imagesPerChunk)..<Swift.min(n, (chunk + 1) * imagesPerChunk)
+        }
         @inlinable init(_ g: ConvGeometry, filters: Int, tileSize: Int) {
             size = tileSize
             rows = (g.outputHeight + tileSize - 1) / tileSize

@@ -6,19 +6,13 @@ enum GroupNormKernels {
     @inlinable
     static func blockStatistics<S: TensorScalar>(_ x: Tensor<S>, blocks: Int, size: Int, mean: inout Tensor<S>,
                                                  variance: inout Tensor<S>) {
-        x.withUnsafeBufferPointer { xb in
-            mean.withUnsafeMutableBufferPointer { mb in
-                variance.withUnsafeMutableBufferPointer { vb in
-                    let input = SendableConstPointer(xb.baseAddress!)
-                    let means = SendablePointer(mb.baseAddress!), variances = SendablePointer(vb.baseAddress!)
-                    Parallel.forEachChunk(blocks, minimumChunk: Swift.max(1, 16_384 / Swift.max(1, size))) { range in
-                        for block in range {
-                            let values = input.base + block * size
-                            let mu = S(Double(RowKernels.sum(values, count: size)) / Double(size))
-                            means.base[block] = mu
-                            variances.base[block] = S(Double(squaredDeviationSum(values, from: mu, count: size)) / Double(size))
-                        }
-                    }
+        withSendablePointers(writing: &mean, &variance, reading: x) { means, variances, input in
+            Parallel.forEachChunk(blocks, minimumChunk: Swift.max(1, 16_384 / Swift.max(1, size))) { range in
+                for block in range {
+                    let values = input.base + block * size
+                    let mu = S(Double(RowKernels.sum(values, count: size)) / Double(size))
+                    means.base[block] = mu
+                    variances.base[block] = S(Double(squaredDeviationSum(values, from: mu, count: size)) / Double(size))
                 }
             }
         }
@@ -31,30 +25,15 @@ enum GroupNormKernels {
                                            beta: Tensor<S>, channels: Int, groups: Int, batch: Int, plane: Int,
                                            normalized: inout Tensor<S>, out: inout Tensor<S>) {
         let perGroup = channels / groups
-        x.withUnsafeBufferPointer { xb in
-            mean.withUnsafeBufferPointer { mb in
-                inverseStd.withUnsafeBufferPointer { ib in
-                    gamma.withUnsafeBufferPointer { gb in
-                        beta.withUnsafeBufferPointer { bb in
-                            normalized.withUnsafeMutableBufferPointer { nb in
-                                out.withUnsafeMutableBufferPointer { ob in
-                                    let input = SendableConstPointer(xb.baseAddress!), means = SendableConstPointer(mb.baseAddress!)
-                                    let inv = SendableConstPointer(ib.baseAddress!), gam = SendableConstPointer(gb.baseAddress!)
-                                    let bet = SendableConstPointer(bb.baseAddress!)
-                                    let xhat = SendablePointer(nb.baseAddress!), output = SendablePointer(ob.baseAddress!)
-                                    Parallel.forEachChunk(batch * channels, minimumChunk: Swift.max(1, 16_384 / plane)) { planes in
-                                        for p in planes {
-                                            let (i, c) = p.quotientAndRemainder(dividingBy: channels)
-                                            let statistic = i * groups + c / perGroup, offset = p * plane
-                                            normalize(input.base + offset, mean: means.base[statistic], inverseStd: inv.base[statistic],
-                                                      gamma: gam.base[c], beta: bet.base[c], normalized: xhat.base + offset,
-                                                      out: output.base + offset, count: plane)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+        withSendablePointers(writing: &normalized, &out,
+                             reading: x, mean, inverseStd, gamma, beta) { xhat, output, input, means, inv, gam, bet in
+            Parallel.forEachChunk(batch * channels, minimumChunk: Swift.max(1, 16_384 / plane)) { planes in
+                for p in planes {
+                    let (i, c) = p.quotientAndRemainder(dividingBy: channels)
+                    let statistic = i * groups + c / perGroup, offset = p * plane
+                    normalize(input.base + offset, mean: means.base[statistic], inverseStd: inv.base[statistic],
+                              gamma: gam.base[c], beta: bet.base[c], normalized: xhat.base + offset,
+                              out: output.base + offset, count: plane)
                 }
             }
         }

@@ -221,25 +221,19 @@ extension Conv2D {
         let n = dz.shape[0], filters = w.shape[0], plane = g.outputPlane
         var dx = Tensor<S>(uninitializedShape: [n] + g.inputShape)
         let packed = g.packFilters(w)
-        dz.withUnsafeBufferPointer { db in
-            packed.withUnsafeBufferPointer { pb in
-                dx.withUnsafeMutableBufferPointer { dxb in
-                    let upstream = SendableConstPointer(db.baseAddress!), weights = SendableConstPointer(pb.baseAddress!)
-                    let target = SendablePointer(dxb.baseAddress!)
-                    Parallel.forEachChunk(n) { images in
-                        let scratch = InputGradientScratch<S>(g)
-                        // NCHW gradients become rows (pixels × F) first.
-                        let rows = g.layout == .nchw ? UnsafeMutablePointer<S>.allocate(capacity: plane * filters) : nil
-                        defer { scratch.deallocate(); rows?.deallocate() }
-                        for i in images {
-                            var image = upstream.base + i * filters * plane
-                            if let rows {
-                                ImageLayout.transpose(image, rows: filters, columns: plane, into: rows)
-                                image = UnsafePointer(rows)
-                            }
-                            scratch.inputGradient(of: image, packed: weights.base, filters: filters, into: target.base + i * g.imageSize)
-                        }
+        withSendablePointers(writing: &dx, reading: dz, packed) { target, upstream, weights in
+            Parallel.forEachChunk(n) { images in
+                let scratch = InputGradientScratch<S>(g)
+                // NCHW gradients become rows (pixels × F) first.
+                let rows = g.layout == .nchw ? UnsafeMutablePointer<S>.allocate(capacity: plane * filters) : nil
+                defer { scratch.deallocate(); rows?.deallocate() }
+                for i in images {
+                    var image = upstream.base + i * filters * plane
+                    if let rows {
+                        ImageLayout.transpose(image, rows: filters, columns: plane, into: rows)
+                        image = UnsafePointer(rows)
                     }
+                    scratch.inputGradient(of: image, packed: weights.base, filters: filters, into: target.base + i * g.imageSize)
                 }
             }
         }

@@ -38,16 +38,7 @@ public enum AffineNormReLU {
         case layer(LayerNorm.Cache<S>)
     }
 
-    public struct Cache<S: TensorScalar>: Sendable {
-        public var affine: Affine.Cache<S>
-        public var norm: NormCache<S>
-        public var relu: ReLU.Cache<S>
-
-        @inlinable
-        public init(affine: Affine.Cache<S>, norm: NormCache<S>, relu: ReLU.Cache<S>) {
-            self.affine = affine; self.norm = norm; self.relu = relu
-        }
-    }
+    public typealias Cache<S: TensorScalar> = NormReLUCache<S, Affine.Cache<S>, NormCache<S>>
 
     /// `state` holds the running statistics for batchnorm and is left alone for layernorm.
     @inlinable
@@ -69,7 +60,7 @@ public enum AffineNormReLU {
                                               detail: "needs batchnorm or layernorm (use AffineReLU for none)")
         }
         let (out, reluCache) = ReLU.forward(normalized)
-        return (out, Cache(affine: affineCache, norm: normCache, relu: reluCache))
+        return (out, Cache(linear: affineCache, norm: normCache, relu: reluCache))
     }
 
     /// dx, dW, db, dγ, dβ. Batch norm backpropagates with the simplified ("alt") form.
@@ -79,7 +70,7 @@ public enum AffineNormReLU {
         -> (dx: Tensor<S>, dw: Tensor<S>, db: Tensor<S>, dgamma: Tensor<S>, dbeta: Tensor<S>) {
         let dnormalized = try ReLU.backward(dout, cache.relu, rule: rule)
         let (da, dgamma, dbeta) = try normBackward(dnormalized, cache.norm)
-        let (dx, dw, db) = try Affine.backward(da, cache.affine)
+        let (dx, dw, db) = try Affine.backward(da, cache.linear)
         return (dx, dw, db, dgamma, dbeta)
     }
 
@@ -90,5 +81,19 @@ public enum AffineNormReLU {
         case .batch(let c): return try BatchNorm.backwardAlt(dout, c)
         case .layer(let c): return try LayerNorm.backward(dout, c)
         }
+    }
+}
+
+/// The caches of a linear layer (affine or convolution) → normalization → ReLU block: one type
+/// for `AffineNormReLU` and `ConvNormReLU`, which differ only in the layer and the norms.
+public struct NormReLUCache<S: TensorScalar, Linear: Sendable, Norm: Sendable>: Sendable {
+    /// The affine's or the convolution's cache.
+    public var linear: Linear
+    public var norm: Norm
+    public var relu: ReLU.Cache<S>
+
+    @inlinable
+    public init(linear: Linear, norm: Norm, relu: ReLU.Cache<S>) {
+        self.linear = linear; self.norm = norm; self.relu = relu
     }
 }

@@ -5,27 +5,34 @@ import Glibc
 import Darwin
 #endif
 
-/// A file that could not be written: the path and what failed, as a sentence.
-public struct FileWriteError: Error, CustomStringConvertible, Equatable {
+/// A file that could not be read or written, by `Access`: the path and what failed, as a
+/// sentence. One type serves both directions, so their messages keep the same form.
+public struct FileAccessError<Access: FileAccess>: Error, CustomStringConvertible, Equatable {
     public var path: String
     public var reason: String
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason
     }
-    public var description: String { "cannot write \(path): \(reason)" }
+    public var description: String { "cannot \(Access.verb) \(path): \(reason)" }
 }
 
-/// A file that could not be read: the path and what failed, as a sentence.
-public struct FileReadError: Error, CustomStringConvertible, Equatable {
-    public var path: String
-    public var reason: String
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-    public var description: String { "cannot read \(path): \(reason)" }
+/// Which way a `FileAccessError` failed; its `verb` starts the message.
+public protocol FileAccess: Sendable {
+    static var verb: String { get }
 }
+
+/// Writing a file (`FileWriteError`).
+public enum FileWriting: FileAccess { public static var verb: String { "write" } }
+
+/// Reading a file (`FileReadError`).
+public enum FileReading: FileAccess { public static var verb: String { "read" } }
+
+/// A file that could not be written: the path and what failed, as a sentence.
+public typealias FileWriteError = FileAccessError<FileWriting>
+
+/// A file that could not be read: the path and what failed, as a sentence.
+public typealias FileReadError = FileAccessError<FileReading>
 
 /// Writes files so that a reader, a crash or a power cut sees the old contents or all of the
 /// new ones, never a torn mix. Checkpoints, models, pictures, reports and caches all go through

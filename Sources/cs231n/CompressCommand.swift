@@ -23,23 +23,8 @@ struct CompressCommand: ParsableCommand {
     /// A checkpoint from `cs231n train`; with --check, a compressed file.
     @OptionGroup var checkpoint: CheckpointOptions
 
-    @Option(help: "The fraction of each weight tensor to prune, in [0, 1).")
-    var prune = 0.9
-
-    @Option(help: "The sparsities to prune to in turn, comma-separated, ending at --prune (default: halving what is left, 0.5,0.75,0.9 for 0.9).")
-    var steps: String?
-
-    @Option(help: "Retraining epochs after each pruning step.")
-    var retrainEpochs = 2
-
-    @Option(help: "Bits per codebook index in the written file: 2^bits shared values per layer (1-8).")
-    var shareBits = 4
-
-    @Option(help: "Widths compared in the bits table, comma-separated.")
-    var bitsSweep = "8,6,4,3,2"
-
-    @Option(help: "Centroid fine-tuning epochs for each width.")
-    var fineTuneEpochs = 2
+    @OptionGroup var pruning: PruningOptions
+    @OptionGroup var sharing: SharingOptions
 
     @Option(help: "Retraining learning rate (default: the checkpoint's last).")
     var lr: Double?
@@ -47,52 +32,19 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Centroid fine-tuning learning rate (default: the retraining rate / 1000, as a centroid's gradient sums thousands of weights').")
     var fineTuneLr: Double?
 
-    @Flag(help: "Read the compressed file given as the argument, expand it and score it on val.")
-    var check = false
-
-    @Option(help: "With --check: also write the expanded model as a float32 checkpoint here.")
-    var expand: String?
-
-    @Option(name: [.short, .long], help: "The compressed file to write.")
-    var output = "compressed.cs231nz"
+    @OptionGroup var compressedFile: CompressedFileOptions
 
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        guard (0..<1).contains(prune) else { throw ValidationError("--prune must be in [0, 1), got \(prune)") }
-        try OptionRange.check(retrainEpochs, in: 0...SolverOptions.maximumEpochs, "--retrain-epochs")
-        try OptionRange.check(fineTuneEpochs, in: 0...SolverOptions.maximumEpochs, "--fine-tune-epochs")
-        guard (1...8).contains(shareBits) else { throw ValidationError("--share-bits must be in 1...8, got \(shareBits)") }
-        let sweep = try bitsList()
-        guard sweep.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--bits-sweep widths must be in 1...8, got \(bitsSweep)") }
-        if let pruningSteps = try stepList() {
-            guard pruningSteps.last == prune, pruningSteps == pruningSteps.sorted(), pruningSteps.allSatisfy({ (0..<1).contains($0) }) else {
-                throw ValidationError("--steps must rise within [0, 1) and end at --prune \(prune), got \(steps!)")
-            }
-        }
         if let lr { try OptionRange.positive(lr, "--lr") }
         if let fineTuneLr { try OptionRange.positive(fineTuneLr, "--fine-tune-lr") }
-        if let expand { try AtomicFile.checkWritable(expand) }
-        if !check { try AtomicFile.checkWritable(output) }
-        if expand != nil && !check { throw ValidationError("--expand goes with --check") }
-        if checkpoint.latest && check { throw ValidationError("--latest picks a checkpoint's weights; a compressed file has one set") }
-    }
-
-    func bitsList() throws -> [Int] { try numbers(bitsSweep, option: "--bits-sweep").map { Int($0) } }
-
-    func stepList() throws -> [Double]? { try steps.map { try numbers($0, option: "--steps") } }
-
-    func numbers(_ text: String, option: String) throws -> [Double] {
-        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("\(option) must be numbers separated by commas, got '\(text)'")
-        }
-        return values.map { $0! }
+        if checkpoint.latest && compressedFile.check { throw ValidationError("--latest picks a checkpoint's weights; a compressed file has one set") }
     }
 
     func run() throws {
         let printer = ResultPrinter(json: common.json)
-        if check { return try checkCompressedFile(printer: printer) }
+        if compressedFile.check { return try checkCompressedFile(printer: printer) }
         let (model, file) = try checkpoint.model()
         try DeepCompression.checkSupported(model)
         printer.say("loading the data \(checkpoint.path) was trained on…")
@@ -104,19 +56,20 @@ struct CompressCommand: ParsableCommand {
         if let lr { optimizer.learningRate = lr }
         options.seed = common.seed
         let settings = DeepCompressionSettings(
-            sparsity: prune, pruningSteps: try stepList(), retrainEpochs: retrainEpochs, bits: shareBits, bitsSweep: try bitsList(),
-            fineTuneEpochs: fineTuneEpochs, optimizer: optimizer, fineTuneLearningRate: fineTuneLr, solver: options)
+            sparsity: pruning.prune, pruningSteps: try pruning.stepList(), retrainEpochs: pruning.retrainEpochs,
+            bits: sharing.shareBits, bitsSweep: try sharing.bitsList(), fineTuneEpochs: sharing.fineTuneEpochs,
+            optimizer: optimizer, fineTuneLearningRate: fineTuneLr, solver: options)
         printer.say("\(model.configuration.kind) net, \(model.parameters.scalarCount) parameters; pruning to "
                     + settings.pruningSteps.map { String(format: "%g%%", 100 * $0) }.joined(separator: " → ")
-                    + " with \(retrainEpochs) retraining epochs each (\(optimizer.rule.rawValue) lr \(optimizer.learningRate)), "
+                    + " with \(pruning.retrainEpochs) retraining epochs each (\(optimizer.rule.rawValue) lr \(optimizer.learningRate)), "
                     + "then \(settings.bitsCompared.map(String.init).joined(separator: ", ")) bits")
         let result = try DeepCompression.compress(model, train: data.train, val: data.val, settings: settings,
                                                   data: ParameterStore(record.tensors.map { ($0.name, $0.tensor) }),
                                                   metadata: record.metadata.filter { $0.key.hasPrefix("data.") },
                                                   onEvent: progressReporter(printer))
-        try result.compressed.write(to: output)
+        try result.compressed.write(to: compressedFile.output)
         report(result, printer: printer)
-        printer.say("wrote \(output); check it with `cs231n compress --check \(output)`")
+        printer.say("wrote \(compressedFile.output); check it with `cs231n compress --check \(compressedFile.output)`")
     }
 
     /// A bar per retraining or fine-tuning epoch.
@@ -174,16 +127,93 @@ struct CompressCommand: ParsableCommand {
         printer.say(String(format: "%@: %@ net, %d weight tensors shared, val accuracy %.2f%% (%d images)", input as NSString,
                            model.configuration.kind as NSString, compressed.layers.count, 100 * accuracy, data.val.count))
         printer.figure([("command", "compress"), ("check", .string(input)), ("split", "val")], metric: "accuracy", value: accuracy)
-        if checkpoint.dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {
+        if checkpoint.dataSource.dataset == nil, let recorded = compressed.metadata["compression.val_accuracy"].flatMap(Double.init) {
             guard recorded == accuracy else {
                 throw ValidationError(String(format: "%@ records val accuracy %.4f%% but scores %.4f%%", input, 100 * recorded, 100 * accuracy))
             }
             printer.say("reproduces the recorded val accuracy")
         }
         // Only a file that passed every check is expanded.
-        if let expand {
+        if let expand = compressedFile.expand {
             try file.write(to: expand)
             printer.say("wrote \(expand), a float32 checkpoint (`cs231n evaluate \(expand)`)")
         }
     }
+}
+
+/// The compressed file: written to -o, or, with --check, the argument read back and scored,
+/// and with --expand written out again as a float32 checkpoint. Each path is checked before
+/// anything runs.
+struct CompressedFileOptions: ParsableArguments {
+    @Flag(help: "Read the compressed file given as the argument, expand it and score it on val.")
+    var check = false
+
+    @Option(help: "With --check: also write the expanded model as a float32 checkpoint here.")
+    var expand: String?
+
+    @Option(name: [.short, .long], help: "The compressed file to write.")
+    var output = "compressed.cs231nz"
+
+    func validate() throws {
+        if let expand { try AtomicFile.checkWritable(expand) }
+        if !check { try AtomicFile.checkWritable(output) }
+        if expand != nil && !check { throw ValidationError("--expand goes with --check") }
+    }
+}
+
+/// --prune, --steps and --retrain-epochs: how far the weights are pruned, in which steps, and
+/// how long the net retrains after each.
+struct PruningOptions: ParsableArguments {
+    @Option(help: "The fraction of each weight tensor to prune, in [0, 1).")
+    var prune = 0.9
+
+    @Option(help: "The sparsities to prune to in turn, comma-separated, ending at --prune (default: halving what is left, 0.5,0.75,0.9 for 0.9).")
+    var steps: String?
+
+    @Option(help: "Retraining epochs after each pruning step.")
+    var retrainEpochs = 2
+
+    func validate() throws {
+        guard (0..<1).contains(prune) else { throw ValidationError("--prune must be in [0, 1), got \(prune)") }
+        try OptionRange.check(retrainEpochs, in: 0...SolverOptions.maximumEpochs, "--retrain-epochs")
+        if let pruningSteps = try stepList() {
+            guard pruningSteps.last == prune, pruningSteps == pruningSteps.sorted(), pruningSteps.allSatisfy({ (0..<1).contains($0) }) else {
+                throw ValidationError("--steps must rise within [0, 1) and end at --prune \(prune), got \(steps!)")
+            }
+        }
+    }
+
+    /// The sparsities of --steps; nil without it.
+    func stepList() throws -> [Double]? { try steps.map { try commaSeparatedNumbers($0, option: "--steps") } }
+}
+
+/// --share-bits, --bits-sweep and --fine-tune-epochs: the weight sharing written to the file,
+/// the widths compared, and the fine-tuning of each.
+struct SharingOptions: ParsableArguments {
+    @Option(help: "Bits per codebook index in the written file: 2^bits shared values per layer (1-8).")
+    var shareBits = 4
+
+    @Option(help: "Widths compared in the bits table, comma-separated.")
+    var bitsSweep = "8,6,4,3,2"
+
+    @Option(help: "Centroid fine-tuning epochs for each width.")
+    var fineTuneEpochs = 2
+
+    func validate() throws {
+        try OptionRange.check(fineTuneEpochs, in: 0...SolverOptions.maximumEpochs, "--fine-tune-epochs")
+        guard (1...8).contains(shareBits) else { throw ValidationError("--share-bits must be in 1...8, got \(shareBits)") }
+        let sweep = try bitsList()
+        guard sweep.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--bits-sweep widths must be in 1...8, got \(bitsSweep)") }
+    }
+
+    func bitsList() throws -> [Int] { try commaSeparatedNumbers(bitsSweep, option: "--bits-sweep").map { Int($0) } }
+}
+
+/// The numbers of a comma-separated option (--steps, --bits-sweep).
+private func commaSeparatedNumbers(_ text: String, option: String) throws -> [Double] {
+    let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("\(option) must be numbers separated by commas, got '\(text)'")
+    }
+    return values.map { $0! }
 }

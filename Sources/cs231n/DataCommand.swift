@@ -136,10 +136,10 @@ struct DataExportCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     @Option(name: .long, help: "Training images (cut into five batches).")
-    var train = 50_000
+    var train = CIFAR10.trainingCount
 
     @Option(name: .long, help: "Test images (test_batch.bin).")
-    var test = 10_000
+    var test = CIFAR10.testCount
 
     @Option(name: [.short, .long], help: "Folder to write.")
     var output: String

@@ -38,7 +38,7 @@ struct DatasetOptions: ParsableArguments {
     func validate() throws {
         if let numTrain, numTrain < 1 { throw ValidationError("--num-train must be at least 1") }
         guard numVal >= 1 else { throw ValidationError("--num-val must be at least 1") }
-        let limit = dataset == .cifar10 ? 50_000 : Dataset.maximumBuiltinCount
+        let limit = dataset == .cifar10 ? CIFAR10.trainingCount : Dataset.maximumBuiltinCount
         let (total, overflow) = (numTrain ?? 1).addingReportingOverflow(numVal)
         guard !overflow, total <= limit else {
             throw ValidationError("--num-train and --num-val take at most \(limit) images together"
@@ -80,11 +80,7 @@ struct CheckpointOptions: ParsableArguments {
     @Flag(help: "Load weights and preprocessing even when they hold NaN or infinite values (to inspect a broken checkpoint).")
     var allowNonfinite = false
 
-    @Option(help: "Dataset the images come from: cifar10 or builtin (default: the checkpoint's).")
-    var dataset: DatasetName?
-
-    @Option(help: "CIFAR-10 folder (default: the one the checkpoint was trained on).")
-    var dataDir: String?
+    @OptionGroup var dataSource: CheckpointDataOptions
 
     var path: String { checkpointOption ?? positionalCheckpoint ?? "" }
 
@@ -104,6 +100,16 @@ struct CheckpointOptions: ParsableArguments {
     func data(_ file: SafetensorsFile, for model: AnyModel<Float>) throws -> (record: CheckpointData, data: PreparedData<Float>) {
         let record = try CheckpointData(checkpoint: file, path: path)
         return (record, try record.prepare(inputShape: model.configuration.inputShape, classes: model.configuration.classes,
-                                           dataset: dataset, dataDirectory: dataDir))
+                                           dataset: dataSource.dataset, dataDirectory: dataSource.dataDir))
     }
+}
+
+/// Where a checkpoint's images come from now: the dataset and folder it was trained on, unless
+/// these say otherwise.
+struct CheckpointDataOptions: ParsableArguments {
+    @Option(help: "Dataset the images come from: cifar10 or builtin (default: the checkpoint's).")
+    var dataset: DatasetName?
+
+    @Option(help: "CIFAR-10 folder (default: the one the checkpoint was trained on).")
+    var dataDir: String?
 }

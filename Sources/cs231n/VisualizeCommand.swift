@@ -31,34 +31,46 @@ struct VisualizeFiltersCommand: ParsableCommand {
             """)
 
     @OptionGroup var checkpoint: CheckpointOptions
+    @OptionGroup var figure: FilterPictureOptions
+    @OptionGroup var common: CommonOptions
 
+    func run() throws {
+        let printer = ResultPrinter(json: common.json)
+        let output = try figure.preparedPath()
+        let (model, _) = try checkpoint.model()
+        let w1 = FilterPicture.firstConvolution(of: model)
+        guard let w1, let picture = try TrainingFigures.firstLayerFilters(w1, scale: figure.scale) else {
+            throw FilterPictureError.notConvolutional(path: checkpoint.path, kind: model.configuration.kind, shape: w1?.shape ?? [])
+        }
+        try picture.write(to: output)
+        printer.say("wrote \(output) (\(picture.width)×\(picture.height), \(w1.shape[0]) filters of \(describeShape(Array(w1.shape.dropFirst()))))")
+        printer.figure([("command", "visualize filters"), ("output", .string(output))], metric: "filters", value: Double(w1.shape[0]))
+    }
+}
+
+/// How `visualize filters` draws its picture and where it goes: --scale and -o, a PNG or a
+/// folder to put filters.png into.
+struct FilterPictureOptions: ParsableArguments {
     @Option(help: "Pixels per filter weight (default: 8, more for kernels under 6×6, so that a tile is at least 48 pixels).")
     var scale: Int?
 
     @Option(name: [.short, .long], help: "The PNG to write, or a folder to write filters.png into.")
     var output = "filters.png"
 
-    @OptionGroup var common: CommonOptions
-
     func validate() throws {
         if let scale { try OptionRange.check(scale, in: 1...64, "--scale") }
         try FileSystem.checkCreatable(directory: output.hasSuffix(".png") ? (output as NSString).deletingLastPathComponent : output)
     }
 
-    func run() throws {
-        let printer = ResultPrinter(json: common.json)
+    /// The file to write, its folder created: -o when it names a PNG that is not a folder, else
+    /// filters.png inside it.
+    func preparedPath() throws -> String {
         var isFolder: ObjCBool = false
-        let output = output.hasSuffix(".png") && !(FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) && isFolder.boolValue)
+        let path = output.hasSuffix(".png") && !(FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) && isFolder.boolValue)
             ? output : output + "/filters.png"
-        try FileSystem.createDirectory(atPath: (output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent)
-        let (model, _) = try checkpoint.model()
-        let w1 = FilterPicture.firstConvolution(of: model)
-        guard let w1, let picture = try TrainingFigures.firstLayerFilters(w1, scale: scale) else {
-            throw FilterPictureError.notConvolutional(path: checkpoint.path, kind: model.configuration.kind, shape: w1?.shape ?? [])
-        }
-        try picture.write(to: output)
-        printer.say("wrote \(output) (\(picture.width)×\(picture.height), \(w1.shape[0]) filters of \(describeShape(Array(w1.shape.dropFirst()))))")
-        printer.figure([("command", "visualize filters"), ("output", .string(output))], metric: "filters", value: Double(w1.shape[0]))
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileSystem.createDirectory(atPath: folder.isEmpty ? "." : folder)
+        return path
     }
 }
 

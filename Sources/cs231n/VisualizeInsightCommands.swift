@@ -2,9 +2,6 @@ import ArgumentParser
 import CS231n
 import Foundation
 
-/// The most images drawn in one occlusion or neighbours picture; the rest are computed only.
-private let insightPictureRows = 16
-
 /// `cs231n visualize occlusion`: Zeiler & Fergus's occlusion sensitivity.
 struct VisualizeOcclusionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,7 +64,7 @@ struct VisualizeOcclusionCommand: ParsableCommand {
             context.printer.figure([("command", "visualize occlusion"), ("image", .int(index))], metric: "lowest_probability",
                                    value: Double(probability[range.lowerBound + lowest]))
         }
-        let shown = Swift.min(insightPictureRows, indices.count)
+        let shown = context.shownCount(indices.count)
         try context.write(NetFigures.occlusion(maps, images: x.slice(0..<shown), pixels: context.pixels, classNames: context.classNames,
                                                imageLabels: context.imageLabels(indices, labels, count: shown)),
                           "occlusion.png")
@@ -87,8 +84,7 @@ struct VisualizeNeighboursCommand: ParsableCommand {
 
     @OptionGroup var source: VisualizeSourceOptions
 
-    @Option(help: "The layer whose activations are compared (default: the one before the scores).")
-    var layer: String?
+    @OptionGroup var code: CodeLayerOptions
 
     @Option(help: "Neighbours per query.")
     var k = 8
@@ -103,7 +99,7 @@ struct VisualizeNeighboursCommand: ParsableCommand {
 
     func run() throws {
         let context = try VisualizeContext(source)
-        let layer = try context.checkedLayer(layer ?? context.model.defaultCodeLayer)
+        let layer = try code.resolve(in: context)
         let count = Swift.min(trainImages ?? context.train.count, context.train.count)
         guard k <= count else { throw ValidationError("--k \(k) is more than the \(count) training images searched (1...\(count))") }
         let database = try context.train.x.slice(0..<count)
@@ -130,13 +126,25 @@ struct VisualizeNeighboursCommand: ParsableCommand {
             context.printer.figure([("command", "visualize neighbours"), ("space", .string(space)), ("k", .int(k)),
                                     ("images", .int(indices.count))], metric: "class_agreement", value: Double(value) / total)
         }
-        let shown = Swift.min(insightPictureRows, indices.count)
+        let shown = context.shownCount(indices.count)
         let trim = { (list: Neighbours) in Neighbours(indices: Array(list.indices.prefix(shown)), distances: Array(list.distances.prefix(shown))) }
         try context.write(NetFigures.neighbours(queries: x.slice(0..<shown), inFeatures: trim(inFeatures), inPixels: trim(inPixels),
                                                 training: database, pixels: context.pixels,
                                                 queryLabels: context.imageLabels(indices, labels, count: shown),
                                                 trainingClasses: context.train.y.map(context.className), layer: layer),
                           "neighbours-\(layer).png")
+    }
+}
+
+/// --layer of the commands that work on each image's code, a layer's activations (neighbours
+/// and tsne): the same option, default and check for both.
+struct CodeLayerOptions: ParsableArguments {
+    @Option(help: "The layer whose activations are the images' codes (default: the one before the scores).")
+    var layer: String?
+
+    /// --layer, checked against the net's layers, else the net's default code layer.
+    func resolve(in context: VisualizeContext) throws -> String {
+        try context.checkedLayer(layer ?? context.model.defaultCodeLayer)
     }
 }
 

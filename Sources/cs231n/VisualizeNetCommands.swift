@@ -2,9 +2,6 @@ import ArgumentParser
 import CS231n
 import Foundation
 
-/// The most images drawn in one attribution picture; the rest are computed (and timed) only.
-private let pictureRows = 16
-
 /// `cs231n visualize saliency`: saliency maps, guided backprop and deconvnet of the class score.
 struct VisualizeSaliencyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +10,7 @@ struct VisualizeSaliencyCommand: ParsableCommand {
         discussion: """
             For each chosen validation image (default 0-7) and its true class y: the image, the saliency map, \
             and the gradient of score_y with the guided-backprop and deconvnet ReLU rules (for a net with ReLUs). Writes saliency.png \
-            (at most \(pictureRows) rows); --json prints the seconds the saliency maps took.
+            (at most \(VisualizeContext.pictureRows) rows); --json prints the seconds the saliency maps took.
             """)
 
     @OptionGroup var source: VisualizeSourceOptions
@@ -27,7 +24,7 @@ struct VisualizeSaliencyCommand: ParsableCommand {
         var saliency = Tensor<Float>.zeros([0])
         let seconds = try TimingSummary.time { saliency = try Attribution.saliency(context.model, x, classes: labels) }
         context.reportTime(seconds, command: "saliency", what: "saliency maps", count: indices.count)
-        let shown = Swift.min(pictureRows, indices.count)
+        let shown = context.shownCount(indices.count)
         try context.write(NetFigures.attributionComparison(context.model, x.slice(0..<shown), classes: Array(labels.prefix(shown)),
                                                            pixels: context.pixels, classNames: context.classNames,
                                                            imageLabels: indices.prefix(shown).map { "#\($0)" }), "saliency.png")
@@ -56,39 +53,51 @@ struct ProjectionOptions: ParsableArguments {
     var raw: String?
 }
 
-/// Projections with one ReLU rule: of the class score, or of one unit with its top-9 figure.
-enum ProjectionRun {
-    static func run(_ source: VisualizeSourceOptions, _ options: ProjectionOptions, rule: ReLUBackwardRule, command: String) throws {
+/// What tells `guided` and `deconv` apart: the ReLU rule they project with.
+protocol ProjectionRule {
+    static var rule: ReLUBackwardRule { get }
+}
+
+/// `cs231n visualize guided` and `deconv`: projections with one ReLU rule, of the class score
+/// or of one unit with its top-9 figure. One command type serves both rules.
+struct VisualizeProjectionCommand<Rule: ProjectionRule>: ParsableCommand {
+    static var configuration: CommandConfiguration { projectionCommands[Rule.rule]! }
+
+    @OptionGroup var source: VisualizeSourceOptions
+    @OptionGroup var projection: ProjectionOptions
+
+    func run() throws {
+        let rule = Rule.rule, command = Self.configuration.commandName!
         let context = try VisualizeContext(source)
-        guard let layer = options.layer else {
+        guard let layer = projection.layer else {
             let (indices, x, labels) = try context.images(default: Array(0..<8))
             var gradients = Tensor<Float>.zeros([0])
             let seconds = try TimingSummary.time { gradients = try Attribution.classGradient(context.model, x, classes: labels, rule: rule) }
             context.reportTime(seconds, command: command, what: "\(rule.rawValue) gradients of the class score", count: indices.count)
-            let shown = Swift.min(pictureRows, indices.count)
+            let shown = context.shownCount(indices.count)
             try context.write(NetFigures.attributionComparison(context.model, x.slice(0..<shown), classes: Array(labels.prefix(shown)),
                                                                pixels: context.pixels, classNames: context.classNames,
                                                                imageLabels: indices.prefix(shown).map { "#\($0)" }, maps: [.gradient(rule)]),
                               "\(rule.rawValue).png")
-            try context.writeRaw(options.raw, tensors: [("images", x), ("classes", Tensor(labels.map(Float.init))),
-                                                        ("gradient.\(rule.rawValue)", gradients)],
+            try context.writeRaw(projection.raw, tensors: [("images", x), ("classes", Tensor(labels.map(Float.init))),
+                                                           ("gradient.\(rule.rawValue)", gradients)],
                                  metadata: ["indices": indices.map(String.init).joined(separator: ",")])
             return
         }
-        let unit = try context.unit(layer: layer, channel: options.channel, position: options.position)
+        let unit = try context.unit(layer: layer, channel: projection.channel, position: projection.position)
         let name = "\(rule.rawValue)-\(layer)-c\(unit.channel)"
         if source.images != nil {
             let (indices, x, _) = try context.images(default: [])
-            var projection: Projection<Float>?
-            let seconds = try TimingSummary.time { projection = try Attribution.project(context.model.trace(x), unit: unit, rule: rule) }
+            var projected: Projection<Float>?
+            let seconds = try TimingSummary.time { projected = try Attribution.project(context.model.trace(x), unit: unit, rule: rule) }
             context.reportTime(seconds, command: command, what: "\(rule.rawValue) projections of \(unit)", count: indices.count)
-            let shown = Swift.min(pictureRows, indices.count)
+            let shown = context.shownCount(indices.count)
             try context.write(NetFigures.projections(context.model, x.slice(0..<shown), unit: unit, rules: [rule], pixels: context.pixels,
                                                      imageLabels: indices.prefix(shown).map { "#\($0)" }), "projection-\(name).png")
-            try context.writeRaw(options.raw, tensors: [
-                ("images", x), ("projection.\(rule.rawValue)", projection!.gradients),
-                ("projection.activations", Tensor(projection!.activations)),
-                ("projection.positions", Tensor(projection!.positions.flatMap { $0.map(Float.init) })),
+            try context.writeRaw(projection.raw, tensors: [
+                ("images", x), ("projection.\(rule.rawValue)", projected!.gradients),
+                ("projection.activations", Tensor(projected!.activations)),
+                ("projection.positions", Tensor(projected!.positions.flatMap { $0.map(Float.init) })),
             ], metadata: ["indices": indices.map(String.init).joined(separator: ","), "unit.layer": layer,
                           "unit.channel": String(unit.channel)])
         }
@@ -100,8 +109,16 @@ enum ProjectionRun {
 }
 
 /// `cs231n visualize guided`.
-struct VisualizeGuidedCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+typealias VisualizeGuidedCommand = VisualizeProjectionCommand<GuidedRule>
+enum GuidedRule: ProjectionRule { static let rule = ReLUBackwardRule.guided }
+
+/// `cs231n visualize deconv`.
+typealias VisualizeDeconvCommand = VisualizeProjectionCommand<DeconvRule>
+enum DeconvRule: ProjectionRule { static let rule = ReLUBackwardRule.deconvnet }
+
+/// The words of each projection command, by its rule.
+private let projectionCommands: [ReLUBackwardRule: CommandConfiguration] = [
+    .guided: CommandConfiguration(
         commandName: "guided",
         abstract: "Guided backprop (Springenberg et al.): of the class score, or of one unit with the top-9 figure.",
         discussion: """
@@ -110,26 +127,12 @@ struct VisualizeGuidedCommand: ParsableCommand {
             that is projected back to the image (Zeiler and Fergus): top9-guided-<layer>-c<channel>.png shows \
             the 9 validation images that activate it most, each next to its projection; with --images also \
             projection-guided-<layer>-c<channel>.png for those images.
-            """)
-
-    @OptionGroup var source: VisualizeSourceOptions
-    @OptionGroup var projection: ProjectionOptions
-
-    func run() throws { try ProjectionRun.run(source, projection, rule: .guided, command: "guided") }
-}
-
-/// `cs231n visualize deconv`.
-struct VisualizeDeconvCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+            """),
+    .deconvnet: CommandConfiguration(
         commandName: "deconv",
         abstract: "Deconvnet projections (Zeiler & Fergus): of the class score, or of one unit with the top-9 figure.",
-        discussion: "As `guided`, with the deconvnet ReLU rule max(dout, 0); pictures are named deconvnet-….")
-
-    @OptionGroup var source: VisualizeSourceOptions
-    @OptionGroup var projection: ProjectionOptions
-
-    func run() throws { try ProjectionRun.run(source, projection, rule: .deconvnet, command: "deconv") }
-}
+        discussion: "As `guided`, with the deconvnet ReLU rule max(dout, 0); pictures are named deconvnet-…."),
+]
 
 /// `cs231n visualize features`.
 struct VisualizeFeaturesCommand: ParsableCommand {
@@ -145,9 +148,7 @@ struct VisualizeFeaturesCommand: ParsableCommand {
 
     func run() throws {
         let context = try VisualizeContext(source)
-        let layers = context.model.inspectableLayers
-        let chosen = layer ?? layers[0].name
-        if !layers.contains(where: { $0.name == chosen }) { _ = try context.unit(layer: chosen, channel: 0, position: nil) }
+        let chosen = try context.checkedLayer(layer ?? context.model.inspectableLayers[0].name)
         let (indices, x, labels) = try context.images(default: [0])
         for (slot, index) in indices.enumerated() {
             let title = "\(chosen) of val #\(index) (\(context.className(labels[slot])))"

@@ -71,6 +71,10 @@ struct VisualizeContext {
     let printer: ResultPrinter
     let options: VisualizeSourceOptions
 
+    /// The most images one picture of several draws (attribution, occlusion, neighbours); the
+    /// rest are computed (and timed) only.
+    static let pictureRows = 16
+
     init(_ options: VisualizeSourceOptions) throws {
         self.options = options
         printer = ResultPrinter(json: options.common.json)
@@ -115,6 +119,9 @@ struct VisualizeContext {
         throw ValidationError("--target \(text): not a class; the classes are "
                               + classNames.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", "))
     }
+
+    /// How many of `count` chosen images a picture draws.
+    func shownCount(_ count: Int) -> Int { Swift.min(Self.pictureRows, count) }
 
     func className(_ label: Int) -> String { classNames.indices.contains(label) ? classNames[label] : "class \(label)" }
 

@@ -22,8 +22,7 @@ struct VisualizeTSNECommand: ParsableCommand {
 
     @OptionGroup var source: VisualizeSourceOptions
 
-    @Option(help: "The layer whose activations are embedded (default: the one before the scores).")
-    var layer: String?
+    @OptionGroup var code: CodeLayerOptions
 
     @Option(help: "The split the images come from: val or train.")
     var split = SplitChoice.val
@@ -54,7 +53,7 @@ struct VisualizeTSNECommand: ParsableCommand {
 
     func run() throws {
         let context = try VisualizeContext(source)
-        let layer = try context.checkedLayer(layer ?? context.model.defaultCodeLayer)
+        let layer = try code.resolve(in: context)
         let images = split == .val ? context.val : context.train
         let indices = try chosenIndices(available: images.count)
         guard indices.count >= 2, perplexity < Double(indices.count) else {
