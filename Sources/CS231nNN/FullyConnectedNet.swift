@@ -89,9 +89,9 @@ public struct FullyConnectedNet<S: TensorScalar>: ModelWrapper {
     public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try base.scores(rows(x)) }
 }
 
+/// Inspected as its base, with each example flattened to a row on the way in and the input
+/// gradient shaped as the examples.
 extension FullyConnectedNet: InspectableModel {
-    public var inspectableLayers: [InspectedLayer] { base.inspectableLayers }
-
     @inlinable
     @_specialize(where S == Float)
     @_specialize(where S == Double)

@@ -106,3 +106,16 @@ extension InspectableModel {
         try trace(x).inputGradient(upstream, at: layer, rule: rule)
     }
 }
+
+/// A wrapper over an inspectable net is inspected as its base, under the wrapper's name.
+extension ModelWrapper where Self: InspectableModel, Base: InspectableModel {
+    public var inspectableLayers: [InspectedLayer] { base.inspectableLayers }
+
+    @inlinable
+    public func trace(_ x: Tensor<Scalar>) throws -> ForwardTrace<Scalar> {
+        let inner = try base.trace(x)
+        let name = String(String(describing: Self.self).prefix { $0 != "<" })
+        return ForwardTrace(model: name, layers: inner.layers, input: x, rules: inner.rules, activations: inner.activationsAt,
+                            backward: inner.backwardFrom)
+    }
+}

@@ -63,8 +63,8 @@ extension Model {
 }
 
 /// A model built around another, `base`, which it changes in part (pruning masks, the course's
-/// names for a `Sequential`): what it does not change, it forwards. A conformance declares
-/// `loss` and `scores` itself, specialized for Float and Double as every model's are.
+/// names for a `Sequential`): what it does not change, it forwards, `loss` and `scores`
+/// included unless the conformance declares its own.
 public protocol ModelWrapper: Model where Scalar == Base.Scalar {
     associatedtype Base: Model
     var base: Base { get set }
@@ -91,6 +91,17 @@ extension ModelWrapper {
         get { base.trainingSteps }
         set { base.trainingSteps = newValue }
     }
+
+    /// The base's loss. Inlinable, so that a caller specialized for Float or Double runs the
+    /// base's specialized code.
+    @inlinable
+    public mutating func loss(_ x: Tensor<Scalar>, _ y: [Int]) throws -> (loss: Scalar, gradients: ParameterStore<Scalar>) {
+        try base.loss(x, y)
+    }
+
+    /// The base's scores.
+    @inlinable
+    public func scores(_ x: Tensor<Scalar>) throws -> Tensor<Scalar> { try base.scores(x) }
 }
 
 /// What a model is and its hyper-parameters, stored as JSON in checkpoints: the fields every

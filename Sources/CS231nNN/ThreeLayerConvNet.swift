@@ -63,30 +63,7 @@ public struct ThreeLayerConvNet<S: TensorScalar>: ModelWrapper {
             "conv1.weight": "W1", "conv1.bias": "b1", "fc2.weight": "W2", "fc2.bias": "b2", "scores.weight": "W3", "scores.bias": "b3",
         ])
     }
-
-    @inlinable
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
-    public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
-        try base.loss(x, y)
-    }
-
-    @inlinable
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
-    public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try base.scores(x) }
 }
 
-extension ThreeLayerConvNet: InspectableModel {
-    /// conv1 (after its ReLU), pool1, fc2 (after its ReLU) and scores.
-    public var inspectableLayers: [InspectedLayer] { base.inspectableLayers }
-
-    @inlinable
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
-    public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> {
-        let inner = try base.trace(x)
-        return ForwardTrace(model: "ThreeLayerConvNet", layers: inner.layers, input: x, rules: inner.rules,
-                            activations: inner.activationsAt, backward: inner.backwardFrom)
-    }
-}
+/// conv1 (after its ReLU), pool1, fc2 (after its ReLU) and scores.
+extension ThreeLayerConvNet: InspectableModel {}

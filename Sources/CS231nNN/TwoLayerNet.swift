@@ -24,26 +24,7 @@ public struct TwoLayerNet<S: TensorScalar>: ModelWrapper {
         }
         base = try FullyConnectedNet(configuration: configuration)
     }
-
-    @inlinable
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
-    public mutating func loss(_ x: Tensor<S>, _ y: [Int]) throws -> (loss: S, gradients: ParameterStore<S>) {
-        try base.loss(x, y)
-    }
-
-    @inlinable
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
-    public func scores(_ x: Tensor<S>) throws -> Tensor<S> { try base.scores(x) }
 }
 
-extension TwoLayerNet: InspectableModel {
-    /// fc1 (the hidden layer after its ReLU) and scores.
-    public var inspectableLayers: [InspectedLayer] { base.inspectableLayers }
-
-    @inlinable
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
-    public func trace(_ x: Tensor<S>) throws -> ForwardTrace<S> { try base.trace(x) }
-}
+/// fc1 (the hidden layer after its ReLU) and scores.
+extension TwoLayerNet: InspectableModel {}
