@@ -110,7 +110,20 @@ extension Tensor {
 
     // MARK: Whole-tensor reductions
 
-    public func sum() -> Scalar { laneSum(Value.self) }
+    public func sum() -> Scalar {
+        withUnsafeBufferPointer { buffer in
+            var acc = SIMD8<Scalar>(repeating: 0)
+            let raw = UnsafeRawPointer(buffer.baseAddress!)
+            var i = 0
+            while i + 8 <= buffer.count {
+                acc += raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Scalar>.stride, as: SIMD8<Scalar>.self)
+                i += 8
+            }
+            var total = acc.sum()
+            while i < buffer.count { total += buffer[i]; i += 1 }
+            return total
+        }
+    }
 
     public func mean() -> Scalar { sum() / Scalar(Swift.max(count, 1)) }
 
@@ -119,41 +132,19 @@ extension Tensor {
     public func min() -> Scalar { withUnsafeBufferPointer { $0.min() ?? .infinity } }
 
     /// Σx², used by L2 regularisation.
-    public func squaredSum() -> Scalar { laneSum(Square.self) }
-
-    /// Σ Term(x) over the elements: eight SIMD lanes, then the tail one by one. The term is a
-    /// type rather than a closure, so each reduction gets its own plain loop.
-    @inline(__always)
-    private func laneSum<Term: ReductionTerm>(_: Term.Type) -> Scalar {
+    public func squaredSum() -> Scalar {
         withUnsafeBufferPointer { buffer in
             var acc = SIMD8<Scalar>(repeating: 0)
             let raw = UnsafeRawPointer(buffer.baseAddress!)
             var i = 0
             while i + 8 <= buffer.count {
-                acc = Term.accumulate(acc, raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Scalar>.stride, as: SIMD8<Scalar>.self))
+                let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Scalar>.stride, as: SIMD8<Scalar>.self)
+                acc = acc.addingProduct(v, v)
                 i += 8
             }
             var total = acc.sum()
-            while i < buffer.count { total += Term.term(buffer[i]); i += 1 }
+            while i < buffer.count { total += buffer[i] * buffer[i]; i += 1 }
             return total
         }
     }
-}
-
-/// What a whole-tensor reduction sums per element (`laneSum`): into eight lanes, and one by one.
-private protocol ReductionTerm {
-    static func accumulate<S: TensorScalar>(_ acc: SIMD8<S>, _ v: SIMD8<S>) -> SIMD8<S>
-    static func term<S: TensorScalar>(_ x: S) -> S
-}
-
-/// x, for `sum`.
-private enum Value: ReductionTerm {
-    @inline(__always) static func accumulate<S: TensorScalar>(_ acc: SIMD8<S>, _ v: SIMD8<S>) -> SIMD8<S> { acc + v }
-    @inline(__always) static func term<S: TensorScalar>(_ x: S) -> S { x }
-}
-
-/// x², fused into the lanes, for `squaredSum`.
-private enum Square: ReductionTerm {
-    @inline(__always) static func accumulate<S: TensorScalar>(_ acc: SIMD8<S>, _ v: SIMD8<S>) -> SIMD8<S> { acc.addingProduct(v, v) }
-    @inline(__always) static func term<S: TensorScalar>(_ x: S) -> S { x * x }
 }
