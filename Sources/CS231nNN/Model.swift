@@ -148,10 +148,14 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         self.modernConvNet = modernConvNet
     }
 
+    /// The stored properties' keys; `encode(to:)` is synthesized from them.
     enum CodingKeys: String, CodingKey {
         case kind, inputShape, hiddenSizes, classes, normalization, keepProbability, regularization, weightScale, seed
         case convolution, modernConvNet
-        /// The settings of checkpoints written before they were typed.
+    }
+
+    /// The key of the settings of files written before they were typed, read and never written.
+    enum LegacyKeys: String, CodingKey {
         case options
     }
 
@@ -165,26 +169,12 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
                   weightScale: try c.decodeIfPresent(Double.self, forKey: .weightScale), seed: try c.decode(UInt64.self, forKey: .seed),
                   convolution: try c.decodeIfPresent(ConvNetSettings.self, forKey: .convolution),
                   modernConvNet: try c.decodeIfPresent(ModernConvNetSettings.self, forKey: .modernConvNet))
-        if let options = try c.decodeIfPresent([String: String].self, forKey: .options), !options.isEmpty {
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        if let options = try legacy.decodeIfPresent([String: String].self, forKey: .options), !options.isEmpty {
             do { try LegacyModelOptions(options).apply(to: &self) } catch let error as TensorError {
-                throw DecodingError.dataCorruptedError(forKey: .options, in: c, debugDescription: "\(error)")
+                throw DecodingError.dataCorruptedError(forKey: .options, in: legacy, debugDescription: "\(error)")
             }
         }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(inputShape, forKey: .inputShape)
-        try c.encode(hiddenSizes, forKey: .hiddenSizes)
-        try c.encode(classes, forKey: .classes)
-        try c.encode(normalization, forKey: .normalization)
-        try c.encode(keepProbability, forKey: .keepProbability)
-        try c.encode(regularization, forKey: .regularization)
-        try c.encodeIfPresent(weightScale, forKey: .weightScale)
-        try c.encode(seed, forKey: .seed)
-        try c.encodeIfPresent(convolution, forKey: .convolution)
-        try c.encodeIfPresent(modernConvNet, forKey: .modernConvNet)
     }
 
     public var inputSize: Int { inputShape.reduce(1, *) }
