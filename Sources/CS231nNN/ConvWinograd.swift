@@ -16,17 +16,27 @@ enum WinogradConv {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding == 1
     }
 
-    /// The filters (F, C, 3, 3) transformed, U = G g Gᵀ, as α² matrices (C × F).
+    /// Elements between positions in a buffer of α² matrices of `elements` each: rounded up to
+    /// whole 4 KiB pages and one cache line more. Matrices a power of two apart (256 tiles × 256
+    /// channels is 256 KiB) would put the α² values a transform reads or writes for one tile in
+    /// the same cache set, and the caches would evict them from one another.
+    @inlinable
+    static func positionStride(_ elements: Int) -> Int { (elements + 1023) / 1024 * 1024 + 16 }
+
+    /// The filters (F, C, 3, 3) transformed, U = G g Gᵀ: α² matrices (C × F), `positionStride`
+    /// apart (the second dimension of the result).
     @inlinable
     static func transformFilters<S: TensorScalar, T: WinogradTile>(_ w: Tensor<S>, _: T.Type) -> Tensor<S> {
         let (f, c) = (w.shape[0], w.shape[1])
-        var u = Tensor<S>(uninitializedShape: [T.positions, c, f])
+        let stride = positionStride(c * f)
+        var u = Tensor<S>(uninitializedShape: [T.positions, stride])
         w.withUnsafeBufferPointer { source in
             u.withUnsafeMutableBufferPointer { target in
-                for filter in 0..<f {
-                    for channel in 0..<c {
+                // Filters inner, so that each position's row of U is written in order.
+                for channel in 0..<c {
+                    for filter in 0..<f {
                         T.transformFilter(source.baseAddress! + (filter * c + channel) * 9,
-                                          into: target.baseAddress! + channel * f + filter, stride: c * f)
+                                          into: target.baseAddress! + channel * f + filter, stride: stride)
                     }
                 }
             }
@@ -55,8 +65,8 @@ enum WinogradConv {
                     let count = images.count * tiles.perImage
                     transformInput(input.base, images: images, g, tiles, T.self, work, into: work.v, stride: work.vStride)
                     for p in 0..<T.positions {
-                        GEMM.run(GemmCall(m: count, n: f, k: c, a: work.v + p * work.vStride, lda: c,
-                                          b: filters.base + p * c * f, ldb: f, c: work.m + p * work.mStride, ldc: f))
+                        GEMM.runInCache(GemmCall(m: count, n: f, k: c, a: work.v + p * work.vStride, lda: c,
+                                          b: filters.base + p * u.shape[1], ldb: f, c: work.m + p * work.mStride, ldc: f))
                     }
                     transformOutput(work.m, stride: work.mStride, images: images, g, tiles, T.self, work, into: output.base)
                 }
@@ -74,7 +84,7 @@ enum WinogradConv {
                                                                  tile: T.Type) -> Tensor<S> {
         let n = x.shape[0], c = g.channels, f = dout.shape[3]
         let tiles = Tiling(g, filters: f, tileSize: T.outputSize)
-        let size = T.positions * c * f
+        let stride = positionStride(c * f), size = T.positions * stride
         let du = UnsafeMutablePointer<S>.allocate(capacity: size)
         defer { du.deallocate() }
         du.initialize(repeating: 0, count: size)
@@ -90,9 +100,9 @@ enum WinogradConv {
                         transformOutputGradient(upstream.base, images: images, g, tiles, T.self, work, into: work.m,
                                                 stride: work.mStride)
                         for p in 0..<T.positions {
-                            GEMM.run(GemmCall(transposeA: true, m: c, n: f, k: count, a: work.v + p * work.vStride, lda: c,
+                            GEMM.runInCache(GemmCall(transposeA: true, m: c, n: f, k: count, a: work.v + p * work.vStride, lda: c,
                                               b: work.m + p * work.mStride, ldb: f, beta: 1,
-                                              c: sums.partial(block) + p * c * f, ldc: f))
+                                              c: sums.partial(block) + p * stride, ldc: f))
                         }
                     }
                 }
@@ -100,9 +110,9 @@ enum WinogradConv {
         }
         var dw = Tensor<S>(uninitializedShape: [f, c, 3, 3])
         dw.withUnsafeMutableBufferPointer { target in
-            for filter in 0..<f {
-                for channel in 0..<c {
-                    T.untransformFilterGradient(du + channel * f + filter, stride: c * f,
+            for channel in 0..<c {
+                for filter in 0..<f {
+                    T.untransformFilterGradient(du + channel * f + filter, stride: stride,
                                                 into: target.baseAddress! + (filter * c + channel) * 9)
                 }
             }
@@ -117,13 +127,13 @@ enum WinogradConv {
     struct Workspace<S: TensorScalar> {
         @usableFromInline let v: UnsafeMutablePointer<S>, m: UnsafeMutablePointer<S>, zeros: UnsafeMutablePointer<S>
         @usableFromInline let scratch: UnsafeMutablePointer<SIMD8<S>>
-        /// Elements between positions in v and in m.
+        /// Elements between positions in v and in m (`positionStride`).
         @usableFromInline let vStride: Int, mStride: Int
 
         @inlinable
         init(_ tiles: Tiling, channels c: Int, positions: Int) {
             let rows = tiles.imagesPerChunk * tiles.perImage
-            (vStride, mStride) = (rows * c, rows * tiles.filters)
+            (vStride, mStride) = (positionStride(rows * c), positionStride(rows * tiles.filters))
             v = .allocate(capacity: positions * vStride)
             m = .allocate(capacity: positions * mStride)
             zeros = .allocate(capacity: c)
@@ -144,8 +154,10 @@ enum WinogradConv {
         /// Output channels: the row length of the output tensor.
         @usableFromInline let filters: Int
         @usableFromInline var perImage: Int { rows * columns }
-        /// Images per chunk of tiles, enough (≥ 256 tiles) to keep the GEMMs efficient.
-        @usableFromInline var imagesPerChunk: Int { Swift.max(1, (256 + perImage - 1) / perImage) }
+        /// Images per chunk of tiles: at least 64 tiles. The unpacked GEMM is as fast on 64 rows as
+        /// on more, and a chunk's α² matrices then stay closer to the core between the transforms
+        /// and the products.
+        @usableFromInline var imagesPerChunk: Int { Swift.max(1, (64 + perImage - 1) / perImage) }
         /// Chunks that cover `n` images; each pass spreads them over the cores.
         @inlinable func chunkCount(images n: Int) -> Int { (n + imagesPerChunk - 1) / imagesPerChunk }
         /// The images of chunk `chunk` of `n`: `imagesPerChunk` of them, fewer in the last.

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 
@@ -5,19 +6,37 @@ import Glibc
 @_silgen_name("mallopt") private func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
 
-/// glibc serves blocks of 128 KiB and more (up to 32 MiB as it adapts) with mmap and unmaps
-/// them on free, so each training step's fresh activations fault their pages in again:
-/// about a tenth of a W6 step went to the kernel zeroing pages. Serving every block from the
-/// heap and never trimming it lets the next step reuse the pages the last one freed.
+/// Keeps the pages of large buffers in the process from one training step to the next.
+///
+/// A training step allocates the same large buffers every time: each layer's output and cache,
+/// each gradient, the kernels' workspaces. Left to the C library, those pages go back to the
+/// kernel and fault in again, zeroed, on the next step:
+/// - glibc serves blocks of 128 KiB and more with mmap and unmaps them on free;
+/// - served from the heap instead, the blocks of a step fall into different holes each time,
+///   so the heap kept growing by about 120 MB a step for the first thirty steps of W6, every
+///   new page faulted in and cleared (a quarter of a step's time).
+///
+/// So, once `keepInProcess()` is called, blocks of `recycledSize` bytes and more are recycled:
+/// a freed block waits in a list for its own size (in whole pages), and the next request of
+/// that size takes it back with its pages already in place. From the second step on, a
+/// training loop allocates nothing new. At most `idleLimit` bytes wait; beyond that, freed
+/// blocks go back to the C library.
 public enum LargeAllocations {
     /// Applies the settings once per process; later calls return the first answer. The
     /// `Solver` calls it when created; a training loop of one's own calls it at start-up,
-    /// before the first large allocation. Returns whether the allocator took the settings
-    /// (always false where the C library is not glibc).
+    /// before the first large allocation. Returns whether the C library took its settings
+    /// (always false where it is not glibc); the recycling applies either way.
     @discardableResult
     public static func keepInProcess() -> Bool { applied }
 
+    /// The smallest block that is recycled: smaller ones the C library keeps well itself.
+    public static let recycledSize = 256 << 10
+
+    /// The most bytes that wait for reuse: a quarter of the memory, and at most 8 GiB.
+    public static let idleLimit = Swift.min(Int(ProcessInfo.processInfo.physicalMemory / 4), 8 << 30)
+
     private static let applied: Bool = {
+        recycler.enable()
         #if canImport(Glibc)
         let noMmap = mallopt(-4 /* M_MMAP_MAX */, 0)
         let noTrim = mallopt(-1 /* M_TRIM_THRESHOLD */, Int32.max)
@@ -26,4 +45,54 @@ public enum LargeAllocations {
         return false
         #endif
     }()
+
+    /// `byteCount` bytes aligned to 64, from the recycled blocks where one of that size waits.
+    public static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        let size = recycler.sizeClass(byteCount)
+        return recycler.take(size) ?? .allocate(byteCount: size ?? byteCount, alignment: 64)
+    }
+
+    /// Gives back a block from `allocate(byteCount:)` with the same `byteCount`.
+    public static func deallocate(_ block: UnsafeMutableRawPointer, byteCount: Int) {
+        if !recycler.keep(block, size: recycler.sizeClass(byteCount)) { block.deallocate() }
+    }
+
+    /// Bytes that wait for reuse now.
+    public static var idleBytes: Int { recycler.idleBytes }
+
+    private static let recycler = Recycler()
+
+    /// The lists of freed blocks by size, behind a lock: tensors are freed on any thread.
+    private final class Recycler: @unchecked Sendable {
+        private let lock = NSLock()
+        private var enabled = false
+        private var idle: [Int: [UnsafeMutableRawPointer]] = [:]
+        private(set) var idleBytes = 0
+
+        func enable() { lock.withLock { enabled = true } }
+
+        /// Whole pages for a block that is recycled; nil for a small one.
+        func sizeClass(_ byteCount: Int) -> Int? {
+            byteCount >= LargeAllocations.recycledSize ? (byteCount + 4095) / 4096 * 4096 : nil
+        }
+
+        func take(_ size: Int?) -> UnsafeMutableRawPointer? {
+            guard let size else { return nil }
+            return lock.withLock {
+                guard let block = idle[size]?.popLast() else { return nil }
+                idleBytes -= size
+                return block
+            }
+        }
+
+        func keep(_ block: UnsafeMutableRawPointer, size: Int?) -> Bool {
+            guard let size else { return false }
+            return lock.withLock {
+                guard enabled, idleBytes + size <= LargeAllocations.idleLimit else { return false }
+                idle[size, default: []].append(block)
+                idleBytes += size
+                return true
+            }
+        }
+    }
 }

@@ -38,6 +38,14 @@ public enum GEMM {
         }
     }
 
+    /// Runs one product whose operands fit in the L2 cache on the calling thread, without
+    /// packing (`InCacheGEMM`), where that kernel computes it; otherwise as `run`. Each element
+    /// of C is then the same chain of fused multiply-adds on every CPU.
+    public static func runInCache<S: TensorScalar>(_ call: GemmCall<S>) {
+        guard InCacheGEMM.computes(call) else { return run(call) }
+        S.inCacheGemm(call)
+    }
+
     /// Rows (or columns) of C per BLAS call when a product is split over the cores.
     static let splitBlock = 512
 

@@ -1,4 +1,5 @@
-/// Owns one 64-byte-aligned buffer. Tensors share it until one of them writes (copy-on-write).
+/// Owns one 64-byte-aligned buffer (a recycled one where `LargeAllocations` keeps them). Tensors
+/// share it until one of them writes (copy-on-write).
 public final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Scalar>
@@ -8,12 +9,13 @@ public final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
     @usableFromInline
     init(uninitializedCount count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: Swift.max(count, 1) * MemoryLayout<Scalar>.stride, alignment: 64)
+        let raw = LargeAllocations.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
         pointer = raw.bindMemory(to: Scalar.self, capacity: Swift.max(count, 1))
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    @usableFromInline var byteCount: Int { Swift.max(count, 1) * MemoryLayout<Scalar>.stride }
+
+    deinit { LargeAllocations.deallocate(UnsafeMutableRawPointer(pointer), byteCount: byteCount) }
 }
 
 /// A dense, row-major n-dimensional array. Images are NCHW.

@@ -17,6 +17,8 @@ where RawSignificand: FixedWidthInteger {
     static func platformGemm(_ call: GemmCall<Self>) -> Bool
     /// The Swift GEMM for this type, with the widest vectors the CPU runs.
     static func swiftGemm(_ call: GemmCall<Self>)
+    /// `InCacheGEMM` for this type, with the widest vectors the CPU runs.
+    static func inCacheGemm(_ call: GemmCall<Self>)
 }
 
 extension Float: TensorScalar {
@@ -34,6 +36,13 @@ extension Float: TensorScalar {
             SwiftGEMM.gemm(call, vector: SIMD8<Float>.self)
         }
     }
+    public static func inCacheGemm(_ call: GemmCall<Float>) {
+        // The 512-bit tiles take the columns in whole vectors, the 256-bit ones the rest: the
+        // same sums either way (see InCacheGEMM).
+        let wide = GemmISA.current == .avx512 ? call.n / 16 * 16 : 0
+        if wide > 0 { AVX512GEMM.sgemmInCache(call, columns: 0..<wide) }
+        InCacheGEMM.multiply(call, columns: wide..<call.n, vector: SIMD8<Float>.self)
+    }
 }
 
 extension Double: TensorScalar {
@@ -50,6 +59,11 @@ extension Double: TensorScalar {
         } else {
             SwiftGEMM.gemm(call, vector: SIMD4<Double>.self)
         }
+    }
+    public static func inCacheGemm(_ call: GemmCall<Double>) {
+        let wide = GemmISA.current == .avx512 ? call.n / 8 * 8 : 0
+        if wide > 0 { AVX512GEMM.dgemmInCache(call, columns: 0..<wide) }
+        InCacheGEMM.multiply(call, columns: wide..<call.n, vector: SIMD4<Double>.self)
     }
 }
 
