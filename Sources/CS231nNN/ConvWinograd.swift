@@ -55,7 +55,9 @@ enum WinogradConv {
         let n = x.shape[0], c = g.channels, f = w.shape[0]
         var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: f))
         guard n > 0 else { return out }
-        let tiles = Tiling(g, filters: f, tileSize: T.outputSize)
+        // Chunks of 64 tiles: the unpacked GEMM is as fast on 64 rows as on more, and a chunk's
+        // α² matrices stay closer to the core between the transforms and the products.
+        let tiles = Tiling(g, filters: f, tileSize: T.outputSize, minimumTiles: 64)
         withSendablePointers(writing: &out, reading: x, u) { output, input, filters in
             Parallel.forEachChunk(tiles.chunkCount(images: n)) { chunkRange in
                 let work = Workspace<S>(tiles, channels: c, positions: T.positions)
@@ -83,7 +85,9 @@ enum WinogradConv {
     static func filterGradient<S: TensorScalar, T: WinogradTile>(_ x: Tensor<S>, _ dout: Tensor<S>, geometry g: ConvGeometry,
                                                                  tile: T.Type) -> Tensor<S> {
         let n = x.shape[0], c = g.channels, f = dout.shape[3]
-        let tiles = Tiling(g, filters: f, tileSize: T.outputSize)
+        // Longer chunks than the forward's: each adds its α² products to the whole dU (C × F at
+        // each position), so fewer chunks move dU through the caches fewer times.
+        let tiles = Tiling(g, filters: f, tileSize: T.outputSize, minimumTiles: 256)
         let stride = positionStride(c * f), size = T.positions * stride
         let du = UnsafeMutablePointer<S>.allocate(capacity: size)
         defer { du.deallocate() }
@@ -154,18 +158,19 @@ enum WinogradConv {
         /// Output channels: the row length of the output tensor.
         @usableFromInline let filters: Int
         @usableFromInline var perImage: Int { rows * columns }
-        /// Images per chunk of tiles: at least 64 tiles. The unpacked GEMM is as fast on 64 rows as
-        /// on more, and a chunk's α² matrices then stay closer to the core between the transforms
-        /// and the products.
-        @usableFromInline var imagesPerChunk: Int { Swift.max(1, (64 + perImage - 1) / perImage) }
+        /// The fewest tiles in a chunk.
+        @usableFromInline let minimumTiles: Int
+        /// Images per chunk of tiles: at least `minimumTiles`.
+        @usableFromInline var imagesPerChunk: Int { Swift.max(1, (minimumTiles + perImage - 1) / perImage) }
         /// Chunks that cover `n` images; each pass spreads them over the cores.
         @inlinable func chunkCount(images n: Int) -> Int { (n + imagesPerChunk - 1) / imagesPerChunk }
         /// The images of chunk `chunk` of `n`: `imagesPerChunk` of them, fewer in the last.
         @inlinable func images(ofChunk chunk: Int, of n: Int) -> Range<Int> {
             (chunk * imagesPerChunk)..<Swift.min(n, (chunk + 1) * imagesPerChunk)
         }
-        @inlinable init(_ g: ConvGeometry, filters: Int, tileSize: Int) {
+        @inlinable init(_ g: ConvGeometry, filters: Int, tileSize: Int, minimumTiles: Int) {
             size = tileSize
+            self.minimumTiles = minimumTiles
             rows = (g.outputHeight + tileSize - 1) / tileSize
             columns = (g.outputWidth + tileSize - 1) / tileSize
             self.filters = filters

@@ -19,8 +19,10 @@ import Glibc
 /// So, once `keepInProcess()` is called, blocks of `recycledSize` bytes and more are recycled:
 /// a freed block waits in a list for its own size (in whole pages), and the next request of
 /// that size takes it back with its pages already in place. From the second step on, a
-/// training loop allocates nothing new. At most `idleLimit` bytes wait; beyond that, freed
-/// blocks go back to the C library.
+/// training loop allocates nothing new. A block that waits longer than `idleSeconds` goes back
+/// to the C library, which can then merge it for other sizes: evaluation's batches do not keep
+/// their blocks through the next epoch of training, nor training's through a long evaluation.
+/// At most `idleLimit` bytes wait at any time.
 public enum LargeAllocations {
     /// Applies the settings once per process; later calls return the first answer. The
     /// `Solver` calls it when created; a training loop of one's own calls it at start-up,
@@ -34,6 +36,9 @@ public enum LargeAllocations {
 
     /// The most bytes that wait for reuse: a quarter of the memory, and at most 8 GiB.
     public static let idleLimit = Swift.min(Int(ProcessInfo.processInfo.physicalMemory / 4), 8 << 30)
+
+    /// How long a freed block waits for a request of its size: several training steps.
+    public static let idleSeconds = 5.0
 
     private static let applied: Bool = {
         recycler.enable()
@@ -64,10 +69,12 @@ public enum LargeAllocations {
 
     /// The lists of freed blocks by size, behind a lock: tensors are freed on any thread.
     private final class Recycler: @unchecked Sendable {
+        private struct Idle { var block: UnsafeMutableRawPointer, since: UInt64 }
         private let lock = NSLock()
         private var enabled = false
-        private var idle: [Int: [UnsafeMutableRawPointer]] = [:]
+        private var idle: [Int: [Idle]] = [:]
         private(set) var idleBytes = 0
+        private var lastSweep: UInt64 = 0
 
         func enable() { lock.withLock { enabled = true } }
 
@@ -79,19 +86,36 @@ public enum LargeAllocations {
         func take(_ size: Int?) -> UnsafeMutableRawPointer? {
             guard let size else { return nil }
             return lock.withLock {
-                guard let block = idle[size]?.popLast() else { return nil }
+                sweep()
+                guard let entry = idle[size]?.popLast() else { return nil }
                 idleBytes -= size
-                return block
+                return entry.block
             }
         }
 
         func keep(_ block: UnsafeMutableRawPointer, size: Int?) -> Bool {
             guard let size else { return false }
             return lock.withLock {
+                sweep()
                 guard enabled, idleBytes + size <= LargeAllocations.idleLimit else { return false }
-                idle[size, default: []].append(block)
+                idle[size, default: []].append(Idle(block: block, since: DispatchTime.now().uptimeNanoseconds))
                 idleBytes += size
                 return true
+            }
+        }
+
+        /// Frees the blocks that have waited longer than `idleSeconds`, looking at most once a
+        /// second. Called with the lock held.
+        private func sweep() {
+            let now = DispatchTime.now().uptimeNanoseconds, second: UInt64 = 1_000_000_000
+            guard now - lastSweep >= second else { return }
+            lastSweep = now
+            let limit = UInt64(LargeAllocations.idleSeconds * Double(second))
+            for (size, entries) in idle where entries.contains(where: { now - $0.since > limit }) {
+                let (stale, fresh) = (entries.filter { now - $0.since > limit }, entries.filter { now - $0.since <= limit })
+                stale.forEach { $0.block.deallocate() }
+                idleBytes -= stale.count * size
+                idle[size] = fresh.isEmpty ? nil : fresh
             }
         }
     }

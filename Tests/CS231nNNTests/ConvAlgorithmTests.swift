@@ -93,14 +93,17 @@ struct ConvAlgorithmTests {
         let fiveByFive = try Conv2D.geometry(input: [5, 5, 64], weights: [64, 64, 3, 3], padding: 1, layout: .nhwc)
         #expect(Conv2D.algorithm(for: fiveByFive, filters: 64, scalar: Float.self) == .winograd)
         let small = try Conv2D.geometry(input: [3, 3, 256], weights: [256, 256, 3, 3], padding: 1, layout: .nhwc)
-        #expect(Conv2D.algorithm(for: small, filters: 256, scalar: Float.self) == .im2col)
+        #expect(Conv2D.algorithm(for: small, filters: 256, scalar: Float.self) == .winograd4x4)
+        #expect(Conv2D.algorithm(for: small, filters: 256, scalar: Double.self) == .im2col)
+        let twoByTwo = try Conv2D.geometry(input: [2, 2, 64], weights: [64, 64, 3, 3], padding: 1, layout: .nhwc)
+        #expect(Conv2D.algorithm(for: twoByTwo, filters: 64, scalar: Float.self) == .im2col)
         let strided = try Conv2D.geometry(input: [64, 15, 15], weights: [64, 64, 3, 3], stride: 2, padding: 1)
         #expect(Conv2D.algorithm(for: strided, filters: 64, scalar: Float.self) == .im2col)
     }
 
     /// F(4×4, 3×3) in Float at the modern net's shapes (its groups' convolutions, two images of
     /// GELU-like inputs) stays within 1e-4 of the Double reference, forward and both gradients.
-    @Test(arguments: [(31, 24, 64), (15, 64, 64), (15, 64, 256), (7, 256, 256)])
+    @Test(arguments: [(31, 24, 64), (15, 64, 64), (15, 64, 256), (7, 256, 256), (3, 256, 256)])
     func winograd4x4HoldsInFloatAtTheModernNetsShapes(_ sizes: (side: Int, channels: Int, filters: Int)) throws {
         let (side, channels, filters) = sizes
         let x = randomNormal([2, side, side, channels], seed: 11, as: Double.self) + 0.5
