@@ -8,11 +8,11 @@ public enum AVX512GEMM {
 
     /// `InCacheGEMM` over `columns`, with 16 Floats a vector.
     public static func sgemmInCache(_ call: GemmCall<Float>, columns: Range<Int>) {
-        InCacheGEMM.multiply(call, columns: columns, vector: SIMD16<Float>.self)
+        InCacheGEMM.multiply(call, columns: columns, vector: SIMD16<Float>.self, tileRows: InCacheGEMM.wideTileRows)
     }
 
     /// `InCacheGEMM` over `columns`, with 8 Doubles a vector.
     public static func dgemmInCache(_ call: GemmCall<Double>, columns: Range<Int>) {
-        InCacheGEMM.multiply(call, columns: columns, vector: SIMD8<Double>.self)
+        InCacheGEMM.multiply(call, columns: columns, vector: SIMD8<Double>.self, tileRows: InCacheGEMM.wideTileRows)
     }
 }

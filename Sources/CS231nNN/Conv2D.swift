@@ -16,7 +16,7 @@
 /// | F a multiple of 16 and C ≤ 4 (a first layer over colours)  | `direct`      | `im2col`   |
 /// | 3×3 window, stride 1, padding 1, output ≥ 7×7              | `winograd4x4` | `winograd` |
 /// | the same, output ≥ 5×5                                     | `winograd`    | `winograd` |
-/// | the same, output 3×3 or 4×4 (one tile of F(4×4))           | `winograd4x4` | `im2col`   |
+/// | the same, output 3 or 4 a side (one tile of F(4×4))         | `winograd4x4` | `im2col`   |
 /// | anything else                                             | `im2col`      | `im2col`   |
 ///
 /// - `im2col`: each image's zero-padded patches unrolled into a matrix (one row per output
@@ -141,10 +141,10 @@ public enum Conv2D {
     public static func algorithm<S: TensorScalar>(for g: ConvGeometry, filters: Int, scalar _: S.Type) -> Algorithm {
         if S.self == Float.self && filters % DirectConv.tileFilters == 0 && g.channels <= 4 { return .direct }
         guard WinogradConv.computes(g) else { return .im2col }
-        // One 4×4 tile covers a plane of 3×3 or 4×4: 36 multiplications a channel pair where
-        // im2col needs 81 or 144. On 5×5 and 6×6, F(2×2)'s nine tiles need as many as F(4×4)'s four.
-        let side = Swift.min(g.outputHeight, g.outputWidth), tall = Swift.max(g.outputHeight, g.outputWidth)
-        if S.self == Float.self && (side >= 7 || (side >= 3 && tall <= 4)) { return .winograd4x4 }
+        // One 4×4 tile covers an output of 3 or 4 a side: 36 multiplications a channel pair where
+        // im2col needs 81 to 144. On 5×5 and 6×6, F(2×2)'s nine tiles need as many as F(4×4)'s four.
+        let (shortSide, longSide) = (Swift.min(g.outputHeight, g.outputWidth), Swift.max(g.outputHeight, g.outputWidth))
+        if S.self == Float.self && (shortSide >= 7 || (shortSide >= 3 && longSide <= 4)) { return .winograd4x4 }
         if g.outputHeight >= 5 && g.outputWidth >= 5 { return .winograd }
         return .im2col
     }

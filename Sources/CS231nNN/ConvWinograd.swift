@@ -5,9 +5,10 @@
 ///     Y = Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A
 ///
 /// The sum over channels at each of the α² positions is a GEMM over all tiles of a chunk of
-/// images, (tiles × C)·(C × F), so the work stays in BLAS with fewer multiplications than
-/// im2col on large planes (less of a saving on small ones, where tiles overhang the plane). No
-/// library on our platforms offers it for channels-last CPU tensors, hence this file.
+/// images, (tiles × C)·(C × F), run by `InCacheGEMM` (the operands sit in the cache, so they
+/// are not packed), with fewer multiplications than im2col on large planes (less of a saving on
+/// small ones, where tiles overhang the plane). No library on our platforms offers it for
+/// channels-last CPU tensors, hence this file.
 @usableFromInline
 enum WinogradConv {
     /// Whether `g` is a convolution this file computes: 3×3, stride 1, padding 1.
@@ -17,7 +18,7 @@ enum WinogradConv {
     }
 
     /// Elements between positions in a buffer of α² matrices of `elements` each: rounded up to
-    /// whole 4 KiB pages and one cache line more. Matrices a power of two apart (256 tiles × 256
+    /// 1024 elements (a 4 KiB page of Floats) and 16 more (a cache line of Floats). Matrices a power of two apart (256 tiles × 256
     /// channels is 256 KiB) would put the α² values a transform reads or writes for one tile in
     /// the same cache set, and the caches would evict them from one another.
     @inlinable
@@ -51,7 +52,7 @@ enum WinogradConv {
     @inlinable
     static func forward<S: TensorScalar, T: WinogradTile>(_ x: Tensor<S>, _ w: Tensor<S>, geometry g: ConvGeometry,
                                                           tile: T.Type) -> Tensor<S> {
-        let u = transformFilters(w, T.self)
+        let u = transformFilters(w, T.self), uStride = u.shape[1]
         let n = x.shape[0], c = g.channels, f = w.shape[0]
         var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: f))
         guard n > 0 else { return out }
@@ -68,7 +69,7 @@ enum WinogradConv {
                     transformInput(input.base, images: images, g, tiles, T.self, work, into: work.v, stride: work.vStride)
                     for p in 0..<T.positions {
                         GEMM.runInCache(GemmCall(m: count, n: f, k: c, a: work.v + p * work.vStride, lda: c,
-                                          b: filters.base + p * u.shape[1], ldb: f, c: work.m + p * work.mStride, ldc: f))
+                                                 b: filters.base + p * uStride, ldb: f, c: work.m + p * work.mStride, ldc: f))
                     }
                     transformOutput(work.m, stride: work.mStride, images: images, g, tiles, T.self, work, into: output.base)
                 }

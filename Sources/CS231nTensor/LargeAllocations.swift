@@ -19,10 +19,11 @@ import Glibc
 /// So, once `keepInProcess()` is called, blocks of `recycledSize` bytes and more are recycled:
 /// a freed block waits in a list for its own size (in whole pages), and the next request of
 /// that size takes it back with its pages already in place. From the second step on, a
-/// training loop allocates nothing new. A block that waits longer than `idleSeconds` goes back
-/// to the C library, which can then merge it for other sizes: evaluation's batches do not keep
-/// their blocks through the next epoch of training, nor training's through a long evaluation.
-/// At most `idleLimit` bytes wait at any time.
+/// training loop's tensors reuse the last step's blocks (the kernels' own workspaces still come
+/// from malloc). A block that has waited longer than `idleSeconds` goes back to the C library
+/// at the next large allocation or free, and the library can then merge it for other sizes:
+/// evaluation's batches do not keep their blocks through the next epoch of training, nor
+/// training's through a long evaluation. At most `idleLimit` bytes wait at any time.
 public enum LargeAllocations {
     /// Applies the settings once per process; later calls return the first answer. The
     /// `Solver` calls it when created; a training loop of one's own calls it at start-up,
@@ -62,9 +63,6 @@ public enum LargeAllocations {
         if !recycler.keep(block, size: recycler.sizeClass(byteCount)) { block.deallocate() }
     }
 
-    /// Bytes that wait for reuse now.
-    public static var idleBytes: Int { recycler.idleBytes }
-
     private static let recycler = Recycler()
 
     /// The lists of freed blocks by size, behind a lock: tensors are freed on any thread.
@@ -73,7 +71,7 @@ public enum LargeAllocations {
         private let lock = NSLock()
         private var enabled = false
         private var idle: [Int: [Idle]] = [:]
-        private(set) var idleBytes = 0
+        private var idleBytes = 0
         private var lastSweep: UInt64 = 0
 
         func enable() { lock.withLock { enabled = true } }

@@ -97,6 +97,10 @@ struct ConvAlgorithmTests {
         #expect(Conv2D.algorithm(for: small, filters: 256, scalar: Double.self) == .im2col)
         let twoByTwo = try Conv2D.geometry(input: [2, 2, 64], weights: [64, 64, 3, 3], padding: 1, layout: .nhwc)
         #expect(Conv2D.algorithm(for: twoByTwo, filters: 64, scalar: Float.self) == .im2col)
+        let threeByFour = try Conv2D.geometry(input: [3, 4, 64], weights: [64, 64, 3, 3], padding: 1, layout: .nhwc)
+        #expect(Conv2D.algorithm(for: threeByFour, filters: 64, scalar: Float.self) == .winograd4x4)
+        let threeByNine = try Conv2D.geometry(input: [3, 9, 64], weights: [64, 64, 3, 3], padding: 1, layout: .nhwc)
+        #expect(Conv2D.algorithm(for: threeByNine, filters: 64, scalar: Float.self) == .im2col)
         let strided = try Conv2D.geometry(input: [64, 15, 15], weights: [64, 64, 3, 3], stride: 2, padding: 1)
         #expect(Conv2D.algorithm(for: strided, filters: 64, scalar: Float.self) == .im2col)
     }

@@ -5,9 +5,9 @@ import Testing
 /// bits whatever vector width computes a column (so a CPU with AVX-512 and one without train
 /// the same numbers).
 struct InCacheGEMMTests {
-    /// The shapes of W6's Winograd products (tiles × C · C × F, and the filter gradient's
-    /// Cᵀ over tiles), and awkward ones: rows not a multiple of 6, columns not of 8, k of 1.
-    static let shapes = [(252, 64, 24), (256, 24, 64), (64, 256, 250), (24, 64, 256), (7, 40, 5), (1, 3, 1), (13, 47, 9)]
+    /// Shapes like W6's Winograd products (tiles × C · C × F, and the filter gradient's C × F
+    /// over tiles), and awkward ones: rows not a multiple of 6 or 8, columns not of 8, k of 1.
+    static let shapes = [(64, 64, 24), (64, 24, 64), (64, 256, 250), (24, 64, 256), (252, 40, 5), (1, 3, 1), (13, 47, 9)]
 
     func product<S: TensorScalar>(_ m: Int, _ n: Int, _ k: Int, transposeA: Bool, accumulate: Bool, _: S.Type,
                                   by gemm: (GemmCall<S>) -> Void) -> (got: [S], expected: [Double]) {
@@ -46,15 +46,23 @@ struct InCacheGEMMTests {
     @Test func floatAgainstNaive() { checkAgainstNaive(Float.self, tolerance: 1e-4) }
     @Test func doubleAgainstNaive() { checkAgainstNaive(Double.self, tolerance: 1e-13) }
 
-    /// The CPU's widest path against 2-lane vectors, which leave odd columns to the scalar path.
+    /// The CPU's widest path, and AVX-512's split of the columns run on any CPU (8-row tiles of
+    /// 16 lanes, then the 6-row ones of 8), against 2-lane vectors, which leave odd columns to
+    /// the scalar path.
     @Test func everyVectorWidthGivesTheSameBits() {
         for (m, n, k) in Self.shapes {
             for transposeA in [false, true] {
                 let widest = product(m, n, k, transposeA: transposeA, accumulate: true, Float.self) { Float.inCacheGemm($0) }.got
+                let split = product(m, n, k, transposeA: transposeA, accumulate: true, Float.self) { call in
+                    let wide = call.n / 16 * 16
+                    InCacheGEMM.multiply(call, columns: 0..<wide, vector: SIMD16<Float>.self, tileRows: InCacheGEMM.wideTileRows)
+                    InCacheGEMM.multiply(call, columns: wide..<call.n, vector: SIMD8<Float>.self)
+                }.got
                 let narrow = product(m, n, k, transposeA: transposeA, accumulate: true, Float.self) {
                     InCacheGEMM.multiply($0, columns: 0..<$0.n, vector: SIMD2<Float>.self)
                 }.got
                 #expect(widest == narrow, "m=\(m) n=\(n) k=\(k) ᵀ=\(transposeA) (\(GemmISA.current.rawValue))")
+                #expect(split == narrow, "AVX-512's split, m=\(m) n=\(n) k=\(k) ᵀ=\(transposeA)")
                 let widestDouble = product(m, n, k, transposeA: transposeA, accumulate: false, Double.self) { Double.inCacheGemm($0) }.got
                 let narrowDouble = product(m, n, k, transposeA: transposeA, accumulate: false, Double.self) {
                     InCacheGEMM.multiply($0, columns: 0..<$0.n, vector: SIMD2<Double>.self)
