@@ -48,14 +48,14 @@ public enum InCacheGEMM {
         let (rowStride, depthStride) = call.transposeA ? (1, call.lda) : (call.lda, 1)
         var column = columns.lowerBound
         while column + 2 * width <= columns.upperBound {
-            rowStrips(call, tileRows, rowStride, depthStride, column: column) { a, b, c, rows in
+            rowStrips(call, tileRows, rowStride, column: column) { a, b, c, rows in
                 tile(V.self, tileRows: tileRows, vectors: 2, k: call.k, a: a, rowStride: rowStride, depthStride: depthStride,
                      b: b, ldb: call.ldb, c: c, ldc: call.ldc, rows: rows, accumulate: call.beta == 1)
             }
             column += 2 * width
         }
         if column + width <= columns.upperBound {
-            rowStrips(call, tileRows, rowStride, depthStride, column: column) { a, b, c, rows in
+            rowStrips(call, tileRows, rowStride, column: column) { a, b, c, rows in
                 tile(V.self, tileRows: tileRows, vectors: 1, k: call.k, a: a, rowStride: rowStride, depthStride: depthStride,
                      b: b, ldb: call.ldb, c: c, ldc: call.ldc, rows: rows, accumulate: call.beta == 1)
             }
@@ -76,7 +76,7 @@ public enum InCacheGEMM {
     /// Calls `body` for each strip of up to `tileRows` rows of C at `column`, with the strip's
     /// first row of op(A), B's columns from `column` and C's corner.
     @inlinable @inline(__always)
-    static func rowStrips<S>(_ call: GemmCall<S>, _ tileRows: Int, _ rowStride: Int, _ depthStride: Int, column: Int,
+    static func rowStrips<S>(_ call: GemmCall<S>, _ tileRows: Int, _ rowStride: Int, column: Int,
                              _ body: (UnsafePointer<S>, UnsafePointer<S>, UnsafeMutablePointer<S>, Int) -> Void) {
         for row in stride(from: 0, to: call.m, by: tileRows) {
             body(call.a + row * rowStride, call.b + column, call.c + row * call.ldc + column, Swift.min(tileRows, call.m - row))

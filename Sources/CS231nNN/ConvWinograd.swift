@@ -18,9 +18,10 @@ enum WinogradConv {
     }
 
     /// Elements between positions in a buffer of α² matrices of `elements` each: rounded up to
-    /// 1024 elements (a 4 KiB page of Floats) and 16 more (a cache line of Floats). Matrices a power of two apart (256 tiles × 256
-    /// channels is 256 KiB) would put the α² values a transform reads or writes for one tile in
-    /// the same cache set, and the caches would evict them from one another.
+    /// 1024 elements (a 4 KiB page of Floats) and 16 more (a cache line of Floats). Matrices a
+    /// power of two apart (256 tiles × 256 channels is 256 KiB) would put the α² values a
+    /// transform reads or writes for one tile in the same cache set, and the caches would evict
+    /// them from one another.
     @inlinable
     static func positionStride(_ elements: Int) -> Int { (elements + 1023) / 1024 * 1024 + 16 }
 
@@ -106,8 +107,8 @@ enum WinogradConv {
                                                 stride: work.mStride)
                         for p in 0..<T.positions {
                             GEMM.runInCache(GemmCall(transposeA: true, m: c, n: f, k: count, a: work.v + p * work.vStride, lda: c,
-                                              b: work.m + p * work.mStride, ldb: f, beta: 1,
-                                              c: sums.partial(block) + p * stride, ldc: f))
+                                                     b: work.m + p * work.mStride, ldb: f, beta: 1,
+                                                     c: sums.partial(block) + p * stride, ldc: f))
                         }
                     }
                 }

@@ -109,10 +109,11 @@ public enum LargeAllocations {
             guard now - lastSweep >= second else { return }
             lastSweep = now
             let limit = UInt64(LargeAllocations.idleSeconds * Double(second))
-            for (size, entries) in idle where entries.contains(where: { now - $0.since > limit }) {
-                let (stale, fresh) = (entries.filter { now - $0.since > limit }, entries.filter { now - $0.since <= limit })
-                stale.forEach { $0.block.deallocate() }
-                idleBytes -= stale.count * size
+            for (size, entries) in idle {
+                let fresh = entries.filter { now - $0.since <= limit }
+                guard fresh.count < entries.count else { continue }
+                entries.filter { now - $0.since > limit }.forEach { $0.block.deallocate() }
+                idleBytes -= (entries.count - fresh.count) * size
                 idle[size] = fresh.isEmpty ? nil : fresh
             }
         }

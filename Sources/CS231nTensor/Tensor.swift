@@ -9,13 +9,14 @@ public final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
     @usableFromInline
     init(uninitializedCount count: Int) {
         self.count = count
-        let raw = LargeAllocations.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
+        let raw = LargeAllocations.allocate(byteCount: Self.byteCount(of: count))
         pointer = raw.bindMemory(to: Scalar.self, capacity: Swift.max(count, 1))
     }
 
-    @usableFromInline var byteCount: Int { Swift.max(count, 1) * MemoryLayout<Scalar>.stride }
+    /// The bytes of a buffer of `count` elements (at least one, so that every buffer has an address).
+    @usableFromInline static func byteCount(of count: Int) -> Int { Swift.max(count, 1) * MemoryLayout<Scalar>.stride }
 
-    deinit { LargeAllocations.deallocate(UnsafeMutableRawPointer(pointer), byteCount: byteCount) }
+    deinit { LargeAllocations.deallocate(UnsafeMutableRawPointer(pointer), byteCount: Self.byteCount(of: count)) }
 }
 
 /// A dense, row-major n-dimensional array. Images are NCHW.
