@@ -50,8 +50,10 @@ public enum BatchNorm {
         public var centred: Tensor<S>?, variance: Tensor<S>?
         public var epsilon: S
         public var activation: Activation
-        /// The activation's input, γ·x̂ + β, kept for the GELU's derivative.
+        /// The ReLU's input, γ·x̂ + β, whose sign gates its gradient.
         public var preactivation: Tensor<S>?
+        /// The GELU's derivative at its input, computed with the forward.
+        public var gelu: GELU.Cache<S>?
         /// The input's shape, and its layout when it is a batch of images.
         public var inputShape: [Int]
         public var layout: ImageLayout?
@@ -91,11 +93,13 @@ public enum BatchNorm {
             throw TensorError.shapeMismatch(operation: layer,
                 detail: "running statistics \(describeShape(state.runningMean.shape)) for \(features) features")
         }
-        var (z, cache) = spatial ? try forwardChannels(rows, gamma: gamma, beta: beta, state: &state, mode: mode)
+        var (z, cache) = spatial ? try forwardChannels(rows, gamma: gamma, beta: beta, state: &state, mode: mode,
+                                                       activation: activation)
                                  : try forwardGraph(rows, gamma: gamma ?? .ones([features]), beta: beta, state: &state, mode: mode)
         (cache.gamma, cache.activation, cache.inputShape, cache.layer) = (gamma, activation, x.shape, layer)
         cache.layout = spatial ? layout : nil
-        if activation == .gelu { (z, cache.preactivation) = (GELU.forward(z).out, z) }
+        // The channels-last pass applies a GELU itself, row by row.
+        if activation == .gelu && !spatial { (z, cache.gelu) = GELU.forward(z) }
         if activation == .relu { (z, cache.preactivation) = (z.maximum(0), z) }
         return (spatial ? try ImageLayout.nhwc.convert(z, to: layout) : z, cache)
     }
@@ -134,7 +138,8 @@ public enum BatchNorm {
         switch cache.activation {
         case .none: break
         case .relu: d = try ReLU.backward(d, gate: cache.preactivation!)
-        case .gelu: d = try GELU.backward(d, GELU.Cache(x: cache.preactivation!), layer: cache.layer)
+        case .gelu where cache.layout == nil: d = try GELU.backward(d, cache.gelu!, layer: cache.layer)
+        case .gelu: break  // the channels-last pass applies it while it sums
         }
         guard let layout = cache.layout else {
             let (dx, dgamma, dbeta) = simplified ? try backwardGraphSimplified(d, cache) : try backwardGraph(d, cache)

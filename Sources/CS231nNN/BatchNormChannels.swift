@@ -4,10 +4,11 @@
 /// do not depend on the thread count.
 extension BatchNorm {
     /// Training standardizes with the batch's mean and (biased) variance and folds them into
-    /// the running estimates; testing uses the estimates.
+    /// the running estimates; testing uses the estimates. A GELU `activation` is applied to
+    /// each row as it is normalized (its input is never written out), and its derivative kept.
     @inlinable
     static func forwardChannels<S>(_ x: Tensor<S>, gamma: Tensor<S>?, beta: Tensor<S>, state: inout BatchNormState<S>,
-                                   mode: Mode) throws -> (out: Tensor<S>, cache: Cache<S>) {
+                                   mode: Mode, activation: Activation) throws -> (out: Tensor<S>, cache: Cache<S>) {
         let c = x.shape.last!, rows = x.count / c
         var mean: [S], variance: [S], statisticsRows = Double(rows)
         if mode == .train {
@@ -30,20 +31,29 @@ extension BatchNorm {
         }
         let inverseStd = variance.map { 1 / ($0 + state.epsilon).squareRoot() }
         var normalized = Tensor<S>(uninitializedShape: x.shape), out = Tensor<S>(uninitializedShape: x.shape)
+        let gelu = activation == .gelu
+        var derivative = Tensor<S>(uninitializedShape: gelu ? x.shape : [0])
         let scale = gamma ?? Tensor<S>(uninitializedShape: [0])
-        withSendablePointers(writing: &normalized, &out, reading: x, beta, scale) { xhat, z, input, shift, gammaValues in
-            let factor = gamma == nil ? nil : gammaValues
-            let statistics = UnsafeSendable((mean, inverseStd))
-            Parallel.forEachChunk(rows, minimumChunk: 256) { range in
-                statistics.value.0.withUnsafeBufferPointer { mean in
-                    statistics.value.1.withUnsafeBufferPointer { inverseStd in
-                        for row in range {
-                            let offset = row * c
-                            for j in 0..<c { xhat.base[offset + j] = (input.base[offset + j] - mean[j]) * inverseStd[j] }
-                            if let factor {
-                                for j in 0..<c { z.base[offset + j] = factor.base[j] * xhat.base[offset + j] + shift.base[j] }
-                            } else {
-                                for j in 0..<c { z.base[offset + j] = xhat.base[offset + j] + shift.base[j] }
+        withSendablePointers(writing: &normalized, &out, reading: x, beta, scale) { xhat, result, input, shift, gammaValues in
+            withSendablePointers(writing: &derivative) { slope in
+                let factor = gamma == nil ? nil : gammaValues
+                let statistics = UnsafeSendable((mean, inverseStd))
+                Parallel.forEachChunk(rows, minimumChunk: 256) { range in
+                    // With a GELU, each row's γ·x̂ + β stays in this row-sized buffer.
+                    let row = UnsafeMutablePointer<S>.allocate(capacity: gelu ? c : 0)
+                    defer { row.deallocate() }
+                    statistics.value.0.withUnsafeBufferPointer { mean in
+                        statistics.value.1.withUnsafeBufferPointer { inverseStd in
+                            for r in range {
+                                let offset = r * c
+                                let z = gelu ? row : result.base + offset
+                                for j in 0..<c { xhat.base[offset + j] = (input.base[offset + j] - mean[j]) * inverseStd[j] }
+                                if let factor {
+                                    for j in 0..<c { z[j] = factor.base[j] * xhat.base[offset + j] + shift.base[j] }
+                                } else {
+                                    for j in 0..<c { z[j] = xhat.base[offset + j] + shift.base[j] }
+                                }
+                                if gelu { GELU.apply(row, into: result.base + offset, derivative: slope.base + offset, count: c) }
                             }
                         }
                     }
@@ -52,18 +62,30 @@ extension BatchNorm {
         }
         var cache = Cache(mode: mode, normalized: normalized, inverseStd: try Tensor(shape: [c], scalars: inverseStd),
                           epsilon: state.epsilon, inputShape: x.shape)
+        if gelu { cache.gelu = GELU.Cache(derivative: derivative) }
         cache.replicas = state.replicas
         cache.statisticsRows = statisticsRows
         return (out, cache)
     }
 
     /// dβ = Σ dy; dγ = Σ dy·x̂; dx = γ·ivar·(dy − mean(dy) − x̂·mean(dy·x̂)) per channel, or
-    /// dy·γ·ivar in test mode, where the statistics are constants. dx replaces dy in `d`.
+    /// dy·γ·ivar in test mode, where the statistics are constants. dx replaces dy in `d`. After
+    /// a GELU, `d` is the gradient at its output: dy = d ⊙ GELU′ is formed in the pass that sums it.
     @inlinable
     static func backwardChannels<S>(_ d: inout Tensor<S>, _ cache: Cache<S>, needs: GradientNeeds) throws
         -> (dgamma: Tensor<S>?, dbeta: Tensor<S>?) {
         let c = d.shape.last!, rows = d.count / c
-        var sums = ChannelSums.sums(d, channels: c) + ChannelSums.sums(d, times: cache.normalized, channels: c)
+        var sums: [Double]
+        if let gelu = cache.gelu, cache.activation == .gelu {
+            var gated = Tensor<S>(uninitializedShape: d.shape)
+            sums = withSendablePointers(writing: &gated, reading: d, gelu.derivative, cache.normalized) { dy, upstream, slope, xhat in
+                ChannelSums.gatedSums(upstream.base, derivative: slope.base, normalized: xhat.base, into: dy.base, rows: rows,
+                                      channels: c)
+            }
+            d = gated
+        } else {
+            sums = ChannelSums.sums(d, channels: c) + ChannelSums.sums(d, times: cache.normalized, channels: c)
+        }
         let dbeta = needs.contains(.biases) ? try Tensor<S>(shape: [c], scalars: sums[..<c].map { S($0) }) : nil
         let dgamma = needs.contains(.weights) ? try Tensor<S>(shape: [c], scalars: sums[c...].map { S($0) }) : nil
         guard needs.contains(.input) else { return (dgamma, dbeta) }
@@ -138,6 +160,28 @@ enum ChannelSums {
                 reduce(rows: x.count / c, channels: c, xb.baseAddress!, .squaredDeviation(centre.baseAddress!))
             }
         }
+    }
+
+    /// dy = d ⊙ GELU′ into `dy`, with Σ dy (the first c sums) and Σ dy·x̂ (the last c) per
+    /// channel in one pass: the blocks and the order of `reduce`'s two sums, so the same bits.
+    @inlinable
+    static func gatedSums<S: TensorScalar>(_ d: UnsafePointer<S>, derivative: UnsafePointer<S>, normalized xhat: UnsafePointer<S>,
+                                           into dy: UnsafeMutablePointer<S>, rows: Int, channels c: Int) -> [Double] {
+        var total = [Double](repeating: 0, count: 2 * c)
+        let pointers = UnsafeSendable((d, derivative, xhat, dy))
+        OrderedSum.sum(items: rows, blocks: blocks, size: 2 * c, fill: { (sums: OrderedSum.Partials<Double>, blockRange) in
+            let (d, derivative, xhat, dy) = pointers.value
+            for block in blockRange {
+                let target = sums.partial(block)
+                for row in sums.items(of: block) {
+                    let offset = row * c
+                    GELU.backward(d + offset, derivative: derivative + offset, into: dy + offset, count: c)
+                    for j in 0..<c { target[j] += Double(dy[offset + j]) }
+                    for j in 0..<c { target[c + j] += Double(dy[offset + j]) * Double(xhat[offset + j]) }
+                }
+            }
+        }, combine: { partial in for j in 0..<2 * c { total[j] += partial[j] } })
+        return total
     }
 
     /// Σ_rows term per channel.

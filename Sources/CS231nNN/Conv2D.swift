@@ -77,8 +77,8 @@ public enum Conv2D {
         /// The activation's output before the pool, when there is an activation: positive where
         /// the ReLU passed, and the feature maps inspection shows. In `activationLayout`.
         public var activations: Tensor<S>?
-        /// The activation's input (convolution + bias), kept for the GELU's derivative.
-        public var preactivation: Tensor<S>?
+        /// The GELU's derivative at its input (convolution + bias), computed with the forward.
+        public var gelu: GELU.Cache<S>?
         public var activationLayout: ImageLayout
         public var pool: MaxPool2D.Cache<S>?
         /// The layer's output.

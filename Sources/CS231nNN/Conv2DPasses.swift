@@ -97,7 +97,7 @@ extension Conv2D {
         switch cache.epilogue.activation {
         case .none: break
         case .relu: a = ReLU.forward(z).out
-        case .gelu: (a, cache.preactivation) = (GELU.forward(z).out, z)
+        case .gelu: (a, cache.gelu) = GELU.forward(z)
         }
         cache.activationLayout = .nchw
         if cache.epilogue.activation != .none { cache.activations = a }
@@ -117,7 +117,7 @@ extension Conv2D {
         switch cache.epilogue.activation {
         case .none: break
         case .relu: d = try ReLU.backward(d, gate: cache.activations!, rule: rule)
-        case .gelu: d = try GELU.backward(d, GELU.Cache(x: cache.preactivation!), layer: cache.geometry.layer)
+        case .gelu: d = try GELU.backward(d, cache.gelu!, layer: cache.geometry.layer)
         }
         var reference = cache
         reference.geometry = cache.geometry.inLayout(.nchw)
@@ -136,7 +136,7 @@ extension Conv2D {
         inner.epilogue.pool = cache.epilogue.pool?.inLayout(.nhwc)
         forwardChannelsLast(try ImageLayout.nchw.convert(x, to: .nhwc), w, b, &inner)
         cache.activations = inner.activations
-        cache.preactivation = inner.preactivation
+        cache.gelu = inner.gelu
         cache.activationLayout = .nhwc
         cache.pool = inner.pool
         cache.out = try ImageLayout.nhwc.convert(inner.out, to: .nchw)

@@ -14,7 +14,7 @@ extension Conv2D {
         let (patch, plane, direct) = (g.patchSize, g.outputPlane, cache.algorithm == .direct)
         let rowsShape = [n, g.outputHeight, g.outputWidth, filters]
         var activations = Tensor<S>(uninitializedShape: e.activation == .none ? [0] : rowsShape)
-        var preactivations = Tensor<S>(uninitializedShape: e.activation == .gelu ? rowsShape : [0])
+        var derivatives = Tensor<S>(uninitializedShape: e.activation == .gelu ? rowsShape : [0])
         var out = Tensor<S>(uninitializedShape: e.pool.map { $0.outputShape(batch: n, channels: filters) }
                                                 ?? g.outputShape(batch: n, channels: filters))
         var winners = [UInt8](repeating: 0, count: e.pool.map { n * $0.outputPlane * filters } ?? 0)
@@ -22,10 +22,10 @@ extension Conv2D {
         withBaseAddresses([x, g.packFilters(w), b ?? .zeros([filters])]) { inputs in
             let (images, weights, bias) = (inputs[0], inputs[1], inputs[2])
             activations.withUnsafeMutableBufferPointer { ab in
-                preactivations.withUnsafeMutableBufferPointer { zb in
+                derivatives.withUnsafeMutableBufferPointer { zb in
                     out.withUnsafeMutableBufferPointer { ob in
                         winners.withUnsafeMutableBufferPointer { wb in
-                            let act = SendablePointer(ab.baseAddress!), pre = SendablePointer(zb.baseAddress!)
+                            let act = SendablePointer(ab.baseAddress!), slope = SendablePointer(zb.baseAddress!)
                             let output = SendablePointer(ob.baseAddress!), taps = wb.baseAddress.map { SendablePointer($0) }
                             Parallel.forEachChunk(n) { chunk in
                                 let padded = PaddedImage<S>(g)
@@ -35,8 +35,8 @@ extension Conv2D {
                                 for i in chunk {
                                     padded.load(images.base + i * g.imageSize)
                                     let rows = i * plane * filters
-                                    // The convolution + bias (+ ReLU) goes where the cache keeps it.
-                                    let z = e.activation == .gelu ? pre.base + rows : (e.activation == .relu ? act.base + rows : scratch)
+                                    // The convolution + bias (+ ReLU): into the cache with a ReLU, else the scratch.
+                                    let z = e.activation == .relu ? act.base + rows : scratch
                                     if let patches {
                                         g.im2col(padded: padded.base, into: patches)
                                         GEMM.run(GemmCall(m: plane, n: filters, k: patch, a: patches, lda: patch,
@@ -50,7 +50,7 @@ extension Conv2D {
                                     }
                                     var a = UnsafePointer(z)
                                     if e.activation == .gelu {
-                                        GELU.apply(a, into: act.base + rows, count: plane * filters)
+                                        GELU.apply(a, into: act.base + rows, derivative: slope.base + rows, count: plane * filters)
                                         a = UnsafePointer(act.base + rows)
                                     }
                                     if let pool = e.pool {
@@ -68,7 +68,7 @@ extension Conv2D {
             }
         }
         if e.activation != .none { cache.activations = activations }
-        if e.activation == .gelu { cache.preactivation = preactivations }
+        if e.activation == .gelu { cache.gelu = GELU.Cache(derivative: derivatives) }
         cache.activationLayout = .nhwc
         if let pool = e.pool { cache.pool = MaxPool2D.Cache(inputShape: rowsShape, out: out, geometry: pool, winners: winners) }
         cache.out = out
@@ -89,9 +89,9 @@ extension Conv2D {
         let gateInPool = e.pool != nil && e.activation == .relu && (rule == .standard || (e.pool?.windowsTile ?? false))
         let none = Tensor<S>(uninitializedShape: [0])
         let winners = cache.pool?.winners ?? []
-        withBaseAddresses([cache.x, dout, cache.activations ?? none, cache.preactivation ?? none, cache.pool?.out ?? none,
+        withBaseAddresses([cache.x, dout, cache.activations ?? none, cache.gelu?.derivative ?? none, cache.pool?.out ?? none,
                            input ? g.packFilters(cache.w) : none]) { inputs in
-            let (images, upstream, act, pre, pooled, packed) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5])
+            let (images, upstream, act, slope, pooled, packed) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5])
             winners.withUnsafeBufferPointer { wb in
                 dx.withUnsafeMutableBufferPointer { dxb in
                     dw.withUnsafeMutableBufferPointer { dwb in
@@ -120,7 +120,7 @@ extension Conv2D {
                                         }
                                         switch e.activation {
                                         case .relu where !gateInPool: ReLU.gate(dz, by: act.base + rows, count: plane * filters, rule: rule)
-                                        case .gelu: GELU.backward(dz, pre.base + rows, into: dz, count: plane * filters)
+                                        case .gelu: GELU.backward(dz, derivative: slope.base + rows, into: dz, count: plane * filters)
                                         case .none, .relu: break
                                         }
                                         if weights {

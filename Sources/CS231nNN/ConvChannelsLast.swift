@@ -6,8 +6,15 @@ extension Conv2D {
     @inlinable
     static func forwardChannelsLast<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ b: Tensor<S>?, _ cache: inout Cache<S>) {
         let g = cache.geometry, filters = w.shape[0]
-        var z = convolveChannelsLast(x, w, g, cache.algorithm)
         let activation = cache.epilogue.activation
+        if b == nil && activation == .none, let pool = cache.epilogue.pool,
+           let (pooled, winners) = convolvePooledChannelsLast(x, w, g, cache.algorithm, pool: pool) {
+            cache.pool = MaxPool2D.Cache(inputShape: g.outputShape(batch: x.shape[0], channels: filters), out: pooled,
+                                         geometry: pool, winners: winners)
+            cache.out = pooled
+            return
+        }
+        var z = convolveChannelsLast(x, w, g, cache.algorithm)
         if b != nil || activation == .relu {
             let rows = z.count / filters, bias = b ?? .zeros([filters])
             z.withUnsafeMutableBufferPointer { zb in
@@ -17,7 +24,7 @@ extension Conv2D {
             }
         }
         var a = z
-        if activation == .gelu { (a, cache.preactivation) = (GELU.forward(z).out, z) }
+        if activation == .gelu { (a, cache.gelu) = GELU.forward(z) }
         if activation != .none { cache.activations = a }
         if let pool = cache.epilogue.pool {
             let (pooled, poolCache) = MaxPool2D.forwardChannelsLast(a, geometry: pool)
@@ -40,7 +47,7 @@ extension Conv2D {
         case .none: break
         case .relu where !gatedByPool: d = try ReLU.backward(d, gate: cache.activations!, rule: rule)
         case .relu: break
-        case .gelu: d = try GELU.backward(d, GELU.Cache(x: cache.preactivation!), layer: g.layer)
+        case .gelu: d = try GELU.backward(d, cache.gelu!, layer: g.layer)
         }
         var db: Tensor<S>?
         if needs.contains(.biases) && cache.hasBias {
@@ -50,6 +57,20 @@ extension Conv2D {
                                                                       regularization: regularization) : nil
         let dx = needs.contains(.input) ? inputGradientChannelsLast(d, cache.w, g, cache.algorithm) : nil
         return (dx, dw, db)
+    }
+
+    /// The max pool `pool` of x ⋆ w and its winning taps, pooled as the Winograd tiles come out
+    /// (the convolution's output is never written), or nil where `algorithm` is not Winograd or
+    /// the pool is not one `WinogradConv.pools`.
+    @inlinable
+    static func convolvePooledChannelsLast<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ g: ConvGeometry, _ algorithm: Algorithm,
+                                              pool: ConvGeometry) -> (Tensor<S>, [UInt8])? {
+        guard WinogradConv.pools(pool, after: g, filters: w.shape[0]) else { return nil }
+        switch algorithm {
+        case .winograd: return WinogradConv.forward(x, w, geometry: g, tile: WinogradF2.self, pool: pool)
+        case .winograd4x4: return WinogradConv.forward(x, w, geometry: g, tile: WinogradF4.self, pool: pool)
+        case .naive, .im2col, .direct: return nil
+        }
     }
 
     /// out (N, H', W', F) = x ⋆ w, by `algorithm` (not naive).

@@ -53,14 +53,62 @@ enum WinogradConv {
     @inlinable
     static func forward<S: TensorScalar, T: WinogradTile>(_ x: Tensor<S>, _ w: Tensor<S>, geometry g: ConvGeometry,
                                                           tile: T.Type) -> Tensor<S> {
-        let u = transformFilters(w, T.self), uStride = u.shape[1]
+        var out = Tensor<S>(uninitializedShape: g.outputShape(batch: x.shape[0], channels: w.shape[0]))
+        withSendablePointers(writing: &out) { output in
+            convolveChunks(x, w, geometry: g, tile: T.self) { m, stride, images, tiles, work in
+                transformOutput(m, stride: stride, images: images, g, tiles, T.self, work, into: output.base)
+            }
+        }
+        return out
+    }
+
+    /// Whether `forward(_:_:geometry:tile:pool:)` can pool the output of `g` with `filters`
+    /// filters by `pool`: a 2×2 window at stride 2 over the whole channels-last output, which
+    /// puts every window inside one tile (m is even).
+    @inlinable
+    static func pools(_ pool: ConvGeometry, after g: ConvGeometry, filters: Int) -> Bool {
+        pool.kernelHeight == 2 && pool.kernelWidth == 2 && pool.stride == 2 && pool.padding == 0 && pool.layout == .nhwc
+            && (pool.height, pool.width, pool.channels) == (g.outputHeight, g.outputWidth, filters)
+    }
+
+    /// The max pool `pool` of `forward`'s output, for a pool it `pools`, and the winning tap of
+    /// each pooled value (`MaxPool2D`'s winners). The convolution's output is never written:
+    /// each tile's m×m outputs go to a buffer in the workspace, and its windows are pooled from
+    /// there by `MaxPool2D`'s own kernel, so the results are those of the two layers one after
+    /// the other, to the bit.
+    @inlinable
+    static func forward<S: TensorScalar, T: WinogradTile>(_ x: Tensor<S>, _ w: Tensor<S>, geometry g: ConvGeometry,
+                                                          tile: T.Type, pool: ConvGeometry) -> (out: Tensor<S>, winners: [UInt8]) {
+        var out = Tensor<S>(uninitializedShape: pool.outputShape(batch: x.shape[0], channels: w.shape[0]))
+        let count = out.count
+        // Every pooled value's tap is written below, so the array starts uninitialized.
+        var winners = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        withSendablePointers(writing: &out) { output in
+            winners.withUnsafeMutableBufferPointer { wb in
+                let taps = SendablePointer(wb.baseAddress!)
+                convolveChunks(x, w, geometry: g, tile: T.self) { m, stride, images, tiles, work in
+                    transformOutputPooled(m, stride: stride, images: images, g, tiles, T.self, work, pool: pool,
+                                          into: output.base, winners: taps.base)
+                }
+            }
+        }
+        return (out, winners)
+    }
+
+    /// The forward's chunks: the input tiles' transforms and the α² products of each chunk of
+    /// images, then `output(M, M's position stride, the chunk's images, tiling, workspace)`.
+    @inlinable
+    static func convolveChunks<S: TensorScalar, T: WinogradTile>(
+        _ x: Tensor<S>, _ w: Tensor<S>, geometry g: ConvGeometry, tile: T.Type,
+        output: @Sendable (UnsafePointer<S>, Int, Range<Int>, Tiling, Workspace<S>) -> Void
+    ) {
         let n = x.shape[0], c = g.channels, f = w.shape[0]
-        var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: f))
-        guard n > 0 else { return out }
+        guard n > 0 else { return }
+        let u = transformFilters(w, T.self), uStride = u.shape[1]
         // Chunks of 64 tiles: the unpacked GEMM is as fast on 64 rows as on more, and a chunk's
         // α² matrices stay closer to the core between the transforms and the products.
         let tiles = Tiling(g, filters: f, tileSize: T.outputSize, minimumTiles: 64)
-        withSendablePointers(writing: &out, reading: x, u) { output, input, filters in
+        withSendablePointers(reading: x, u) { input, filters in
             Parallel.forEachChunk(tiles.chunkCount(images: n)) { chunkRange in
                 let work = Workspace<S>(tiles, channels: c, positions: T.positions)
                 defer { work.deallocate() }
@@ -72,11 +120,10 @@ enum WinogradConv {
                         GEMM.runInCache(GemmCall(m: count, n: f, k: c, a: work.v + p * work.vStride, lda: c,
                                                  b: filters.base + p * uStride, ldb: f, c: work.m + p * work.mStride, ldc: f))
                     }
-                    transformOutput(work.m, stride: work.mStride, images: images, g, tiles, T.self, work, into: output.base)
+                    output(work.m, work.mStride, images, tiles, work)
                 }
             }
         }
-        return out
     }
 
     /// dw (F, C, 3, 3) of upstream `dout` (N, H, W, F), the adjoint of `forward`: the input
@@ -128,10 +175,12 @@ enum WinogradConv {
 
     /// One worker's transform buffers for a chunk of images: the input tiles' V (α² positions ×
     /// tiles × C), the output side's M or dM (α² × tiles × F), C zeros that stand in for pixels
-    /// outside the plane, and the α² vectors a tile's transform works in.
+    /// outside the plane, one tile's outputs (m × m × F) for a pool, and the α² vectors a
+    /// tile's transform works in.
     @usableFromInline
     struct Workspace<S: TensorScalar> {
         @usableFromInline let v: UnsafeMutablePointer<S>, m: UnsafeMutablePointer<S>, zeros: UnsafeMutablePointer<S>
+        @usableFromInline let tileOutputs: UnsafeMutablePointer<S>
         @usableFromInline let scratch: UnsafeMutablePointer<SIMD8<S>>
         /// Elements between positions in v and in m (`positionStride`).
         @usableFromInline let vStride: Int, mStride: Int
@@ -144,11 +193,12 @@ enum WinogradConv {
             m = .allocate(capacity: positions * mStride)
             zeros = .allocate(capacity: c)
             zeros.initialize(repeating: 0, count: c)
+            tileOutputs = .allocate(capacity: tiles.size * tiles.size * tiles.filters)
             scratch = .allocate(capacity: positions)
         }
 
         @inlinable
-        func deallocate() { v.deallocate(); m.deallocate(); zeros.deallocate(); scratch.deallocate() }
+        func deallocate() { v.deallocate(); m.deallocate(); zeros.deallocate(); tileOutputs.deallocate(); scratch.deallocate() }
     }
 
     /// How a plane splits into m×m output tiles (the last row or column may overhang).
@@ -224,6 +274,45 @@ enum WinogradConv {
                 T.transformOutput(m + tile * f + filter, stride: stride, lanes: Swift.min(8, f - filter),
                                   into: out + offset + filter, rowStride: g.outputWidth * f, columnStride: f,
                                   rowsInside: rowsInside, columnsInside: columnsInside, scratch: work.scratch)
+            }
+        }
+    }
+
+    /// The 2×2 max pool of Y = Aᵀ M A for every tile of `images`: each tile's outputs go to
+    /// `work.tileOutputs`, and the windows of the tile that lie in the pooled plane are pooled
+    /// from there into `out` (N, H/2, W/2, F), with their taps in `winners`.
+    @inlinable
+    static func transformOutputPooled<S: TensorScalar, T: WinogradTile>(_ m: UnsafePointer<S>, stride: Int, images: Range<Int>,
+                                                                        _ g: ConvGeometry, _ tiles: Tiling, _: T.Type,
+                                                                        _ work: Workspace<S>, pool: ConvGeometry,
+                                                                        into out: UnsafeMutablePointer<S>,
+                                                                        winners: UnsafeMutablePointer<UInt8>) {
+        let f = tiles.filters, size = tiles.size, half = size / 2
+        // The pool over one tile's outputs, as they lie in the buffer.
+        var window = pool
+        (window.height, window.width, window.outputHeight, window.outputWidth) = (size, size, half, half)
+        var tile = 0
+        for image in images {
+            for ty in 0..<tiles.rows {
+                for tx in 0..<tiles.columns {
+                    let rowsInside = Swift.min(size, g.outputHeight - size * ty), columnsInside = Swift.min(size, g.outputWidth - size * tx)
+                    for filter in Swift.stride(from: 0, to: f, by: 8) {
+                        T.transformOutput(m + tile * f + filter, stride: stride, lanes: Swift.min(8, f - filter),
+                                          into: work.tileOutputs + filter, rowStride: size * f, columnStride: f,
+                                          rowsInside: rowsInside, columnsInside: columnsInside, scratch: work.scratch)
+                    }
+                    // Windows past the pooled plane (a last odd row or column) are dropped, as
+                    // the pool's floor rounding drops them; the others lie inside the tile's outputs.
+                    let (top, left) = (half * ty, half * tx)
+                    for a in 0..<Swift.min(half, pool.outputHeight - top) {
+                        for b in 0..<Swift.min(half, pool.outputWidth - left) {
+                            let offset = ((image * pool.outputHeight + top + a) * pool.outputWidth + left + b) * f
+                            window.windowMaximum(work.tileOutputs + (2 * a * size + 2 * b) * f, into: out + offset,
+                                                 taps: winners + offset)
+                        }
+                    }
+                    tile += 1
+                }
             }
         }
     }

@@ -65,6 +65,27 @@ struct ChannelsLastLayerTests {
         try expectLayerGradient("BN-GELU dβ", at: beta, dout: dout, analytic: try #require(dbeta)) { try forward(x, $0) }
     }
 
+    /// The channels-last BN–GELU applies the GELU as it normalizes and as it sums the gradient:
+    /// the bits of batch norm and the GELU layer one after the other, forward and backward.
+    @Test(arguments: [Mode.train, Mode.test])
+    func batchNormGELUIsTheTwoLayersInSequence(_ mode: Mode) throws {
+        var generator = RandomGenerator(seed: 11)
+        let x = Tensor<Double>.randn([4, 5, 3, 37], scale: 2, using: &generator).converted(to: Float.self)
+        let beta = Tensor<Double>.randn([37], using: &generator).converted(to: Float.self)
+        let dout = Tensor<Double>.randn(x.shape, using: &generator).converted(to: Float.self)
+        var fusedState = BatchNormState<Float>(features: 37, momentum: 0.6, epsilon: 1e-12)
+        fusedState.runningVariance = Tensor.randn([37], using: &generator).abs() + 1
+        var layeredState = fusedState
+        let (fused, fusedCache) = try BatchNorm.forward(x, gamma: nil, beta: beta, state: &fusedState, mode: mode, layout: .nhwc,
+                                                        activation: .gelu)
+        let (normalized, normCache) = try BatchNorm.forward(x, gamma: nil, beta: beta, state: &layeredState, mode: mode, layout: .nhwc)
+        let (activated, geluCache) = GELU.forward(normalized)
+        #expect(fused == activated)
+        let viaFused = try BatchNorm.backward(dout, fusedCache, needs: [.input, .biases])
+        let layered = try BatchNorm.backward(GELU.backward(dout, geluCache), normCache, needs: [.input, .biases])
+        #expect(viaFused.dx == layered.dx && viaFused.dbeta == layered.dbeta)
+    }
+
     @Test func batchNormRunningStatisticsFollowPyTorch() throws {
         // Channel 0 holds 1, 2, 3, 6 over the batch: mean 3, biased variance 3.5, unbiased 14/3.
         let x = try Tensor<Double>(shape: [2, 1, 2, 1], scalars: [1, 2, 3, 6])

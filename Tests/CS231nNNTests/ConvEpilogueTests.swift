@@ -68,6 +68,37 @@ struct ConvEpilogueTests {
         #expect(normwiseRelativeError(dx, expected) < 1e-12)
     }
 
+    /// A Winograd convolution with a 2×2 pool pools each tile as it comes out, without writing
+    /// the convolution's output: the same bits, winners and gradients as the convolution and
+    /// then the pool layer. Planes of W6's groups (odd sides drop a last row and column), a
+    /// plane smaller than one 4×4 tile, and a non-square one; channels that are not a multiple
+    /// of 8.
+    @Test(arguments: [(31, 31, 12, 16), (15, 15, 16, 20), (7, 7, 8, 16), (3, 3, 8, 8), (6, 9, 5, 8)],
+          [Conv2D.Algorithm.winograd, .winograd4x4])
+    func winogradPoolsItsTilesAsThePoolLayerDoes(_ sizes: (height: Int, width: Int, channels: Int, filters: Int),
+                                                 _ algorithm: Conv2D.Algorithm) throws {
+        func compare<S: TensorScalar>(_: S.Type) throws {
+            let x = randomNormal([2, sizes.height, sizes.width, sizes.channels], seed: 21, as: S.self)
+            let w = randomNormal([sizes.filters, sizes.channels, 3, 3], seed: 22, scale: 0.3, as: S.self)
+            let g = try Conv2D.geometry(input: x.shape, weights: w.shape, padding: 1, layout: .nhwc)
+            let pool = try MaxPool2D.geometry(input: g.outputShape(batch: 2, channels: sizes.filters), layout: .nhwc,
+                                              rounding: .floor)
+            #expect(WinogradConv.pools(pool, after: g, filters: sizes.filters))
+            let (fused, cache) = try Conv2D.forward(x, w, nil, geometry: g, epilogue: Conv2D.Epilogue(pool: pool),
+                                                    algorithm: algorithm)
+            let (convolved, convCache) = try Conv2D.forward(x, w, nil, geometry: g, algorithm: algorithm)
+            let (pooled, poolCache) = try MaxPool2D.forward(convolved, geometry: pool)
+            #expect(fused == pooled)
+            #expect(cache.pool?.winners == poolCache.winners)
+            let dout = randomNormal(pooled.shape, seed: 23, as: S.self)
+            let viaFused = try Conv2D.backward(dout, cache, needs: [.input, .weights])
+            let layered = try Conv2D.backward(MaxPool2D.backward(dout, poolCache), convCache, needs: [.input, .weights])
+            #expect(viaFused.dx == layered.dx && viaFused.dw == layered.dw)
+        }
+        try compare(Float.self)
+        try compare(Double.self)
+    }
+
     @Test func aPoolThatDoesNotFitTheConvolutionIsNamed() throws {
         let g = try Conv2D.geometry(layer: "block1 conv", input: [3, 32, 32], weights: [16, 3, 3, 3])
         let odd = thrownMessage { _ = try MaxPool2D.geometry(layer: "block1 pool", input: [16, 29, 29]) }

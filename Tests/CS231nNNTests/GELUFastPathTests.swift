@@ -69,4 +69,18 @@ import Testing
         #expect(try (floatOut.converted(to: Double.self) - doubleOut).abs().max() <= 2e-6)
         #expect(try (floatDx.converted(to: Double.self) - doubleDx).abs().max() <= 2e-6)
     }
+
+    /// The forward keeps the derivative the backward multiplies by: the bits of the vector
+    /// derivative, which the backward evaluated itself before.
+    @Test func theForwardKeepsTheVectorDerivative() throws {
+        var generator = RandomGenerator(seed: 43)
+        let x = Tensor<Double>.randn([37], scale: 4, using: &generator).converted(to: Float.self)
+        let derivative = GELU.forward(x).cache.derivative
+        for start in stride(from: 0, to: 37, by: 16) {
+            var lanes = SIMD16<Float>()
+            for lane in 0..<Swift.min(16, 37 - start) { lanes[lane] = x[start + lane] }
+            let expected = GELU.derivative(lanes)
+            for lane in 0..<Swift.min(16, 37 - start) { #expect(derivative[start + lane] == expected[lane]) }
+        }
+    }
 }
