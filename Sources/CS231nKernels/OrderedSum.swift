@@ -48,4 +48,27 @@ package enum OrderedSum {
         Parallel.forEachChunk(count) { range in fill(partials, range) }
         for block in 0..<count { combine(partials.partial(block)) }
     }
+
+    /// `sum(items:blocks:size:fill:combine:)` adding the partials to `result`'s `size` scalars,
+    /// the scalars split among the threads: each scalar still adds the partials in block
+    /// order, so the bits are those of the serial combine. For partials large enough that
+    /// adding them on one thread would leave the others idle.
+    @inlinable
+    package static func sum<Scalar: FloatingPoint & Sendable>(items: Int, blocks: Int = defaultBlocks, size: Int,
+                                                               into result: UnsafeMutablePointer<Scalar>,
+                                                               fill: @Sendable (_ partials: Partials<Scalar>, _ blocks: Range<Int>) -> Void) {
+        let count = Swift.max(1, Swift.min(items, blocks))
+        let base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(1, count * size))
+        defer { base.deallocate() }
+        base.initialize(repeating: 0, count: count * size)
+        let partials = Partials(items: items, blocks: count, size: size, base: base)
+        Parallel.forEachChunk(count) { range in fill(partials, range) }
+        let target = UnsafeSendable(result)
+        Parallel.forEachChunk(size, minimumChunk: 1 << 16) { range in
+            for block in 0..<count {
+                let partial = partials.partial(block)
+                for i in range { target.value[i] += partial[i] }
+            }
+        }
+    }
 }

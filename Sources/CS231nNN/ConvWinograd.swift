@@ -32,14 +32,11 @@ enum WinogradConv {
         let (f, c) = (w.shape[0], w.shape[1])
         let stride = positionStride(c * f)
         var u = Tensor<S>(uninitializedShape: [T.positions, stride])
-        w.withUnsafeBufferPointer { source in
-            u.withUnsafeMutableBufferPointer { target in
+        withSendablePointers(writing: &u, reading: w) { target, source in
+            forEachFilterRow(channels: c, filters: f) { channel in
                 // Filters inner, so that each position's row of U is written in order.
-                for channel in 0..<c {
-                    for filter in 0..<f {
-                        T.transformFilter(source.baseAddress! + (filter * c + channel) * 9,
-                                          into: target.baseAddress! + channel * f + filter, stride: stride)
-                    }
+                for filter in 0..<f {
+                    T.transformFilter(source.base + (filter * c + channel) * 9, into: target.base + channel * f + filter, stride: stride)
                 }
             }
         }
@@ -142,7 +139,7 @@ enum WinogradConv {
         defer { du.deallocate() }
         du.initialize(repeating: 0, count: size)
         withSendablePointers(reading: x, dout) { input, upstream in
-            OrderedSum.sum(items: tiles.chunkCount(images: n), size: size, fill: { (sums: OrderedSum.Partials<S>, blocks) in
+            OrderedSum.sum(items: tiles.chunkCount(images: n), size: size, into: du, fill: { (sums: OrderedSum.Partials<S>, blocks) in
                 let work = Workspace<S>(tiles, channels: c, positions: T.positions)
                 defer { work.deallocate() }
                 for block in blocks {
@@ -159,18 +156,29 @@ enum WinogradConv {
                         }
                     }
                 }
-            }, combine: { partial in RowKernels.add(partial, into: du, count: size) })
+            })
         }
         var dw = Tensor<S>(uninitializedShape: [f, c, 3, 3])
-        dw.withUnsafeMutableBufferPointer { target in
-            for channel in 0..<c {
+        let sums = SendableConstPointer(UnsafePointer(du))
+        withSendablePointers(writing: &dw) { target in
+            forEachFilterRow(channels: c, filters: f) { channel in
                 for filter in 0..<f {
-                    T.untransformFilterGradient(du + channel * f + filter, stride: stride,
-                                                into: target.baseAddress! + (filter * c + channel) * 9)
+                    T.untransformFilterGradient(sums.base + channel * f + filter, stride: stride,
+                                                into: target.base + (filter * c + channel) * 9)
                 }
             }
         }
         return dw
+    }
+
+    /// Runs `body(channel)` for each of the `channels` rows of a filter transform (F filters
+    /// each), the rows split among the threads: each filter's transform is written by one
+    /// thread, so the result is the same at any thread count.
+    @inlinable
+    static func forEachFilterRow(channels c: Int, filters f: Int, _ body: @Sendable (Int) -> Void) {
+        Parallel.forEachChunk(c, minimumChunk: Swift.max(1, 4096 / Swift.max(1, f))) { channels in
+            for channel in channels { body(channel) }
+        }
     }
 
     /// One worker's transform buffers for a chunk of images: the input tiles' V (α² positions ×

@@ -26,6 +26,35 @@ struct ParallelTests {
 }
 
 struct GradientCheckTests {
+    /// The ordered sum that adds its partials to the result on every thread gives the bits of
+    /// the one that adds them on the calling thread: each scalar adds the blocks in order.
+    @Test func orderedSumIntoAResultMatchesTheSerialCombine() {
+        let items = 29, size = 70_001
+        var rng = RandomGenerator(seed: 47)
+        let terms = Tensor<Float>.randn([items, size], scale: 1e3, using: &rng)
+        var serial = [Float](repeating: 0, count: size), parallel = [Float](repeating: 0, count: size)
+        terms.withUnsafeBufferPointer { t in
+            let source = SendableConstPointer(t.baseAddress!)
+            let fill: @Sendable (OrderedSum.Partials<Float>, Range<Int>) -> Void = { sums, blocks in
+                for block in blocks {
+                    for item in sums.items(of: block) {
+                        for i in 0..<size { sums.partial(block)[i] += source.base[item * size + i] }
+                    }
+                }
+            }
+            serial.withUnsafeMutableBufferPointer { result in
+                OrderedSum.sum(items: items, size: size, fill: fill) { partial in
+                    for i in 0..<size { result[i] += partial[i] }
+                }
+            }
+            parallel.withUnsafeMutableBufferPointer { result in
+                OrderedSum.sum(items: items, size: size, into: result.baseAddress!, fill: fill)
+            }
+        }
+        #expect(serial == parallel)
+        #expect(serial.contains { $0 != 0 })
+    }
+
     @Test func numericGradientOfSmoothFunction() throws {
         let x = try Tensor<Double>(shape: [2, 2], scalars: [0.5, -1, 2, 0.25])
         // f = Σ x³ ⇒ ∂f/∂x = 3x²
