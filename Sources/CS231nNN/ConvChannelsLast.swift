@@ -38,6 +38,14 @@ extension Conv2D {
                                         rule: ReLUBackwardRule) throws -> (dx: Tensor<S>?, dw: Tensor<S>?, db: Tensor<S>?) {
         let g = cache.geometry, filters = cache.w.shape[0]
         let activation = cache.epilogue.activation
+        var needs = needs, pooledDW: Tensor<S>?
+        if needs.contains(.weights) && activation == .none, let pool = cache.pool, let winners = pool.winners,
+           let dw = filterGradientUnpoolingChannelsLast(cache.x, pooledGradient: dout, winners: winners, pool: pool.geometry,
+                                                        cache.w, g, cache.algorithm, regularization: regularization) {
+            pooledDW = dw
+            needs.remove(.weights)
+            guard needs.contains(.input) || (needs.contains(.biases) && cache.hasBias) else { return (nil, dw, nil) }
+        }
         var d = dout, gatedByPool = false
         if let pool = cache.pool {
             gatedByPool = activation == .relu && (rule == .standard || pool.geometry.windowsTile)
@@ -54,9 +62,28 @@ extension Conv2D {
             db = try Tensor(shape: [filters], scalars: ChannelSums.sums(d, channels: filters).map { S($0) })
         }
         let dw = needs.contains(.weights) ? filterGradientChannelsLast(cache.x, d, cache.w, g, cache.algorithm,
-                                                                      regularization: regularization) : nil
+                                                                      regularization: regularization) : pooledDW
         let dx = needs.contains(.input) ? inputGradientChannelsLast(d, cache.w, g, cache.algorithm) : nil
         return (dx, dw, db)
+    }
+
+    /// dw from the pooled gradient of a convolution whose Winograd tiles were pooled as they came
+    /// out (`convolvePooledChannelsLast`), unpooled a tile at a time where the filter gradient
+    /// reads it; nil for any other convolution.
+    @inlinable
+    static func filterGradientUnpoolingChannelsLast<S>(_ x: Tensor<S>, pooledGradient dout: Tensor<S>, winners: [UInt8],
+                                                       pool: ConvGeometry, _ w: Tensor<S>, _ g: ConvGeometry, _ algorithm: Algorithm,
+                                                       regularization: S) -> Tensor<S>? {
+        guard WinogradConv.pools(pool, after: g, filters: w.shape[0]) else { return nil }
+        let dw: Tensor<S>
+        switch algorithm {
+        case .winograd:
+            dw = WinogradConv.filterGradient(x, pooledGradient: dout, winners: winners, pool: pool, geometry: g, tile: WinogradF2.self)
+        case .winograd4x4:
+            dw = WinogradConv.filterGradient(x, pooledGradient: dout, winners: winners, pool: pool, geometry: g, tile: WinogradF4.self)
+        case .naive, .im2col, .direct: return nil
+        }
+        return regularization == 0 ? dw : try! dw + w * regularization
     }
 
     /// The max pool `pool` of x ⋆ w and its winning taps, pooled as the Winograd tiles come out

@@ -59,39 +59,6 @@ enum WinogradConv {
         return out
     }
 
-    /// Whether `forward(_:_:geometry:tile:pool:)` can pool the output of `g` with `filters`
-    /// filters by `pool`: a 2×2 window at stride 2 over the whole channels-last output, which
-    /// puts every window inside one tile (m is even).
-    @inlinable
-    static func pools(_ pool: ConvGeometry, after g: ConvGeometry, filters: Int) -> Bool {
-        pool.kernelHeight == 2 && pool.kernelWidth == 2 && pool.stride == 2 && pool.padding == 0 && pool.layout == .nhwc
-            && (pool.height, pool.width, pool.channels) == (g.outputHeight, g.outputWidth, filters)
-    }
-
-    /// The max pool `pool` of `forward`'s output, for a pool it `pools`, and the winning tap of
-    /// each pooled value (`MaxPool2D`'s winners). The convolution's output is never written:
-    /// each tile's m×m outputs go to a buffer in the workspace, and its windows are pooled from
-    /// there by `MaxPool2D`'s own kernel, so the results are those of the two layers one after
-    /// the other, to the bit.
-    @inlinable
-    static func forward<S: TensorScalar, T: WinogradTile>(_ x: Tensor<S>, _ w: Tensor<S>, geometry g: ConvGeometry,
-                                                          tile: T.Type, pool: ConvGeometry) -> (out: Tensor<S>, winners: [UInt8]) {
-        var out = Tensor<S>(uninitializedShape: pool.outputShape(batch: x.shape[0], channels: w.shape[0]))
-        let count = out.count
-        // Every pooled value's tap is written below, so the array starts uninitialized.
-        var winners = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
-        withSendablePointers(writing: &out) { output in
-            winners.withUnsafeMutableBufferPointer { wb in
-                let taps = SendablePointer(wb.baseAddress!)
-                convolveChunks(x, w, geometry: g, tile: T.self) { m, stride, images, tiles, work in
-                    transformOutputPooled(m, stride: stride, images: images, g, tiles, T.self, work, pool: pool,
-                                          into: output.base, winners: taps.base)
-                }
-            }
-        }
-        return (out, winners)
-    }
-
     /// The forward's chunks: the input tiles' transforms and the α² products of each chunk of
     /// images, then `output(M, M's position stride, the chunk's images, tiling, workspace)`.
     @inlinable
@@ -130,7 +97,21 @@ enum WinogradConv {
     @inlinable
     static func filterGradient<S: TensorScalar, T: WinogradTile>(_ x: Tensor<S>, _ dout: Tensor<S>, geometry g: ConvGeometry,
                                                                  tile: T.Type) -> Tensor<S> {
-        let n = x.shape[0], c = g.channels, f = dout.shape[3]
+        withSendablePointers(reading: dout) { upstream in
+            filterGradient(x, filters: dout.shape[3], geometry: g, tile: T.self) { images, tiles, work in
+                transformOutputGradient(upstream.base, images: images, g, tiles, T.self, work, into: work.m, stride: work.mStride)
+            }
+        }
+    }
+
+    /// `filterGradient` with the upstream tiles' dM of each chunk of images written into
+    /// `work.m` by `upstream(the chunk's images, tiling, workspace)`.
+    @inlinable
+    static func filterGradient<S: TensorScalar, T: WinogradTile>(
+        _ x: Tensor<S>, filters f: Int, geometry g: ConvGeometry, tile: T.Type,
+        upstream transformUpstream: @Sendable (Range<Int>, Tiling, Workspace<S>) -> Void
+    ) -> Tensor<S> {
+        let n = x.shape[0], c = g.channels
         // Longer chunks than the forward's: each adds its α² products to the whole dU (C × F at
         // each position), so fewer chunks move dU through the caches fewer times.
         let tiles = Tiling(g, filters: f, tileSize: T.outputSize, minimumTiles: 256)
@@ -138,7 +119,7 @@ enum WinogradConv {
         let du = UnsafeMutablePointer<S>.allocate(capacity: size)
         defer { du.deallocate() }
         du.initialize(repeating: 0, count: size)
-        withSendablePointers(reading: x, dout) { input, upstream in
+        withSendablePointers(reading: x) { input in
             OrderedSum.sum(items: tiles.chunkCount(images: n), size: size, into: du, fill: { (sums: OrderedSum.Partials<S>, blocks) in
                 let work = Workspace<S>(tiles, channels: c, positions: T.positions)
                 defer { work.deallocate() }
@@ -147,8 +128,7 @@ enum WinogradConv {
                         let images = tiles.images(ofChunk: chunk, of: n)
                         let count = images.count * tiles.perImage
                         transformInput(input.base, images: images, g, tiles, T.self, work, into: work.v, stride: work.vStride)
-                        transformOutputGradient(upstream.base, images: images, g, tiles, T.self, work, into: work.m,
-                                                stride: work.mStride)
+                        transformUpstream(images, tiles, work)
                         for p in 0..<T.positions {
                             GEMM.runInCache(GemmCall(transposeA: true, m: c, n: f, k: count, a: work.v + p * work.vStride, lda: c,
                                                      b: work.m + p * work.mStride, ldb: f, beta: 1,
@@ -282,45 +262,6 @@ enum WinogradConv {
                 T.transformOutput(m + tile * f + filter, stride: stride, lanes: Swift.min(8, f - filter),
                                   into: out + offset + filter, rowStride: g.outputWidth * f, columnStride: f,
                                   rowsInside: rowsInside, columnsInside: columnsInside, scratch: work.scratch)
-            }
-        }
-    }
-
-    /// The 2×2 max pool of Y = Aᵀ M A for every tile of `images`: each tile's outputs go to
-    /// `work.tileOutputs`, and the windows of the tile that lie in the pooled plane are pooled
-    /// from there into `out` (N, H/2, W/2, F), with their taps in `winners`.
-    @inlinable
-    static func transformOutputPooled<S: TensorScalar, T: WinogradTile>(_ m: UnsafePointer<S>, stride: Int, images: Range<Int>,
-                                                                        _ g: ConvGeometry, _ tiles: Tiling, _: T.Type,
-                                                                        _ work: Workspace<S>, pool: ConvGeometry,
-                                                                        into out: UnsafeMutablePointer<S>,
-                                                                        winners: UnsafeMutablePointer<UInt8>) {
-        let f = tiles.filters, size = tiles.size, half = size / 2
-        // The pool over one tile's outputs, as they lie in the buffer.
-        var window = pool
-        (window.height, window.width, window.outputHeight, window.outputWidth) = (size, size, half, half)
-        var tile = 0
-        for image in images {
-            for ty in 0..<tiles.rows {
-                for tx in 0..<tiles.columns {
-                    let rowsInside = Swift.min(size, g.outputHeight - size * ty), columnsInside = Swift.min(size, g.outputWidth - size * tx)
-                    for filter in Swift.stride(from: 0, to: f, by: 8) {
-                        T.transformOutput(m + tile * f + filter, stride: stride, lanes: Swift.min(8, f - filter),
-                                          into: work.tileOutputs + filter, rowStride: size * f, columnStride: f,
-                                          rowsInside: rowsInside, columnsInside: columnsInside, scratch: work.scratch)
-                    }
-                    // Windows past the pooled plane (a last odd row or column) are dropped, as
-                    // the pool's floor rounding drops them; the others lie inside the tile's outputs.
-                    let (top, left) = (half * ty, half * tx)
-                    for a in 0..<Swift.min(half, pool.outputHeight - top) {
-                        for b in 0..<Swift.min(half, pool.outputWidth - left) {
-                            let offset = ((image * pool.outputHeight + top + a) * pool.outputWidth + left + b) * f
-                            window.windowMaximum(work.tileOutputs + (2 * a * size + 2 * b) * f, into: out + offset,
-                                                 taps: winners + offset)
-                        }
-                    }
-                    tile += 1
-                }
             }
         }
     }

@@ -197,14 +197,27 @@ extension ConvGeometry {
     /// The gradient rows (height × width × channels) of one image from its upstream gradient
     /// and pooled output (laid out as for `maxPoolPixels`): each output's gradient, through the
     /// ReLU's rule when `relu` is set, goes to its window's winning tap. Windows that tile the
-    /// image exactly write every tap; otherwise the image is zeroed and the winners add up.
-    /// `gradient` holds 2·channels scalars.
+    /// image (stride = window, no padding) write every tap of theirs, and the rows and columns a
+    /// floor-rounded pool leaves out are zeroed; overlapping windows zero the image and add up
+    /// their winners. `gradient` holds 2·channels scalars.
     @inlinable
     func maxUnpoolPixels<S: TensorScalar>(_ upstream: UnsafePointer<S>, pooled: UnsafePointer<S>, channelStride: Int,
                                           pixelStride: Int, winners: UnsafePointer<UInt8>, relu: ReLUBackwardRule?,
                                           into dx: UnsafeMutablePointer<S>, gradient: UnsafeMutablePointer<S>) {
-        let c = channels, covers = windowsTile && outputHeight * stride == height && outputWidth * stride == width
-        if !covers { dx.update(repeating: 0, count: imageSize) }
+        let c = channels
+        if windowsTile {
+            let (coveredRows, coveredColumns) = (outputHeight * stride, outputWidth * stride)
+            for y in 0..<height {
+                let row = dx + y * width * c
+                if y >= coveredRows {
+                    row.update(repeating: 0, count: width * c)
+                } else if coveredColumns < width {
+                    (row + coveredColumns * c).update(repeating: 0, count: (width - coveredColumns) * c)
+                }
+            }
+        } else {
+            dx.update(repeating: 0, count: imageSize)
+        }
         for py in 0..<outputHeight {
             for px in 0..<outputWidth {
                 let pixel = (py * outputWidth + px) * pixelStride, taps = winners + (py * outputWidth + px) * c
@@ -219,7 +232,7 @@ extension ConvGeometry {
                     g = UnsafePointer(gradient)
                 }
                 let first = dx + (py * stride * width + px * stride) * c
-                if covers {
+                if windowsTile {
                     // Every tap is written, branch-free, in one vectorisable pass per tap.
                     for ky in 0..<kernelHeight {
                         for kx in 0..<kernelWidth {
@@ -230,7 +243,7 @@ extension ConvGeometry {
                 } else {
                     for j in 0..<c {
                         let tap = Int(taps[j]), winner = first + ((tap / kernelWidth) * width + tap % kernelWidth) * c + j
-                        winner.pointee = windowsTile ? g[j] : winner.pointee + g[j]
+                        winner.pointee += g[j]
                     }
                 }
             }

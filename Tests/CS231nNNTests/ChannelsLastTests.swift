@@ -28,6 +28,22 @@ struct ChannelsLastLayerTests {
         #expect(try ImageLayout.nhwc.convert(dx, to: .nchw) == MaxPool2D.backward(dout, nchwCache))
     }
 
+    /// A floor-rounded 2×2 pool over planes with an odd side (W6's 31 → 15, 15 → 7, 7 → 3):
+    /// the channels-last backward writes every tap of each window and zeros the row and column
+    /// the pool leaves out, as the naive loops give; ties included.
+    @Test(arguments: [(31, 31), (7, 9), (15, 4)])
+    func floorRoundedPoolBackwardMatchesNaive(_ side: (height: Int, width: Int)) throws {
+        let x = randomNormal([2, 5, side.height, side.width], seed: 17, as: Float.self).map { ($0 * 1.5).rounded() }
+        let (naive, naiveCache) = try MaxPool2D.forwardNaive(x, geometry: MaxPool2D.geometry(input: x.shape, rounding: .floor))
+        let last = try ImageLayout.nchw.convert(x, to: .nhwc)
+        let g = try MaxPool2D.geometry(input: last.shape, layout: .nhwc, rounding: .floor)
+        let (out, cache) = try MaxPool2D.forward(last, geometry: g)
+        #expect(try ImageLayout.nhwc.convert(out, to: .nchw) == naive)
+        let dout = randomNormal(naive.shape, seed: 18, as: Float.self)
+        let dx = try MaxPool2D.backward(ImageLayout.nchw.convert(dout, to: .nhwc), cache)
+        #expect(try ImageLayout.nhwc.convert(dx, to: .nchw) == MaxPool2D.backwardNaive(dout, naiveCache))
+    }
+
     @Test func maxPoolGradientCheck() throws {
         var generator = RandomGenerator(seed: 8)
         let x = smoothRandn([2, 5, 4, 3], using: &generator)
