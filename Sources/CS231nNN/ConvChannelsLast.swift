@@ -38,13 +38,22 @@ extension Conv2D {
                                         rule: ReLUBackwardRule) throws -> (dx: Tensor<S>?, dw: Tensor<S>?, db: Tensor<S>?) {
         let g = cache.geometry, filters = cache.w.shape[0]
         let activation = cache.epilogue.activation
-        var needs = needs, pooledDW: Tensor<S>?
-        if needs.contains(.weights) && activation == .none, let pool = cache.pool, let winners = pool.winners,
-           let dw = filterGradientUnpoolingChannelsLast(cache.x, pooledGradient: dout, winners: winners, pool: pool.geometry,
-                                                        cache.w, g, cache.algorithm, regularization: regularization) {
-            pooledDW = dw
-            needs.remove(.weights)
-            guard needs.contains(.input) || (needs.contains(.biases) && cache.hasBias) else { return (nil, dw, nil) }
+        // A Winograd convolution whose pool ran in its tiles reads the pooled gradient itself.
+        var needs = needs, pooledDW: Tensor<S>?, pooledDX: Tensor<S>?
+        if activation == .none, let pool = cache.pool, let winners = pool.winners {
+            if needs.contains(.weights),
+               let dw = filterGradientUnpoolingChannelsLast(cache.x, pooledGradient: dout, winners: winners, pool: pool.geometry,
+                                                            cache.w, g, cache.algorithm, regularization: regularization) {
+                (pooledDW, needs) = (dw, needs.subtracting(.weights))
+            }
+            if needs.contains(.input),
+               let dx = inputGradientUnpoolingChannelsLast(pooledGradient: dout, winners: winners, pool: pool.geometry, cache.w, g,
+                                                           cache.algorithm) {
+                (pooledDX, needs) = (dx, needs.subtracting(.input))
+            }
+            guard needs.contains(.weights) || needs.contains(.input) || (needs.contains(.biases) && cache.hasBias) else {
+                return (pooledDX, pooledDW, nil)
+            }
         }
         var d = dout, gatedByPool = false
         if let pool = cache.pool {
@@ -63,8 +72,26 @@ extension Conv2D {
         }
         let dw = needs.contains(.weights) ? filterGradientChannelsLast(cache.x, d, cache.w, g, cache.algorithm,
                                                                       regularization: regularization) : pooledDW
-        let dx = needs.contains(.input) ? inputGradientChannelsLast(d, cache.w, g, cache.algorithm) : nil
+        let dx = needs.contains(.input) ? inputGradientChannelsLast(d, cache.w, g, cache.algorithm) : pooledDX
         return (dx, dw, db)
+    }
+
+    /// dx from the pooled gradient of a convolution whose Winograd tiles were pooled as they
+    /// came out, each chunk of images unpooled where the input transform reads it; nil for any
+    /// other convolution.
+    @inlinable
+    static func inputGradientUnpoolingChannelsLast<S>(pooledGradient dout: Tensor<S>, winners: [UInt8], pool: ConvGeometry,
+                                                      _ w: Tensor<S>, _ g: ConvGeometry, _ algorithm: Algorithm) -> Tensor<S>? {
+        guard algorithm.isWinograd, WinogradConv.pools(pool, after: g, filters: w.shape[0]),
+              let transposed = transposedGeometry(g, filters: w.shape[0]), WinogradConv.computes(transposed) else { return nil }
+        let flipped = flippedFilters(w)
+        switch algorithm {
+        case .winograd:
+            return WinogradConv.forward(unpooling: dout, winners: winners, pool: pool, flipped, geometry: transposed, tile: WinogradF2.self)
+        case .winograd4x4:
+            return WinogradConv.forward(unpooling: dout, winners: winners, pool: pool, flipped, geometry: transposed, tile: WinogradF4.self)
+        case .naive, .im2col, .direct: return nil
+        }
     }
 
     /// dw from the pooled gradient of a convolution whose Winograd tiles were pooled as they came
@@ -197,14 +224,21 @@ extension Conv2D {
     /// forward ran Winograd and by im2col otherwise; else col2im of each image's patch gradients.
     @inlinable
     static func inputGradientChannelsLast<S>(_ dz: Tensor<S>, _ w: Tensor<S>, _ g: ConvGeometry, _ algorithm: Algorithm) -> Tensor<S> {
-        let filters = w.shape[0], k = g.kernelHeight
-        if g.stride == 1, g.kernelWidth == k, g.padding < k,
-           let transposed = try? ConvGeometry(layer: g.layer, channels: filters, height: g.outputHeight, width: g.outputWidth,
-                                              kernelHeight: k, kernelWidth: k, padding: k - 1 - g.padding, layout: .nhwc) {
+        if let transposed = transposedGeometry(g, filters: w.shape[0]) {
             let flipped = flippedFilters(w)
             return convolveChannelsLast(dz, flipped, transposed, algorithm.isWinograd ? algorithm : .im2col)
         }
         return inputGradientByCol2im(dz, w, g)
+    }
+
+    /// The geometry of dx as a convolution of dz (padded by K − 1 − P) with the flipped
+    /// filters, where there is one: stride 1, a square window and P < K.
+    @inlinable
+    static func transposedGeometry(_ g: ConvGeometry, filters: Int) -> ConvGeometry? {
+        let k = g.kernelHeight
+        guard g.stride == 1, g.kernelWidth == k, g.padding < k else { return nil }
+        return try? ConvGeometry(layer: g.layer, channels: filters, height: g.outputHeight, width: g.outputWidth,
+                                 kernelHeight: k, kernelWidth: k, padding: k - 1 - g.padding, layout: .nhwc)
     }
 }
 

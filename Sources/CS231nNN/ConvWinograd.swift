@@ -59,27 +59,44 @@ enum WinogradConv {
         return out
     }
 
-    /// The forward's chunks: the input tiles' transforms and the α² products of each chunk of
-    /// images, then `output(M, M's position stride, the chunk's images, tiling, workspace)`.
+    /// `convolveChunks` over the images of `x` where they lie.
     @inlinable
     static func convolveChunks<S: TensorScalar, T: WinogradTile>(
         _ x: Tensor<S>, _ w: Tensor<S>, geometry g: ConvGeometry, tile: T.Type,
         output: @Sendable (UnsafePointer<S>, Int, Range<Int>, Tiling, Workspace<S>) -> Void
     ) {
-        let n = x.shape[0], c = g.channels, f = w.shape[0]
+        withSendablePointers(reading: x) { input in
+            convolveChunks(images: x.shape[0], w, geometry: g, tile: T.self, input: { images, _ in
+                input.base + images.lowerBound * g.inputPlane * g.channels
+            }, output: output)
+        }
+    }
+
+    /// The forward's chunks of `n` images: the input tiles' transforms and the α² products of
+    /// each chunk, then `output(M, M's position stride, the chunk's images, tiling, workspace)`.
+    /// `input(the chunk's images, workspace)` gives the first of the chunk's images, the others
+    /// following it; `work.images` has room for `scratchPerImage` scalars per image of a chunk.
+    @inlinable
+    static func convolveChunks<S: TensorScalar, T: WinogradTile>(
+        images n: Int, _ w: Tensor<S>, geometry g: ConvGeometry, tile: T.Type, scratchPerImage: Int = 0,
+        input: @Sendable (Range<Int>, Workspace<S>) -> UnsafePointer<S>,
+        output: @Sendable (UnsafePointer<S>, Int, Range<Int>, Tiling, Workspace<S>) -> Void
+    ) {
+        let c = g.channels, f = w.shape[0]
         guard n > 0 else { return }
         let u = transformFilters(w, T.self), uStride = u.shape[1]
         // Chunks of 64 tiles: the unpacked GEMM is as fast on 64 rows as on more, and a chunk's
         // α² matrices stay closer to the core between the transforms and the products.
         let tiles = Tiling(g, filters: f, tileSize: T.outputSize, minimumTiles: 64)
-        withSendablePointers(reading: x, u) { input, filters in
+        withSendablePointers(reading: u) { filters in
             Parallel.forEachChunk(tiles.chunkCount(images: n)) { chunkRange in
-                let work = Workspace<S>(tiles, channels: c, positions: T.positions)
+                let work = Workspace<S>(tiles, channels: c, positions: T.positions, scratchPerImage: scratchPerImage)
                 defer { work.deallocate() }
                 for chunk in chunkRange {
                     let images = tiles.images(ofChunk: chunk, of: n)
                     let count = images.count * tiles.perImage
-                    transformInput(input.base, images: images, g, tiles, T.self, work, into: work.v, stride: work.vStride)
+                    transformInput(input(images, work), images: 0..<images.count, g, tiles, T.self, work, into: work.v,
+                                   stride: work.vStride)
                     for p in 0..<T.positions {
                         GEMM.runInCache(GemmCall(m: count, n: f, k: c, a: work.v + p * work.vStride, lda: c,
                                                  b: filters.base + p * uStride, ldb: f, c: work.m + p * work.mStride, ldc: f))
@@ -163,18 +180,18 @@ enum WinogradConv {
 
     /// One worker's transform buffers for a chunk of images: the input tiles' V (α² positions ×
     /// tiles × C), the output side's M or dM (α² × tiles × F), C zeros that stand in for pixels
-    /// outside the plane, one tile's outputs (m × m × F) for a pool, and the α² vectors a
-    /// tile's transform works in.
+    /// outside the plane, one tile's outputs (m × m × F) for a pool, room for images an input
+    /// is unpooled into, and the α² vectors a tile's transform works in.
     @usableFromInline
     struct Workspace<S: TensorScalar> {
         @usableFromInline let v: UnsafeMutablePointer<S>, m: UnsafeMutablePointer<S>, zeros: UnsafeMutablePointer<S>
-        @usableFromInline let tileOutputs: UnsafeMutablePointer<S>
+        @usableFromInline let tileOutputs: UnsafeMutablePointer<S>, images: UnsafeMutablePointer<S>
         @usableFromInline let scratch: UnsafeMutablePointer<SIMD8<S>>
         /// Elements between positions in v and in m (`positionStride`).
         @usableFromInline let vStride: Int, mStride: Int
 
         @inlinable
-        init(_ tiles: Tiling, channels c: Int, positions: Int) {
+        init(_ tiles: Tiling, channels c: Int, positions: Int, scratchPerImage: Int = 0) {
             let rows = tiles.imagesPerChunk * tiles.perImage
             (vStride, mStride) = (positionStride(rows * c), positionStride(rows * tiles.filters))
             v = .allocate(capacity: positions * vStride)
@@ -182,11 +199,14 @@ enum WinogradConv {
             zeros = .allocate(capacity: c)
             zeros.initialize(repeating: 0, count: c)
             tileOutputs = .allocate(capacity: tiles.size * tiles.size * tiles.filters)
+            images = .allocate(capacity: tiles.imagesPerChunk * scratchPerImage)
             scratch = .allocate(capacity: positions)
         }
 
         @inlinable
-        func deallocate() { v.deallocate(); m.deallocate(); zeros.deallocate(); tileOutputs.deallocate(); scratch.deallocate() }
+        func deallocate() {
+            v.deallocate(); m.deallocate(); zeros.deallocate(); tileOutputs.deallocate(); images.deallocate(); scratch.deallocate()
+        }
     }
 
     /// How a plane splits into m×m output tiles (the last row or column may overhang).

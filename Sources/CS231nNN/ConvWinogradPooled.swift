@@ -1,7 +1,8 @@
 /// A Winograd convolution followed by a 2×2 max pool at stride 2 alone (W6's conv → pool):
-/// each tile of outputs is pooled as the output transform produces it, and on the way back the
-/// filter gradient unpools each tile's upstream gradient where it reads it. The full-size
-/// output is never written, and the filter gradient never reads a full-size gradient.
+/// each tile of outputs is pooled as the output transform produces it. On the way back the
+/// filter gradient unpools each tile of the pooled gradient where it reads it, and the input
+/// gradient unpools each chunk of images into its workspace. Neither the full-size output nor
+/// the full-size gradient is ever written.
 extension WinogradConv {
     /// Whether `forward(_:_:geometry:tile:pool:)` can pool the output of `g` with `filters`
     /// filters by `pool`: a 2×2 window at stride 2 over the whole channels-last output, which
@@ -138,5 +139,38 @@ extension WinogradConv {
                 }
             }
         }
+    }
+
+    /// dY ⋆ w for a geometry `g` it `computes`, where dY is the pooled gradient `dout`
+    /// (N, H/2, W/2, F) unpooled by the pool's `winners`: the input gradient of the pooled
+    /// convolution (`w` its flipped filters, `g` the transposed geometry). Each chunk's images
+    /// are unpooled into the workspace by `MaxPool2D`'s own kernel, where the input transform
+    /// reads them, so the full-size gradient never leaves the cache. The same bits as
+    /// `MaxPool2D`'s backward and then `forward`.
+    @inlinable
+    static func forward<S: TensorScalar, T: WinogradTile>(unpooling dout: Tensor<S>, winners: [UInt8], pool: ConvGeometry,
+                                                          _ w: Tensor<S>, geometry g: ConvGeometry, tile: T.Type) -> Tensor<S> {
+        let n = dout.shape[0]
+        var out = Tensor<S>(uninitializedShape: g.outputShape(batch: n, channels: w.shape[0]))
+        withSendablePointers(writing: &out, reading: dout) { output, upstream in
+            winners.withUnsafeBufferPointer { wb in
+                let taps = SendableConstPointer(wb.baseAddress!)
+                convolveChunks(images: n, w, geometry: g, tile: T.self, scratchPerImage: pool.imageSize, input: { images, work in
+                    // The kernel's gradient scratch is for gated or strided gradients; this one is neither.
+                    let unused = UnsafeMutablePointer<S>.allocate(capacity: 2 * pool.channels)
+                    defer { unused.deallocate() }
+                    for (j, image) in images.enumerated() {
+                        let offset = image * pool.outputPlane * pool.channels
+                        pool.maxUnpoolPixels(upstream.base + offset, pooled: upstream.base + offset, channelStride: 1,
+                                             pixelStride: pool.channels, winners: taps.base + offset, relu: nil,
+                                             into: work.images + j * pool.imageSize, gradient: unused)
+                    }
+                    return UnsafePointer(work.images)
+                }, output: { m, stride, images, tiles, work in
+                    transformOutput(m, stride: stride, images: images, g, tiles, T.self, work, into: output.base)
+                })
+            }
+        }
+        return out
     }
 }

@@ -69,9 +69,9 @@ struct ConvEpilogueTests {
     }
 
     /// A Winograd convolution with a 2×2 pool pools each tile as it comes out, without writing
-    /// the convolution's output, and its filter gradient unpools each tile of the pooled
-    /// gradient where it reads it: the same bits, winners and gradients as the convolution and
-    /// then the pool layer. Planes of W6's groups (odd sides drop a last row and column), a
+    /// the convolution's output, and its gradients read the pooled gradient (dw unpools each
+    /// tile, dx each chunk of images, where it reads them): the same bits, winners and
+    /// gradients as the convolution and then the pool layer. Planes of W6's groups (odd sides drop a last row and column), a
     /// plane smaller than one 4×4 tile, and a non-square one; channels that are not a multiple
     /// of 8.
     @Test(arguments: [(31, 31, 12, 16), (15, 15, 16, 20), (7, 7, 8, 16), (3, 3, 8, 8), (6, 9, 5, 8)],
@@ -95,9 +95,11 @@ struct ConvEpilogueTests {
             let viaFused = try Conv2D.backward(dout, cache, needs: [.input, .weights])
             let layered = try Conv2D.backward(MaxPool2D.backward(dout, poolCache), convCache, needs: [.input, .weights])
             #expect(viaFused.dx == layered.dx && viaFused.dw == layered.dw)
-            // dw alone never unpools the whole gradient: each tile is unpooled where it is read.
+            // Each gradient alone, as a net's first layer or a frozen one asks for it.
             let weightsOnly = try Conv2D.backward(dout, cache, needs: .weights)
             #expect(weightsOnly.dw == layered.dw && weightsOnly.dx == nil)
+            let inputOnly = try Conv2D.backward(dout, cache, needs: .input)
+            #expect(inputOnly.dx == layered.dx && inputOnly.dw == nil)
         }
         try compare(Float.self)
         try compare(Double.self)
