@@ -38,9 +38,10 @@ extension Conv2D {
                                         rule: ReLUBackwardRule) throws -> (dx: Tensor<S>?, dw: Tensor<S>?, db: Tensor<S>?) {
         let g = cache.geometry, filters = cache.w.shape[0]
         let activation = cache.epilogue.activation
-        // A Winograd convolution whose pool ran in its tiles reads the pooled gradient itself.
+        // A Winograd convolution with a 2×2 pool alone reads the pooled gradient itself, unless a
+        // bias gradient needs the unpooled one anyway.
         var needs = needs, pooledDW: Tensor<S>?, pooledDX: Tensor<S>?
-        if activation == .none, let pool = cache.pool, let winners = pool.winners {
+        if activation == .none && !(needs.contains(.biases) && cache.hasBias), let pool = cache.pool, let winners = pool.winners {
             if needs.contains(.weights),
                let dw = filterGradientUnpoolingChannelsLast(cache.x, pooledGradient: dout, winners: winners, pool: pool.geometry,
                                                             cache.w, g, cache.algorithm, regularization: regularization) {
@@ -51,9 +52,7 @@ extension Conv2D {
                                                            cache.algorithm) {
                 (pooledDX, needs) = (dx, needs.subtracting(.input))
             }
-            guard needs.contains(.weights) || needs.contains(.input) || (needs.contains(.biases) && cache.hasBias) else {
-                return (pooledDX, pooledDW, nil)
-            }
+            guard needs.contains(.weights) || needs.contains(.input) else { return (pooledDX, pooledDW, nil) }
         }
         var d = dout, gatedByPool = false
         if let pool = cache.pool {
@@ -76,8 +75,8 @@ extension Conv2D {
         return (dx, dw, db)
     }
 
-    /// dx from the pooled gradient of a convolution whose Winograd tiles were pooled as they
-    /// came out, each chunk of images unpooled where the input transform reads it; nil for any
+    /// dx of a Winograd convolution with a 2×2 pool (one `WinogradConv.pools`) from the pooled
+    /// gradient, each chunk of images unpooled where the input transform reads it; nil for any
     /// other convolution.
     @inlinable
     static func inputGradientUnpoolingChannelsLast<S>(pooledGradient dout: Tensor<S>, winners: [UInt8], pool: ConvGeometry,
@@ -94,9 +93,9 @@ extension Conv2D {
         }
     }
 
-    /// dw from the pooled gradient of a convolution whose Winograd tiles were pooled as they came
-    /// out (`convolvePooledChannelsLast`), unpooled a tile at a time where the filter gradient
-    /// reads it; nil for any other convolution.
+    /// dw of a Winograd convolution with a 2×2 pool (one `WinogradConv.pools`) from the pooled
+    /// gradient, unpooled a tile at a time where the filter gradient reads it; nil for any other
+    /// convolution.
     @inlinable
     static func filterGradientUnpoolingChannelsLast<S>(_ x: Tensor<S>, pooledGradient dout: Tensor<S>, winners: [UInt8],
                                                        pool: ConvGeometry, _ w: Tensor<S>, _ g: ConvGeometry, _ algorithm: Algorithm,

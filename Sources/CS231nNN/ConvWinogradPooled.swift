@@ -1,8 +1,9 @@
 /// A Winograd convolution followed by a 2×2 max pool at stride 2 alone (W6's conv → pool):
 /// each tile of outputs is pooled as the output transform produces it. On the way back the
 /// filter gradient unpools each tile of the pooled gradient where it reads it, and the input
-/// gradient unpools each chunk of images into its workspace. Neither the full-size output nor
-/// the full-size gradient is ever written.
+/// gradient unpools each chunk of images into its workspace. Without a bias (whose gradient
+/// sums the unpooled gradient), neither the full-size output nor the full-size gradient is
+/// ever written.
 extension WinogradConv {
     /// Whether `forward(_:_:geometry:tile:pool:)` can pool the output of `g` with `filters`
     /// filters by `pool`: a 2×2 window at stride 2 over the whole channels-last output, which

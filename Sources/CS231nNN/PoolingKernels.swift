@@ -33,6 +33,7 @@ extension ConvGeometry {
     @inlinable
     func maxUnpoolPlane<S: TensorScalar>(_ plane: UnsafePointer<S>, pooled: UnsafePointer<S>, upstream: UnsafePointer<S>,
                                          into dx: UnsafeMutablePointer<S>) {
+        if windowsTile { zeroLeftOut(dx, pixelSize: 1) }
         if windowsTile && stride == 2 {
             for oy in 0..<outputHeight {
                 let top = plane + 2 * oy * width, bottom = top + width
@@ -205,19 +206,7 @@ extension ConvGeometry {
                                           pixelStride: Int, winners: UnsafePointer<UInt8>, relu: ReLUBackwardRule?,
                                           into dx: UnsafeMutablePointer<S>, gradient: UnsafeMutablePointer<S>) {
         let c = channels
-        if windowsTile {
-            let (coveredRows, coveredColumns) = (outputHeight * stride, outputWidth * stride)
-            for y in 0..<height {
-                let row = dx + y * width * c
-                if y >= coveredRows {
-                    row.update(repeating: 0, count: width * c)
-                } else if coveredColumns < width {
-                    (row + coveredColumns * c).update(repeating: 0, count: (width - coveredColumns) * c)
-                }
-            }
-        } else {
-            dx.update(repeating: 0, count: imageSize)
-        }
+        if windowsTile { zeroLeftOut(dx, pixelSize: c) } else { dx.update(repeating: 0, count: imageSize) }
         for py in 0..<outputHeight {
             for px in 0..<outputWidth {
                 let pixel = (py * outputWidth + px) * pixelStride, taps = winners + (py * outputWidth + px) * c
@@ -246,6 +235,22 @@ extension ConvGeometry {
                         winner.pointee += g[j]
                     }
                 }
+            }
+        }
+    }
+
+    /// Zeros the inputs of a plane (rows of `width` pixels of `pixelSize` scalars) that no window
+    /// of a tiling pool covers: the rows and columns past the last window that floor rounding
+    /// leaves out. The windows' own backward writes every tap of theirs.
+    @inlinable
+    func zeroLeftOut<S: TensorScalar>(_ dx: UnsafeMutablePointer<S>, pixelSize: Int) {
+        let (coveredRows, coveredColumns) = (outputHeight * stride, outputWidth * stride)
+        for y in 0..<height {
+            let row = dx + y * width * pixelSize
+            if y >= coveredRows {
+                row.update(repeating: 0, count: width * pixelSize)
+            } else if coveredColumns < width {
+                (row + coveredColumns * pixelSize).update(repeating: 0, count: (width - coveredColumns) * pixelSize)
             }
         }
     }

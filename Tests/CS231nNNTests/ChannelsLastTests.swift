@@ -28,13 +28,14 @@ struct ChannelsLastLayerTests {
         #expect(try ImageLayout.nhwc.convert(dx, to: .nchw) == MaxPool2D.backward(dout, nchwCache))
     }
 
-    /// A floor-rounded 2×2 pool over planes with an odd side (W6's 31 → 15, 15 → 7, 7 → 3):
-    /// the channels-last backward writes every tap of each window and zeros the row and column
+    /// A floor-rounded 2×2 pool over planes with an odd side (W6's 31 → 15, 15 → 7, 7 → 3): the
+    /// backward of either layout writes every tap of each window and zeros the row and column
     /// the pool leaves out, as the naive loops give; ties included.
     @Test(arguments: [(31, 31), (7, 9), (15, 4)])
     func floorRoundedPoolBackwardMatchesNaive(_ side: (height: Int, width: Int)) throws {
         let x = randomNormal([2, 5, side.height, side.width], seed: 17, as: Float.self).map { ($0 * 1.5).rounded() }
-        let (naive, naiveCache) = try MaxPool2D.forwardNaive(x, geometry: MaxPool2D.geometry(input: x.shape, rounding: .floor))
+        let nchw = try MaxPool2D.geometry(input: x.shape, rounding: .floor)
+        let (naive, naiveCache) = try MaxPool2D.forwardNaive(x, geometry: nchw)
         let last = try ImageLayout.nchw.convert(x, to: .nhwc)
         let g = try MaxPool2D.geometry(input: last.shape, layout: .nhwc, rounding: .floor)
         let (out, cache) = try MaxPool2D.forward(last, geometry: g)
@@ -42,6 +43,9 @@ struct ChannelsLastLayerTests {
         let dout = randomNormal(naive.shape, seed: 18, as: Float.self)
         let dx = try MaxPool2D.backward(ImageLayout.nchw.convert(dout, to: .nhwc), cache)
         #expect(try ImageLayout.nhwc.convert(dx, to: .nchw) == MaxPool2D.backwardNaive(dout, naiveCache))
+        let (planes, planesCache) = try MaxPool2D.forward(x, geometry: nchw)
+        #expect(planes == naive)
+        #expect(try MaxPool2D.backward(dout, planesCache) == MaxPool2D.backwardNaive(dout, naiveCache))
     }
 
     @Test func maxPoolGradientCheck() throws {
@@ -89,17 +93,22 @@ struct ChannelsLastLayerTests {
         let x = Tensor<Double>.randn([4, 5, 3, 37], scale: 2, using: &generator).converted(to: Float.self)
         let beta = Tensor<Double>.randn([37], using: &generator).converted(to: Float.self)
         let dout = Tensor<Double>.randn(x.shape, using: &generator).converted(to: Float.self)
-        var fusedState = BatchNormState<Float>(features: 37, momentum: 0.6, epsilon: 1e-12)
-        fusedState.runningVariance = Tensor.randn([37], using: &generator).abs() + 1
-        var layeredState = fusedState
-        let (fused, fusedCache) = try BatchNorm.forward(x, gamma: nil, beta: beta, state: &fusedState, mode: mode, layout: .nhwc,
-                                                        activation: .gelu)
-        let (normalized, normCache) = try BatchNorm.forward(x, gamma: nil, beta: beta, state: &layeredState, mode: mode, layout: .nhwc)
-        let (activated, geluCache) = GELU.forward(normalized)
-        #expect(fused == activated)
-        let viaFused = try BatchNorm.backward(dout, fusedCache, needs: [.input, .biases])
-        let layered = try BatchNorm.backward(GELU.backward(dout, geluCache), normCache, needs: [.input, .biases])
-        #expect(viaFused.dx == layered.dx && viaFused.dbeta == layered.dbeta)
+        let trainedGamma = Tensor<Double>.randn([37], scale: 0.3, using: &generator).converted(to: Float.self) + 1
+        var state = BatchNormState<Float>(features: 37, momentum: 0.6, epsilon: 1e-12)
+        state.runningVariance = Tensor.randn([37], using: &generator).abs() + 1
+        // γ frozen at 1 (airbench) and trained.
+        for gamma in [nil, trainedGamma] {
+            var (fusedState, layeredState) = (state, state)
+            let (fused, fusedCache) = try BatchNorm.forward(x, gamma: gamma, beta: beta, state: &fusedState, mode: mode,
+                                                            layout: .nhwc, activation: .gelu)
+            let (normalized, normCache) = try BatchNorm.forward(x, gamma: gamma, beta: beta, state: &layeredState, mode: mode,
+                                                                layout: .nhwc)
+            let (activated, geluCache) = GELU.forward(normalized)
+            #expect(fused == activated)
+            let viaFused = try BatchNorm.backward(dout, fusedCache, needs: .all)
+            let layered = try BatchNorm.backward(GELU.backward(dout, geluCache), normCache, needs: .all)
+            #expect(viaFused.dx == layered.dx && viaFused.dbeta == layered.dbeta && viaFused.dgamma == layered.dgamma)
+        }
     }
 
     @Test func batchNormRunningStatisticsFollowPyTorch() throws {

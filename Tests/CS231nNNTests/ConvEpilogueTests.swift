@@ -84,7 +84,7 @@ struct ConvEpilogueTests {
             let g = try Conv2D.geometry(input: x.shape, weights: w.shape, padding: 1, layout: .nhwc)
             let pool = try MaxPool2D.geometry(input: g.outputShape(batch: 2, channels: sizes.filters), layout: .nhwc,
                                               rounding: .floor)
-            #expect(WinogradConv.pools(pool, after: g, filters: sizes.filters))
+            #expect(Conv2D.convolvePooledChannelsLast(x, w, g, algorithm, pool: pool) != nil)
             let (fused, cache) = try Conv2D.forward(x, w, nil, geometry: g, epilogue: Conv2D.Epilogue(pool: pool),
                                                     algorithm: algorithm)
             let (convolved, convCache) = try Conv2D.forward(x, w, nil, geometry: g, algorithm: algorithm)
@@ -100,6 +100,20 @@ struct ConvEpilogueTests {
             #expect(weightsOnly.dw == layered.dw && weightsOnly.dx == nil)
             let inputOnly = try Conv2D.backward(dout, cache, needs: .input)
             #expect(inputOnly.dx == layered.dx && inputOnly.dw == nil)
+            // With a bias the forward writes its output and pools it; the backward reads the
+            // pooled gradient for dx and dw, unless db needs the unpooled one.
+            let b = randomNormal([sizes.filters], seed: 24, as: S.self)
+            let (biased, biasedCache) = try Conv2D.forward(x, w, b, geometry: g, epilogue: Conv2D.Epilogue(pool: pool),
+                                                           algorithm: algorithm)
+            let (biasedConv, biasedConvCache) = try Conv2D.forward(x, w, b, geometry: g, algorithm: algorithm)
+            let (biasedPooled, biasedPoolCache) = try MaxPool2D.forward(biasedConv, geometry: pool)
+            #expect(biased == biasedPooled)
+            let biasedLayered = try Conv2D.backward(MaxPool2D.backward(dout, biasedPoolCache), biasedConvCache, needs: .all)
+            for needs: GradientNeeds in [.all, [.input, .weights]] {
+                let grads = try Conv2D.backward(dout, biasedCache, needs: needs)
+                #expect(grads.dx == biasedLayered.dx && grads.dw == biasedLayered.dw)
+                #expect(grads.db == (needs.contains(.biases) ? biasedLayered.db : nil))
+            }
         }
         try compare(Float.self)
         try compare(Double.self)
