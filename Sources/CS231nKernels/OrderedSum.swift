@@ -40,13 +40,9 @@ package enum OrderedSum {
     package static func sum<Scalar: FloatingPoint & Sendable>(items: Int, blocks: Int = defaultBlocks, size: Int,
                                                    fill: @Sendable (_ partials: Partials<Scalar>, _ blocks: Range<Int>) -> Void,
                                                    combine: (_ partial: UnsafePointer<Scalar>) -> Void) {
-        let count = Swift.max(1, Swift.min(items, blocks))
-        let base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(1, count * size))
-        defer { base.deallocate() }
-        base.initialize(repeating: 0, count: count * size)
-        let partials = Partials(items: items, blocks: count, size: size, base: base)
-        Parallel.forEachChunk(count) { range in fill(partials, range) }
-        for block in 0..<count { combine(partials.partial(block)) }
+        withFilledPartials(items: items, blocks: blocks, size: size, fill: fill) { partials in
+            for block in 0..<partials.blocks { combine(partials.partial(block)) }
+        }
     }
 
     /// `sum(items:blocks:size:fill:combine:)` adding the partials to `result`'s `size` scalars,
@@ -57,18 +53,30 @@ package enum OrderedSum {
     package static func sum<Scalar: FloatingPoint & Sendable>(items: Int, blocks: Int = defaultBlocks, size: Int,
                                                                into result: UnsafeMutablePointer<Scalar>,
                                                                fill: @Sendable (_ partials: Partials<Scalar>, _ blocks: Range<Int>) -> Void) {
+        withFilledPartials(items: items, blocks: blocks, size: size, fill: fill) { partials in
+            let target = UnsafeSendable(result)
+            Parallel.forEachChunk(size, minimumChunk: 1 << 16) { range in
+                for block in 0..<partials.blocks {
+                    let partial = partials.partial(block)
+                    for i in range { target.value[i] += partial[i] }
+                }
+            }
+        }
+    }
+
+    /// The zeroed partials of min(items, `blocks`) blocks (at least one), filled by `fill` on
+    /// the workers, handed to `combine` before they are freed.
+    @inlinable
+    static func withFilledPartials<Scalar: FloatingPoint & Sendable>(
+        items: Int, blocks: Int, size: Int, fill: @Sendable (_ partials: Partials<Scalar>, _ blocks: Range<Int>) -> Void,
+        combine: (Partials<Scalar>) -> Void
+    ) {
         let count = Swift.max(1, Swift.min(items, blocks))
         let base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(1, count * size))
         defer { base.deallocate() }
         base.initialize(repeating: 0, count: count * size)
         let partials = Partials(items: items, blocks: count, size: size, base: base)
         Parallel.forEachChunk(count) { range in fill(partials, range) }
-        let target = UnsafeSendable(result)
-        Parallel.forEachChunk(size, minimumChunk: 1 << 16) { range in
-            for block in 0..<count {
-                let partial = partials.partial(block)
-                for i in range { target.value[i] += partial[i] }
-            }
-        }
+        combine(partials)
     }
 }
